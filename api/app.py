@@ -1,0 +1,69 @@
+"""The Flask app factory: settings, database, Redis, error handling, auth, blueprints."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Flask, Response, g, request
+from ulid import ULID
+
+from api import auth
+from api.context import ApiContext
+from api.errors import register_error_handlers
+from models.db import make_engine, make_sessionmaker
+from tessera.config import ConfigError, Settings
+from tessera.messaging import TaskSender, Waker, redis_client
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    if not settings.database_url or not settings.redis_url:
+        raise ConfigError("the API needs DATABASE_URL and REDIS_URL (tessera api resolves them)")
+    app = Flask("tessera")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    engine = make_engine(settings.database_url, pool_size=10, max_overflow=20)
+    client = redis_client(settings.redis_url)
+    app.extensions["tessera"] = ApiContext(
+        settings=settings,
+        sessions=make_sessionmaker(engine),
+        redis=client,
+        waker=Waker(client, _celery_client(settings.redis_url)),
+    )
+
+    _request_ids(app)
+    register_error_handlers(app)
+    auth.init_app(app, settings)
+
+    from api import commands
+
+    app.register_blueprint(commands.bp)
+    return app
+
+
+def _celery_client(redis_url: str) -> TaskSender:
+    """A Celery app used only to send tasks by name (the API never imports the workers)."""
+    from celery import Celery
+
+    client = Celery("tessera-api")
+    client.config_from_object("celeryconfig")
+    client.conf.broker_url = redis_url
+    sender: TaskSender = client
+    return sender
+
+
+def _request_ids(app: Flask) -> None:
+    @app.before_request
+    def _assign() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else str(ULID())
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _echo(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or str(ULID())
+        return response

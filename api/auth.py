@@ -1,0 +1,114 @@
+"""Bearer API keys with `admin` and `client` roles.
+
+Keys are kept only as SHA-256 digests and compared in constant time; a key's public identity
+(`owner`, stored on tickets and batches) is a short prefix of its digest, never the key.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from flask import Flask, g, request
+
+from api.errors import ApiError
+from tessera.config import ApiKey, ConfigError, Settings
+
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "health.health",
+        "health.live",
+        "health.ready",
+        "docs.openapi",
+        "docs.swagger_ui",
+        "docs.swagger_assets",
+        "static",
+    }
+)
+ANONYMOUS_OWNER = "anonymous"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Principal:
+    owner: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def owner_of(key: str) -> str:
+    return "key-" + _digest(key).hex()[:16]
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    entries: tuple[tuple[bytes, Principal], ...]
+
+    @classmethod
+    def from_keys(cls, keys: tuple[ApiKey, ...]) -> KeyRing:
+        return cls(tuple((_digest(k.key), Principal(owner_of(k.key), k.role)) for k in keys))
+
+    def find(self, key: str) -> Principal | None:
+        digest = _digest(key)
+        found: Principal | None = None
+        for known, principal in self.entries:  # no early exit: time does not reveal which
+            if hmac.compare_digest(known, digest):
+                found = principal
+        return found
+
+
+def current_principal() -> Principal:
+    principal: Principal = g.principal
+    return principal
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    if settings.auth_enabled and not settings.api_keys:
+        raise ConfigError(
+            "no API keys: set TESSERA_API_KEYS=key:admin,... or TESSERA_AUTH=off for development"
+        )
+    ring = KeyRing.from_keys(settings.api_keys)
+
+    @app.before_request
+    def _authenticate() -> None:
+        if not settings.auth_enabled:
+            g.principal = Principal(ANONYMOUS_OWNER, "admin")
+            return
+        if request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS:
+            return
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        principal = ring.find(key.strip()) if scheme.lower() == "bearer" and key else None
+        if principal is None:
+            raise ApiError(
+                401,
+                "UNAUTHORIZED",
+                "A valid API key is required (Authorization: Bearer <key>).",
+                headers={"WWW-Authenticate": 'Bearer realm="tessera"'},
+            )
+        g.principal = principal
+
+
+def admin_only(view: Callable[P, R]) -> Callable[P, R]:
+    """For views that create, change or delete users and events."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not current_principal().is_admin:
+            raise ApiError(403, "FORBIDDEN", "This operation needs an admin key.")
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,98 @@
+"""Request and response schemas of the asynchronous commands: tickets and batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from models.identity import ID_PATTERN
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strict=True)]
+
+MAX_BATCH_ITEMS = 10_000
+
+
+class Strict(BaseModel):
+    """Requests: camelCase, unknown fields refused, no silent coercion of types."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=False, extra="forbid", strict=True
+    )
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class RegisterRequest(Strict):
+    user_id: Identifier
+
+
+class BatchItem(Strict):
+    type: Literal["register", "unregister"]
+    user_id: Identifier
+    event_id: Identifier
+
+
+class BatchRequest(Strict):
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class TicketQuery(Strict):
+    model_config = ConfigDict(extra="ignore", strict=False)
+    wait: float | None = Field(default=None, ge=0, le=30)
+
+
+class TicketResult(Out):
+    status: Literal["registered", "waitlisted", "denied", "unregistered"]
+    code: (
+        Literal[
+            "EVENT_FULL",
+            "ALREADY_REGISTERED",
+            "ALREADY_WAITLISTED",
+            "NOT_REGISTERED",
+            "USER_NOT_FOUND",
+            "EVENT_NOT_FOUND",
+        ]
+        | None
+    )
+    message: str
+    position: int | None
+    promoted_user_id: str | None
+
+
+class Ticket(Out):
+    ticket_id: str
+    type: Literal["register", "unregister"]
+    user_id: str
+    event_id: str
+    batch_id: str | None
+    status: Literal["pending", "completed", "failed"]
+    result: TicketResult | None
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
+class BatchAccepted(Out):
+    batch_id: str
+    total: int
+    ticket_ids: list[str]
+
+
+class BatchResults(Out):
+    registered: int
+    waitlisted: int
+    denied: int
+    unregistered: int
+
+
+class Batch(Out):
+    batch_id: str
+    total: int
+    pending: int
+    completed: int
+    failed: int
+    results: BatchResults

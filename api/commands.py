@@ -1,0 +1,180 @@
+"""Asynchronous commands: register and unregister return a pending ticket at once (202);
+`GET /tickets/{id}?wait=N` long-polls for its result."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy.orm import Session
+
+from api import idempotency
+from api.auth import current_principal
+from api.body import json_object, validate
+from api.command_schemas import RegisterRequest, TicketQuery
+from api.context import ctx
+from api.errors import not_found
+from models import tickets
+from models.identity import ID_PATTERN
+from tessera.messaging import ticket_channel
+
+bp = Blueprint("commands", __name__)
+
+_ID_CHARS = ID_PATTERN  # path ids that cannot exist are simply not found
+DB_POLL_SECONDS = 0.1
+
+
+def rfc3339(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
+    return {
+        "ticketId": view.ticket_id,
+        "type": view.type,
+        "userId": view.user_id,
+        "eventId": view.event_id,
+        "batchId": view.batch_id,
+        "status": view.status,
+        "result": view.result,
+        "createdAt": rfc3339(view.created_at),
+        "completedAt": rfc3339(view.completed_at),
+    }
+
+
+Accept = Callable[[Session], tuple[str, list[str]]]
+Render = Callable[[str, bool], Response]
+
+
+def submit(body: Any, accept: Accept, render: Render) -> Response:
+    """Accept a command exactly once: claim the Idempotency-Key (if any), run `accept` in one
+    transaction (it returns the new resource id and the events to wake), wake the events after
+    commit, and render. A replay renders the earlier resource without accepting anything."""
+    key = idempotency.key_from_request()
+    sessions = ctx().sessions
+    claim = None
+    if key is not None:
+        claim = idempotency.claim(
+            sessions,
+            current_principal().owner,
+            key,
+            idempotency.fingerprint(request.method, request.path, body),
+        )
+        if claim.replay_of is not None:
+            return render(claim.replay_of, True)
+    try:
+        with sessions.begin() as session:
+            resource_id, event_ids = accept(session)
+            if claim is not None:
+                idempotency.bind(session, claim, resource_id)
+    except BaseException:
+        if claim is not None:
+            idempotency.release(sessions, claim)
+        raise
+    ctx().waker.wake(event_ids)
+    return render(resource_id, False)
+
+
+def _accept_single(ticket_type: tickets.CommandType, user_id: str, event_id: str) -> Accept:
+    def accept(session: Session) -> tuple[str, list[str]]:
+        user_exists, event_exists = tickets.existing(session, user_id, event_id)
+        if not event_exists:
+            raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")
+        if not user_exists:
+            raise not_found("USER_NOT_FOUND", f"User {user_id!r} does not exist.")
+        (ticket_id,) = tickets.insert_tickets(
+            session,
+            [tickets.NewTicket(ticket_type, user_id, event_id)],
+            owner=current_principal().owner,
+        )
+        return ticket_id, [event_id]
+
+    return accept
+
+
+def _render_ticket(ticket_id: str, replayed: bool) -> Response:
+    view = _read_ticket(ticket_id)
+    response = jsonify(ticket_json(view))
+    response.status_code = 202
+    response.headers["Location"] = url_for("commands.get_ticket", ticket_id=ticket_id)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _read_ticket(ticket_id: str) -> tickets.TicketView:
+    """The ticket, if it exists and the caller may see it (a client sees only its own)."""
+    with ctx().sessions.begin() as session:
+        view = tickets.get_ticket(session, ticket_id)
+    principal = current_principal()
+    if view is None or not (principal.is_admin or view.owner == principal.owner):
+        raise not_found("TICKET_NOT_FOUND", f"Ticket {ticket_id!r} does not exist.")
+    return view
+
+
+def _check_path_id(value: str, code: str, what: str) -> None:
+    if not re.fullmatch(_ID_CHARS, value):
+        raise not_found(code, f"{what} {value!r} does not exist.")
+
+
+@bp.post("/events/<event_id>/registrations")
+def register(event_id: str) -> Response:
+    _check_path_id(event_id, "EVENT_NOT_FOUND", "Event")
+    body = json_object()
+    command = validate(RegisterRequest, body)
+    return submit(body, _accept_single("register", command.user_id, event_id), _render_ticket)
+
+
+@bp.delete("/events/<event_id>/registrations/<user_id>")
+def unregister(event_id: str, user_id: str) -> Response:
+    _check_path_id(event_id, "EVENT_NOT_FOUND", "Event")
+    _check_path_id(user_id, "USER_NOT_FOUND", "User")
+    return submit(None, _accept_single("unregister", user_id, event_id), _render_ticket)
+
+
+@bp.get("/tickets/<ticket_id>")
+def get_ticket(ticket_id: str) -> Response:
+    query = validate(TicketQuery, {k: request.args[k] for k in request.args})
+    view = _read_ticket(ticket_id)
+    if view.status == "pending" and query.wait:
+        view = _wait_until_done(ticket_id, query.wait)
+    return jsonify(ticket_json(view))
+
+
+def _wait_until_done(ticket_id: str, seconds: float) -> tickets.TicketView:
+    """Return as soon as the ticket is no longer pending, or after `seconds`.
+
+    Woken by the ticket's Redis channel; the database is re-read after every wake-up and at
+    least once a second, and polled on its own if Redis is unreachable."""
+    deadline = time.monotonic() + seconds
+    pubsub: Any = None
+    try:
+        pubsub = ctx().redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub.subscribe(ticket_channel(ticket_id))
+    except redis.RedisError:
+        pubsub = None
+    try:
+        while True:
+            view = _read_ticket(ticket_id)
+            remaining = deadline - time.monotonic()
+            if view.status != "pending" or remaining <= 0:
+                return view
+            if pubsub is not None:
+                try:
+                    pubsub.get_message(timeout=min(remaining, 1.0))
+                    continue
+                except redis.RedisError:
+                    pubsub = None
+            time.sleep(min(remaining, DB_POLL_SECONDS))
+    finally:
+        if pubsub is not None:
+            with contextlib.suppress(redis.RedisError):
+                pubsub.close()

@@ -1,0 +1,1 @@
+"""Tessera's domain: pure registration rules, the schema, and persistence. Imports no other project package."""

@@ -1,0 +1,74 @@
+"""Typed domain errors: bad input to the rules, refused changes, and missing things."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the rules raise on purpose. Raising one changes nothing."""
+
+    code = "DOMAIN_ERROR"
+
+
+class InvalidInput(DomainError):
+    """A value breaks a rule of form: a blank or malformed id, a blank name, a bad date."""
+
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidCapacity(InvalidInput):
+    def __init__(self, capacity: object) -> None:
+        super().__init__("capacity", f"must be an integer of at least 1, got {capacity!r}")
+
+
+class CapacityBelowRegistered(DomainError):
+    code = "CAPACITY_BELOW_REGISTERED"
+
+    def __init__(self, capacity: int, registered: int) -> None:
+        super().__init__(f"capacity {capacity} is below the {registered} users already registered")
+        self.capacity = capacity
+        self.registered = registered
+
+
+class UserNotFound(DomainError):
+    code = "USER_NOT_FOUND"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"user {user_id!r} does not exist")
+        self.user_id = user_id
+
+
+class EventNotFound(DomainError):
+    code = "EVENT_NOT_FOUND"
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id!r} does not exist")
+        self.event_id = event_id
+
+
+class DuplicateUser(DomainError):
+    code = "DUPLICATE_USER"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"user {user_id!r} already exists")
+        self.user_id = user_id
+
+
+class DuplicateEvent(DomainError):
+    code = "DUPLICATE_EVENT"
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id!r} already exists")
+        self.event_id = event_id
+
+
+class StateNotLoaded(RuntimeError):
+    """The rules were asked about a user whose standing the caller did not load.
+
+    A programming error in the loader, never a client's fault: it must not be turned into
+    a denial, because that would decide a command on missing information.
+    """

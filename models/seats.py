@@ -1,0 +1,155 @@
+"""Persistence of the rules: load one event's seats under its row lock, write the changes back.
+
+This is a hot path (the worker's apply loop runs through it for every batch of tickets), so it
+speaks SQLAlchemy Core: a handful of set-based statements per batch, never one per user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Callable, Collection
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from models.errors import EventNotFound
+from models.rules import EventSeats, Membership, Standing
+from models.tables import Event, Registration, User
+
+
+def lock_seats(
+    session: Session,
+    event_id: str,
+    user_ids: Collection[str],
+    waitlist_heads: int | Callable[[EventSeats], int],
+) -> EventSeats:
+    """Lock the event row (`FOR UPDATE`: this serialises everything that changes its seats)
+    and load a window of its seats: the standing of `user_ids` and the first
+    `waitlist_heads` people waiting (a number, or a function of the counts just read).
+    """
+    row = session.execute(
+        select(
+            Event.capacity,
+            Event.waitlist_enabled,
+            Event.registered_count,
+            Event.waitlisted_count,
+            Event.next_order,
+        )
+        .where(Event.event_id == event_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise EventNotFound(event_id)
+    seats = EventSeats(
+        capacity=row.capacity,
+        waitlist_enabled=row.waitlist_enabled,
+        registered_count=row.registered_count,
+        waitlisted_count=row.waitlisted_count,
+        next_order=row.next_order,
+    )
+    if user_ids:
+        seats.members = dict.fromkeys(user_ids)
+        for user_id, standing, order in session.execute(
+            select(Registration.user_id, Registration.standing, Registration.place_order).where(
+                Registration.event_id == event_id, Registration.user_id.in_(list(user_ids))
+            )
+        ):
+            seats.members[user_id] = Membership(Standing(standing), order)
+    wanted = waitlist_heads(seats) if callable(waitlist_heads) else waitlist_heads
+    heads = min(wanted, seats.waitlisted_count)
+    if heads:
+        head_rows = session.execute(
+            select(Registration.user_id, Registration.place_order)
+            .where(Registration.event_id == event_id, Registration.standing == "waitlisted")
+            .order_by(Registration.place_order)
+            .limit(heads)
+        ).all()
+        seats.waitlist = deque(user_id for user_id, _ in head_rows)
+        for user_id, order in head_rows:
+            seats.members[user_id] = Membership(Standing.WAITLISTED, order)
+    return seats
+
+
+def save_seats(
+    session: Session, event_id: str, seats: EventSeats, now: dt.datetime, *, touch: bool = False
+) -> None:
+    """Write what the rules changed: memberships of `seats.changed`, the counts and the
+    order counter. `touch` also moves `updated_at` (a change made through PUT)."""
+    gone = [u for u in seats.changed if seats.members.get(u) is None]
+    kept = [
+        {
+            "event_id": event_id,
+            "user_id": u,
+            "standing": m.standing.value,
+            "place_order": m.order,
+            "since": now,
+        }
+        for u in seats.changed
+        if (m := seats.members.get(u)) is not None
+    ]
+    if gone:
+        session.execute(
+            delete(Registration).where(
+                Registration.event_id == event_id, Registration.user_id.in_(gone)
+            )
+        )
+    if kept:
+        statement = insert(Registration)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Registration.event_id, Registration.user_id],
+                set_={
+                    "standing": statement.excluded.standing,
+                    "place_order": statement.excluded.place_order,
+                    "since": statement.excluded.since,
+                },
+            ),
+            kept,
+        )
+    values: dict[str, object] = {
+        "capacity": seats.capacity,
+        "waitlist_enabled": seats.waitlist_enabled,
+        "registered_count": seats.registered_count,
+        "waitlisted_count": seats.waitlisted_count,
+        "next_order": seats.next_order,
+    }
+    if touch:
+        values["updated_at"] = now
+    session.execute(update(Event).where(Event.event_id == event_id).values(**values))
+    seats.changed.clear()
+
+
+def existing_user_ids(session: Session, user_ids: Collection[str]) -> set[str]:
+    """The users that exist, share-locked so that a concurrent deletion waits for us (and we
+    never seat a user whose row is being deleted)."""
+    if not user_ids:
+        return set()
+    rows = session.execute(
+        select(User.user_id).where(User.user_id.in_(list(user_ids))).with_for_update(key_share=True)
+    )
+    return {user_id for (user_id,) in rows}
+
+
+def lock_user_for_removal(session: Session, user_id: str) -> list[str] | None:
+    """Lock the events a user is part of (sorted, so two removals cannot deadlock), then the
+    user row. Returns the event ids, or None when the user does not exist. The caller must
+    check the list is still complete after the lock (`user_event_ids`)."""
+    event_ids = user_event_ids(session, user_id)
+    for event_id in sorted(event_ids):
+        session.execute(select(Event.event_id).where(Event.event_id == event_id).with_for_update())
+    found = session.execute(
+        select(User.user_id).where(User.user_id == user_id).with_for_update()
+    ).one_or_none()
+    return None if found is None else event_ids
+
+
+def user_event_ids(session: Session, user_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(Registration.event_id)
+            .where(Registration.user_id == user_id)
+            .order_by(Registration.event_id)
+        )
+    )

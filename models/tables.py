@@ -1,0 +1,176 @@
+"""The PostgreSQL schema as SQLAlchemy 2.x typed models.
+
+The database enforces what a database can: capacity >= 1, registered <= capacity, a non-empty
+waitlist only on a full event, one row per (event, user), and the cascades.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, dt.datetime: Timestamp}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+        CheckConstraint(
+            "registered_count >= 0 AND registered_count <= capacity", name="not_oversold"
+        ),
+        CheckConstraint("waitlisted_count >= 0", name="waitlist_count_non_negative"),
+        CheckConstraint(
+            "waitlisted_count = 0 OR registered_count = capacity", name="waitlist_only_when_full"
+        ),
+        Index("ix_events_created_at_event_id", "created_at", "event_id"),
+        Index("ix_events_status_created_at_event_id", "status", "created_at", "event_id"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    date: Mapped[dt.date] = mapped_column(Date)
+    location: Mapped[str] = mapped_column(Text)
+    capacity: Mapped[int] = mapped_column(Integer)
+    organizer: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    waitlist_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    registered_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    waitlisted_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The rules' order counter: seats and waitlist places are numbered from it.
+    next_order: Mapped[int] = mapped_column(BigInteger, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Registration(Base):
+    """A user's place at an event: a seat, or a place in the waitlist."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        CheckConstraint("standing IN ('registered', 'waitlisted')", name="standing_known"),
+        Index("ix_registrations_event_standing_order", "event_id", "standing", "place_order"),
+        Index("ix_registrations_user_id", "user_id"),
+    )
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    # RESTRICT, not CASCADE: a user's seats must be freed through the rules (which promote
+    # the waitlist) before the user row can go.
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.user_id", ondelete="RESTRICT"), primary_key=True
+    )
+    standing: Mapped[str] = mapped_column(String(16))
+    place_order: Mapped[int] = mapped_column(BigInteger)
+    since: Mapped[dt.datetime] = mapped_column()
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    batch_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Ticket(Base):
+    """A command accepted but not necessarily applied: the row is the truth, the Celery
+    message only a wake-up call."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint("type IN ('register', 'unregister')", name="type_known"),
+        CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),
+        # The apply loop's and the sweeper's query: an event's pending tickets in order.
+        Index(
+            "ix_tickets_pending_event_seq",
+            "event_id",
+            "seq",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_tickets_batch_id_seq", "batch_id", "seq"),
+    )
+
+    ticket_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.batch_id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    result: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    completed_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    # None while the first request is still being accepted ("in flight").
+    resource_id: Mapped[str | None] = mapped_column(String(26))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class EventLogEntry(Base):
+    """Status changes of an event's tickets and registrations, for SSE replay
+    (`Last-Event-ID`); written in the transaction that made the change."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (
+        Index("ix_event_log_event_id_id", "event_id", "id"),
+        Index("ix_event_log_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

@@ -1,0 +1,151 @@
+"""Tickets: accepted commands waiting to be applied, and their results.
+
+Accepting is on the hot path of every request and of 10,000-item batches, so new tickets go in
+with COPY (one round trip for any number) and their sequence numbers, which fix the acceptance
+order, come from the table's identity column in COPY order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from models.tables import Batch, Event, Ticket, User
+
+CommandType = Literal["register", "unregister"]
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    type: CommandType
+    user_id: str
+    event_id: str
+
+
+@dataclass(frozen=True)
+class TicketView:
+    ticket_id: str
+    seq: int
+    type: str
+    user_id: str
+    event_id: str
+    batch_id: str | None
+    owner: str
+    status: str
+    result: dict[str, Any] | None
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
+_COLUMNS = (
+    Ticket.ticket_id,
+    Ticket.seq,
+    Ticket.type,
+    Ticket.user_id,
+    Ticket.event_id,
+    Ticket.batch_id,
+    Ticket.owner,
+    Ticket.status,
+    Ticket.result,
+    Ticket.created_at,
+    Ticket.completed_at,
+)
+
+
+def new_ticket_ids(count: int) -> list[str]:
+    """ULIDs, sortable by creation."""
+    return [str(ULID()) for _ in range(count)]
+
+
+def insert_tickets(
+    session: Session,
+    tickets: Sequence[NewTicket],
+    owner: str,
+    batch_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """COPY the tickets in, in the given order, and return their ids in that order."""
+    now = now or dt.datetime.now(dt.UTC)
+    ids = new_ticket_ids(len(tickets))
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            "COPY tickets (ticket_id, type, user_id, event_id, batch_id, owner, status,"
+            " created_at) FROM STDIN"
+        ) as copy,
+    ):
+        for ticket_id, ticket in zip(ids, tickets, strict=True):
+            copy.write_row(
+                (
+                    ticket_id,
+                    ticket.type,
+                    ticket.user_id,
+                    ticket.event_id,
+                    batch_id,
+                    owner,
+                    "pending",
+                    now,
+                )
+            )
+    return ids
+
+
+def create_batch(session: Session, batch_id: str, owner: str, total: int) -> None:
+    session.add(Batch(batch_id=batch_id, owner=owner, total=total))
+    session.flush()
+
+
+def get_ticket(session: Session, ticket_id: str) -> TicketView | None:
+    row = session.execute(select(*_COLUMNS).where(Ticket.ticket_id == ticket_id)).one_or_none()
+    return None if row is None else TicketView(*row)
+
+
+def get_tickets(session: Session, ticket_ids: Collection[str]) -> list[TicketView]:
+    rows = session.execute(select(*_COLUMNS).where(Ticket.ticket_id.in_(list(ticket_ids))))
+    return [TicketView(*row) for row in rows]
+
+
+def existing(session: Session, user_id: str, event_id: str) -> tuple[bool, bool]:
+    """Whether the user and the event exist (for the 404-at-once rule)."""
+    user = session.scalar(select(func.count()).where(User.user_id == user_id))
+    event = session.scalar(select(func.count()).where(Event.event_id == event_id))
+    return bool(user), bool(event)
+
+
+def pending_tickets(session: Session, event_id: str, limit: int) -> list[TicketView]:
+    """An event's pending tickets in acceptance order (served by a partial index)."""
+    rows = session.execute(
+        select(*_COLUMNS)
+        .where(Ticket.event_id == event_id, Ticket.status == "pending")
+        .order_by(Ticket.seq)
+        .limit(limit)
+    )
+    return [TicketView(*row) for row in rows]
+
+
+def has_pending(session: Session, event_id: str) -> bool:
+    found = session.scalar(
+        select(Ticket.seq).where(Ticket.event_id == event_id, Ticket.status == "pending").limit(1)
+    )
+    return found is not None
+
+
+def stale_pending_events(session: Session, older_than: dt.datetime, limit: int = 1000) -> list[str]:
+    """Events with a ticket pending since before `older_than`: their wake-up may be lost."""
+    return list(
+        session.scalars(
+            select(Ticket.event_id)
+            .where(Ticket.status == "pending")
+            .group_by(Ticket.event_id)
+            .having(func.min(Ticket.created_at) < older_than)
+            .limit(limit)
+        )
+    )

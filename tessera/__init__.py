@@ -1,0 +1,1 @@
+"""Leaf infrastructure (config, embedded servers, messaging) and the `tessera` command."""

