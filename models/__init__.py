@@ -1,1 +1,4 @@
-"""Tessera's domain: pure registration rules, the schema, and persistence. Imports no other project package."""
+"""Tessera's domain: the pure registration rules, the schema and persistence.
+
+Imports no other project package.
+"""

@@ -299,8 +299,9 @@ def promotions_needed(commands: list[Command]) -> int:
         match command:
             case Unregister() | RemoveUser():
                 count += 1
-            case ChangeCapacity(capacity):
-                count += max(capacity, 0)
+            case ChangeCapacity(capacity) if isinstance(capacity, int):
+                # a capacity the rules will refuse (not an int) promotes nobody
+                count += max(int(capacity), 0)
             case _:
                 pass
     return count
