@@ -44,6 +44,7 @@ result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_SEC
 task_default_queue = "tessera"
 task_routes = {
     "tessera.apply_event": {"queue": "tessera"},
+    "tessera.wake_events": {"queue": "tessera"},
     "tessera.sweep": {"queue": "tessera"},
 }
 beat_schedule = {

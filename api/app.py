@@ -8,7 +8,7 @@ import time
 from flask import Flask, Response, g, request
 from ulid import ULID
 
-from api import auth
+from api import auth, cors, docs, events, health, observability, ratelimit, users
 from api.context import ApiContext
 from api.errors import register_error_handlers
 from models.db import make_engine, make_sessionmaker
@@ -35,13 +35,25 @@ def create_app(settings: Settings | None = None) -> Flask:
         waker=Waker(client, _celery_client(settings.redis_url)),
     )
 
+    # Hook order matters: request id first (every answer carries it), then timing and the
+    # request log, then CORS preflights (browsers send them without a key), then auth, then
+    # the rate limit (keyed by the authenticated principal).
     _request_ids(app)
+    observability.init_app(app)
     register_error_handlers(app)
+    cors.init_app(app, settings)
     auth.init_app(app, settings)
+    ratelimit.init_app(app, settings)
 
-    from api import commands
+    from api import batches, commands, updates
 
     app.register_blueprint(commands.bp)
+    app.register_blueprint(batches.bp)
+    app.register_blueprint(updates.bp)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(docs.bp)
+    health.init_app(app)
     return app
 
 

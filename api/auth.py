@@ -89,6 +89,8 @@ def init_app(app: Flask, settings: Settings) -> None:
             return
         if request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS:
             return
+        if request.routing_exception is not None:
+            return  # an unknown route or method answers 404/405 whoever asks
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         principal = ring.find(key.strip()) if scheme.lower() == "bearer" and key else None

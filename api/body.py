@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, ValidationError
 
 from api.errors import ApiError, FieldError, validation_error
+from models.errors import DomainError
+from models.identity import ID_PATTERN
 
 Model = TypeVar("Model", bound=BaseModel)
+ID = re.compile(ID_PATTERN)
 
 
 def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
@@ -33,15 +37,25 @@ def json_object() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json.")
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A streamed (chunked) body is cut off at the limit by Werkzeug without an error;
+        # reaching the limit means it did not fit.
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
     if not raw.strip():
         raise validation_error([FieldError("body", "a JSON object is required")])
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise validation_error([FieldError("body", "malformed JSON")]) from None
     if not isinstance(data, dict):
         raise validation_error([FieldError("body", "must be a JSON object")])
     return data
+
+
+def _not_json(constant: str) -> None:
+    """NaN and Infinity are accepted by Python's parser but are not JSON."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def parse_body(model: type[Model]) -> Model:
@@ -58,3 +72,11 @@ def validate(model: type[Model], data: Mapping[str, Any], prefix: str = "") -> M
 def parse_query(model: type[Model]) -> Model:
     """Query parameters into a model; repeated parameters keep only their first value."""
     return validate(model, {key: request.args[key] for key in request.args})
+
+
+def checked_id(value: str, missing: Callable[[str], DomainError]) -> str:
+    """A path id. One that breaks the id pattern cannot name anything that exists, so it is
+    answered like any unknown id (404 with the resource's code), never looked up."""
+    if not ID.fullmatch(value):
+        raise missing(value)
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from models.identity import ID_PATTERN
@@ -13,6 +13,8 @@ from models.identity import ID_PATTERN
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strict=True)]
 
 MAX_BATCH_ITEMS = 10_000
+DEFAULT_TICKET_PAGE = 100
+MAX_TICKET_PAGE = 500
 
 
 class Strict(BaseModel):
@@ -96,3 +98,28 @@ class Batch(Out):
     completed: int
     failed: int
     results: BatchResults
+
+
+def _query_integer(value: object) -> object:
+    """A query-string integer: ASCII digits only (`1.0`, `+5`, `5_0`, `true` are not integers)."""
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+class BatchTicketsQuery(Strict):
+    """`GET /batches/{batchId}/tickets` query parameters; unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[int, BeforeValidator(_query_integer), Field(ge=1, le=MAX_TICKET_PAGE)] = (
+        DEFAULT_TICKET_PAGE
+    )
+    cursor: str | None = None
+
+
+class TicketPage(Out):
+    items: list[Ticket]
+    next_cursor: str | None

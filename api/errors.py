@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
+from ulid import ULID
 from werkzeug.exceptions import HTTPException
 
 from models.errors import DomainError, InvalidInput
@@ -33,7 +34,8 @@ DOMAIN_STATUS = {
     "CAPACITY_BELOW_REGISTERED": 409,
 }
 
-# Werkzeug's own errors (routing, body size, ...) mapped onto the contract's codes.
+# Werkzeug's own errors (routing, body size, ...) mapped onto the contract's codes. A 400 (a
+# request Werkzeug could not parse) is answered as the contract's 422, which has no 400.
 HTTP_CODES = {
     400: "VALIDATION_ERROR",
     401: "UNAUTHORIZED",
@@ -80,6 +82,13 @@ def not_found(code: str, detail: str) -> ApiError:
     return ApiError(404, code, detail)
 
 
+def request_id() -> str:
+    """The request's id, assigning one if the error happened before the hook that does."""
+    if not g.get("request_id"):
+        g.request_id = str(ULID())
+    return str(g.request_id)
+
+
 def problem(error: ApiError) -> Response:
     body: dict[str, Any] = {
         "type": f"https://tessera.dev/problems/{error.code.lower().replace('_', '-')}",
@@ -87,7 +96,7 @@ def problem(error: ApiError) -> Response:
         "status": error.status,
         "detail": error.detail,
         "code": error.code,
-        "requestId": getattr(g, "request_id", None),
+        "requestId": request_id(),
     }
     if error.errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
@@ -117,15 +126,20 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
+        if status == 400:
+            status = 422
         code = HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "VALIDATION_ERROR")
         detail = {
             404: "No such resource or route.",
             405: "The method is not allowed on this resource.",
             413: "The request body is too large.",
+            422: "The request could not be parsed.",
+            500: "An internal error occurred.",
         }.get(status, error.description or HTTPStatus(status).phrase)
         response = problem(ApiError(status, code, detail))
-        if status == 405 and error.get_response().headers.get("Allow"):
-            response.headers["Allow"] = error.get_response().headers["Allow"]
+        allow = getattr(error, "valid_methods", None)
+        if status == 405 and allow:
+            response.headers["Allow"] = ", ".join(sorted(allow))
         return response
 
     @app.errorhandler(Exception)

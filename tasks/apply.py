@@ -20,3 +20,11 @@ from workers.app import app
 )
 def apply_event(event_id: str) -> None:
     apply.drain_event(runtime.current(), event_id)
+
+
+@app.task(name="tessera.wake_events", acks_late=True, ignore_result=True)
+def wake_events(event_ids: list[str]) -> None:
+    """Fan-out of a request that woke many events at once: one task per event, so distinct
+    events are applied in parallel by the pool."""
+    for event_id in event_ids:
+        apply_event.delay(event_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +51,14 @@ def child_env(urls: ServerUrls, extra: Mapping[str, str] | None = None) -> dict[
     env.update(DATABASE_URL=urls.database_url, REDIS_URL=urls.redis_url, PYTHONUNBUFFERED="1")
     env.update(extra or {})
     return env
+
+
+def metrics_env(data_dir: Path) -> dict[str, str]:
+    """A fresh directory for gunicorn workers' shared Prometheus metrics (multiprocess mode)."""
+    directory = data_dir.resolve() / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
 
 
 def run_foreground(argv: Sequence[str], env: Mapping[str, str]) -> int:
@@ -95,10 +104,10 @@ def beat_argv(data_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def flower_argv(port: int, basic_auth: str) -> list[str]:
+def flower_argv(port: int, basic_auth: str, host: str = "127.0.0.1") -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "workers.app", "flower",
-        "--address=127.0.0.1",
+        f"--address={host}",
         f"--port={port}",
         f"--basic-auth={basic_auth}",
     ]  # fmt: skip
@@ -122,7 +131,8 @@ def migrate(data_dir: Path) -> None:
 def api(data_dir: Path, host: str, port: int) -> None:
     """Serve the HTTP API with gunicorn."""
     with resolved(data_dir) as urls:
-        sys.exit(run_foreground(api_argv(host, port), child_env(urls)))
+        env = child_env(urls, metrics_env(data_dir))
+        sys.exit(run_foreground(api_argv(host, port), env))
 
 
 @main.command()
@@ -145,13 +155,19 @@ def beat(data_dir: Path) -> None:
 
 @main.command()
 @data_dir_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 inside a container).",
+)
 @click.option("--port", type=int, default=None, help="Port [TESSERA_FLOWER_PORT or 5555].")
-def flower(data_dir: Path, port: int | None) -> None:
+def flower(data_dir: Path, host: str, port: int | None) -> None:
     """Run Flower, the Celery monitor, with basic auth."""
     settings = Settings.from_env()
     auth = settings.flower_auth or _stored_secret(data_dir, "flower-auth", "admin:")
     with resolved(data_dir) as urls:
-        argv = flower_argv(port or settings.flower_port, auth)
+        argv = flower_argv(port or settings.flower_port, auth, host)
         sys.exit(run_foreground(argv, child_env(urls)))
 
 
@@ -204,7 +220,7 @@ def up(data_dir: Path, host: str, port: int) -> None:
         run_migrations(urls.database_url)
         supervisor.say("tessera", "migrations applied")
         env = child_env(urls, extra)
-        supervisor.add("api", api_argv(host, port), env)
+        supervisor.add("api", api_argv(host, port), {**env, **metrics_env(data_dir)})
         supervisor.add("worker", worker_argv(settings.worker_processes), env)
         supervisor.add("beat", beat_argv(data_dir), env)
         if settings.flower_port:
@@ -236,6 +252,156 @@ def up(data_dir: Path, host: str, port: int) -> None:
             started = time.monotonic()
             supervisor.stop()
             supervisor.say("tessera", f"stopped in {time.monotonic() - started:.1f}s")
+
+
+@main.command()
+@data_dir_option
+@click.option(
+    "--max-pending-age",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Also report tickets pending for longer than this.",
+)
+def check(data_dir: Path, max_pending_age: float | None) -> None:
+    """Check the contract's invariants over the whole database; exit 1 on any violation."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.db import make_engine, make_sessionmaker
+    from models.invariants import run_checks
+
+    console = Console(highlight=False, soft_wrap=True)
+    with resolved(data_dir) as urls:
+        engine = make_engine(urls.database_url, pool_size=1, max_overflow=0)
+        # one read-only snapshot: every check sees the same database, even while it changes
+        snapshot = engine.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+        try:
+            with make_sessionmaker(snapshot).begin() as session:
+                results = run_checks(session, max_pending_age=max_pending_age)
+        except SQLAlchemyError as error:
+            console.print(
+                f"[red]cannot check the database:[/red] {error.__class__.__name__}: {error}"
+            )
+            sys.exit(2)
+        finally:
+            engine.dispose()
+
+    table = Table(title="Invariants")
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("violations", justify="right", no_wrap=True)
+    table.add_column("what it means")
+    for result in results:
+        count = f"{len(result.violations)}{'+' if result.truncated else ''}"
+        verdict = "[green]ok[/green]" if result.ok else "[red]VIOLATED[/red]"
+        table.add_row(result.name, verdict, count, result.description)
+    console.print(table)
+    broken = [result for result in results if not result.ok]
+    for result in broken:
+        console.print(f"[bold]{result.name}[/bold]")
+        for violation in result.violations:
+            console.print(f"  {violation}")
+        if result.truncated:
+            console.print("  ... and more")
+    if broken:
+        console.print(f"[red]{len(broken)} of {len(results)} checks found violations[/red]")
+        sys.exit(1)
+    console.print(f"[green]all {len(results)} checks passed[/green]")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", default=None, help="The API's base URL [http://127.0.0.1:8000].")
+@click.option(
+    "--key",
+    envvar="TESSERA_API_KEY",
+    default=None,
+    help="API key [TESSERA_API_KEY; without --url, the admin key `tessera up` keeps].",
+)
+@data_dir_option
+@click.option("--dry-run", is_flag=True, help="Only validate the file; send nothing.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 10_000),
+    default=10_000,
+    show_default=True,
+    help="Rows per batch. Keep it the same when re-running an interrupted import.",
+)
+@click.option(
+    "--max-chunks",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Submit at most this many chunks; re-run without it to submit the rest.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for the submitted commands to be applied.",
+)
+def import_(
+    *,
+    file: Path,
+    url: str | None,
+    key: str | None,
+    data_dir: Path,
+    dry_run: bool,
+    chunk_size: int,
+    max_chunks: int | None,
+    wait_timeout: float,
+) -> None:
+    """Import a CSV of commands (columns type,userId,eventId) as batches through the API.
+
+    Re-running an interrupted import resubmits nothing twice: the API replays the chunks it
+    already accepted. Exit 1 if a row is bad (nothing is sent) or a command failed."""
+    from rich.console import Console
+
+    from tessera import importer
+
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        validation = importer.validate_file(file)
+    except importer.ImportFailed as error:
+        console.print(f"[red]{error}[/red]")
+        sys.exit(1)
+    if not validation.ok:
+        for bad in validation.bad:
+            console.print(f"line {bad.line}: {bad.message}")
+        more = validation.bad_count - len(validation.bad)
+        if more:
+            console.print(f"... and {more} more")
+        console.print(f"[red]{validation.bad_count} bad row(s) in {file}; nothing was sent[/red]")
+        sys.exit(1)
+    if dry_run:
+        console.print(f"{file}: {validation.rows} rows, all valid (dry run: nothing sent)")
+        return
+
+    if key is None and url is None and (data_dir / "admin-key").exists():
+        key = (data_dir / "admin-key").read_text().strip()
+    client = importer.ApiClient(url or "http://127.0.0.1:8000", key)
+    report = importer.Report(rows=validation.rows)
+    try:
+        importer.run(
+            console,
+            client,
+            file,
+            report,
+            chunk_size=chunk_size,
+            max_chunks=max_chunks,
+            wait_timeout=wait_timeout,
+        )
+    except importer.ImportFailed as error:
+        console.print(f"[red]import stopped: {error}[/red]")
+        console.print("Re-run the same command to resume: accepted chunks are not sent twice.")
+        sys.exit(1)
+    importer.print_summary(console, report)
+    if not report.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

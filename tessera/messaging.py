@@ -26,6 +26,7 @@ from models.updates import Update
 log = logging.getLogger("tessera.messaging")
 
 APPLY_EVENT_TASK = "tessera.apply_event"
+WAKE_EVENTS_TASK = "tessera.wake_events"
 WAKE_KEY_TTL_SECONDS = 30
 # Redis must never make the API hang: a call that cannot reach it fails within this.
 REDIS_SOCKET_TIMEOUT = 1.0
@@ -58,24 +59,36 @@ class TaskSender(Protocol):
 
 class Waker:
     """Sends coalesced wake-ups; any Redis failure is logged and swallowed (the ticket row is
-    committed, and the sweeper wakes its event later)."""
+    committed, and the sweeper wakes its event later).
+
+    One `SET NX` round trip for all the events of a request (pipelined), then one message:
+    `apply_event` for a single event, or one `wake_events` fan-out that a worker turns into
+    per-event tasks, so a batch naming thousands of events costs its request one publish."""
 
     def __init__(self, client: redis.Redis, sender: TaskSender) -> None:
         self.client = client
         self.sender = sender
 
     def wake(self, event_ids: Iterable[str], *, force: bool = False) -> int:
-        sent = 0
-        for event_id in dict.fromkeys(event_ids):
-            try:
-                if force or self.client.set(
-                    wake_key(event_id), "1", nx=True, ex=WAKE_KEY_TTL_SECONDS
-                ):
-                    self.sender.send_task(APPLY_EVENT_TASK, args=[event_id])
-                    sent += 1
-            except Exception:  # broker down or slow: the sweeper is the safety net
-                log.warning("wake-up for event %s not sent; the sweeper will retry", event_id)
-        return sent
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return 0
+        try:
+            if force:
+                due = wanted
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for event_id in wanted:
+                    pipe.set(wake_key(event_id), "1", nx=True, ex=WAKE_KEY_TTL_SECONDS)
+                due = [e for e, was_set in zip(wanted, pipe.execute(), strict=True) if was_set]
+            if len(due) == 1:
+                self.sender.send_task(APPLY_EVENT_TASK, args=[due[0]])
+            elif due:
+                self.sender.send_task(WAKE_EVENTS_TASK, args=[due])
+        except Exception:  # broker down or slow: the sweeper is the safety net
+            log.warning("wake-up for %d event(s) not sent; the sweeper will retry", len(wanted))
+            return 0
+        return len(due)
 
 
 def clear_wake(client: redis.Redis, event_id: str) -> None:

@@ -160,8 +160,11 @@ class EmbeddedPostgres:
             ]
         )
 
-    def start(self) -> str:
-        """Start the cluster (initialising it on first use) and return its URL."""
+    def start(self, port: int | None = None) -> str:
+        """Start the cluster (initialising it on first use) and return its URL.
+
+        `port` pins the port (e.g. to restart on the one running clients already use);
+        by default a free one is picked."""
         if self.running_port() is not None:
             return self.url()
         if not (self.pgdata / "PG_VERSION").exists():
@@ -169,7 +172,7 @@ class EmbeddedPostgres:
             fresh = True
         else:
             fresh = False
-        port = free_port()
+        port = port or free_port()
         options = [
             f"-p {port}",
             "-h 127.0.0.1",

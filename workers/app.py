@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, worker_process_init
 
+from tessera.config import Settings
+from tessera.telemetry import configure_logging
 from workers import runtime
 
 app = Celery("tessera", include=["tasks.apply", "tasks.sweep"])
@@ -15,3 +17,8 @@ app.config_from_object("celeryconfig")
 def _fresh_runtime_per_child(**_: object) -> None:
     # Pool children are forked: connections inherited from the parent must not be shared.
     runtime.reset()
+
+
+@after_setup_logger.connect
+def _structured_logs(**_: object) -> None:
+    configure_logging(json_format=Settings.from_env().log_json)

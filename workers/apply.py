@@ -19,10 +19,11 @@ import datetime as dt
 import enum
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -40,8 +41,10 @@ from models.rules import (
     handle,
 )
 from models.seats import existing_user_ids, lock_seats, save_seats
+from models.tables import Event
 from models.tickets import TicketView, has_pending, pending_tickets
 from tessera.messaging import clear_wake, publish
+from tessera.telemetry import record_batch
 from workers.runtime import Runtime
 
 log = logging.getLogger("tessera.worker")
@@ -171,6 +174,7 @@ def _complete(
 
 def apply_batch(runtime: Runtime, event_id: str, limit: int) -> tuple[BatchState, int]:
     """One transaction: take the event, apply up to `limit` pending tickets, commit, publish."""
+    started = time.perf_counter()
     with runtime.sessions.begin() as session:
         if not _try_advisory_lock(session, event_id):
             return BatchState.BUSY, 0
@@ -188,12 +192,31 @@ def apply_batch(runtime: Runtime, event_id: str, limit: int) -> tuple[BatchState
             + promotions,
         )
     publish(runtime.redis, published)
+    record_batch(runtime.redis, (r["status"] for r in results), len(batch))
+    log.info(
+        "applied batch",
+        extra={
+            "eventId": event_id,
+            "applied": len(batch),
+            "firstTicketId": batch[0].ticket_id,
+            "lastTicketId": batch[-1].ticket_id,
+            "durationMs": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
     return BatchState.APPLIED, len(batch)
 
 
 def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:
     """A ticket that cannot be applied on its own after retries: report it as failed."""
     with runtime.sessions.begin() as session:
+        # Under the event's locks like any apply, so event-log ids stay in commit order.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:event_id, 7426))"),
+            {"event_id": ticket.event_id},
+        )
+        session.execute(
+            select(Event.event_id).where(Event.event_id == ticket.event_id).with_for_update()
+        )
         _complete(session, [ticket], ["failed"], [None])
         published = updates.append(
             session,
@@ -255,4 +278,7 @@ def _fail_head(runtime: Runtime, event_id: str, error: BaseException) -> None:
         head = pending_tickets(session, event_id, 1)
     if head:
         log.error("ticket %s failed on its own: %r", head[0].ticket_id, error)
-        fail_ticket(runtime, head[0])
+        try:
+            fail_ticket(runtime, head[0])
+        except TicketConflict:
+            log.info("ticket %s was completed by another worker meanwhile", head[0].ticket_id)

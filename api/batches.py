@@ -1,0 +1,135 @@
+"""Batches: up to 10,000 register/unregister commands accepted in one transaction (202), their
+progress, and their tickets page by page in item order."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, url_for
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from api.auth import current_principal
+from api.body import ID, json_object, parse_query, validate
+from api.command_schemas import Batch, BatchAccepted, BatchRequest, BatchResults, BatchTicketsQuery
+from api.commands import submit, ticket_json
+from api.context import ctx
+from api.errors import ApiError, FieldError, not_found, validation_error
+from api.render import json_response
+from models import tickets
+
+bp = Blueprint("batches", __name__)
+
+
+def _missing(batch_id: str) -> ApiError:
+    return not_found("BATCH_NOT_FOUND", f"Batch {batch_id!r} does not exist.")
+
+
+def _visible(owner: str | None) -> bool:
+    """A client sees only its own batches; anyone else's are answered as unknown (404)."""
+    principal = current_principal()
+    return owner is not None and (principal.is_admin or owner == principal.owner)
+
+
+def _checked_batch_id(batch_id: str) -> str:
+    if not ID.fullmatch(batch_id):
+        raise _missing(batch_id)
+    return batch_id
+
+
+# --- accept -----------------------------------------------------------------------------
+
+
+@bp.post("/batches")
+def create_batch() -> Response:
+    body = json_object()
+    batch = validate(BatchRequest, body)
+    items = [tickets.NewTicket(i.type, i.user_id, i.event_id) for i in batch.items]
+    accepted: dict[str, list[str]] = {}
+
+    def accept(session: Session) -> tuple[str, list[str]]:
+        batch_id = str(ULID())
+        owner = current_principal().owner
+        tickets.create_batch(session, batch_id, owner, len(items))
+        accepted[batch_id] = tickets.insert_tickets(session, items, owner, batch_id=batch_id)
+        return batch_id, list(dict.fromkeys(item.event_id for item in items))
+
+    def render(batch_id: str, replayed: bool) -> Response:
+        # A fresh batch already knows its ticket ids; a replay reads them back in item order.
+        ticket_ids = accepted.get(batch_id)
+        if ticket_ids is None:
+            with ctx().sessions.begin() as session:
+                ticket_ids = tickets.batch_ticket_ids(session, batch_id)
+        response = json_response(
+            BatchAccepted(batch_id=batch_id, total=len(ticket_ids), ticket_ids=ticket_ids), 202
+        )
+        response.headers["Location"] = url_for("batches.get_batch", batch_id=batch_id)
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+    return submit(body, accept, render)
+
+
+# --- read -------------------------------------------------------------------------------
+
+
+@bp.get("/batches/<batch_id>")
+def get_batch(batch_id: str) -> Response:
+    with ctx().sessions.begin() as session:
+        summary = tickets.batch_summary(session, _checked_batch_id(batch_id))
+    if summary is None or not _visible(summary.owner):
+        raise _missing(batch_id)
+    return json_response(
+        Batch(
+            batch_id=summary.batch_id,
+            total=summary.total,
+            pending=summary.pending,
+            completed=summary.completed,
+            failed=summary.failed,
+            results=BatchResults.model_validate(summary.results),
+        )
+    )
+
+
+@bp.get("/batches/<batch_id>/tickets")
+def list_batch_tickets(batch_id: str) -> Response:
+    query = parse_query(BatchTicketsQuery)
+    after = decode_cursor(query.cursor) if query.cursor is not None else None
+    with ctx().sessions.begin() as session:
+        if not _visible(tickets.batch_owner(session, _checked_batch_id(batch_id))):
+            raise _missing(batch_id)
+        # one more than asked tells whether another page follows, without a count
+        page = tickets.batch_tickets(session, batch_id, after, query.limit + 1)
+    more = len(page) > query.limit
+    page = page[: query.limit]
+    body: dict[str, Any] = {
+        "items": [ticket_json(view) for view in page],
+        "nextCursor": encode_cursor(page[-1].seq) if more else None,
+    }
+    return jsonify(body)
+
+
+# --- cursors ----------------------------------------------------------------------------
+
+_CURSOR_PREFIX = b"seq:"
+_MAX_SEQ = 2**63 - 1  # tickets.seq is a BIGINT: anything larger cannot be a position
+
+
+def encode_cursor(seq: int) -> str:
+    """Opaque to clients, so the keyset it encodes may change without breaking them."""
+    return base64.urlsafe_b64encode(_CURSOR_PREFIX + str(seq).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a `nextCursor` names; anything else a client sends is a 422."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        digits = raw.removeprefix(_CURSOR_PREFIX)
+        if digits == raw or not digits.isdigit() or len(digits) > 19 or int(digits) > _MAX_SEQ:
+            raise ValueError(cursor)
+        return int(digits)
+    except (binascii.Error, ValueError):
+        raise validation_error([FieldError("cursor", "not a cursor this API issued")]) from None

@@ -1,0 +1,88 @@
+"""`/openapi.json` and Swagger UI at `/docs`, its assets served from the installed
+`swagger-ui-bundle-v2` wheel (Swagger UI 5, which renders OpenAPI 3.1): no CDN, so the docs
+work offline and leak no visitor to a third party."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, send_from_directory
+from werkzeug.exceptions import NotFound
+
+from api import openapi
+
+bp = Blueprint("docs", __name__)
+
+_DOCUMENT = "tessera.openapi"
+_ASSETS = frozenset(
+    {
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+        "favicon-16x16.png",
+        "favicon-32x32.png",
+    }
+)
+_ASSET_MAX_AGE = 24 * 3600
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Tessera API</title>
+  <link rel="stylesheet" href="docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="docs/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/swagger-ui-bundle.js"></script>
+  <script src="docs/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: "openapi.json",
+      dom_id: "#swagger-ui",
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: "BaseLayout",
+      persistAuthorization: true
+    });
+  </script>
+</body>
+</html>
+"""
+
+
+def _assets_dir() -> Path:
+    module: Any = importlib.import_module("swagger_ui_bundle")
+    return Path(str(module.swagger_ui_path))
+
+
+def document() -> dict[str, Any]:
+    """Built on first use and kept for the app's life (it depends only on the code)."""
+    doc: dict[str, Any] | None = current_app.extensions.get(_DOCUMENT)
+    if doc is None:
+        doc = openapi.build()
+        current_app.extensions[_DOCUMENT] = doc
+    return doc
+
+
+@bp.get("/openapi.json", endpoint="openapi")
+def openapi_json() -> Response:
+    response = Response(json.dumps(document()), mimetype="application/json")
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response
+
+
+@bp.get("/docs")
+def swagger_ui() -> Response:
+    return Response(PAGE, mimetype="text/html")
+
+
+@bp.get("/docs/<path:filename>")
+def swagger_assets(filename: str) -> Response:
+    if filename not in _ASSETS:  # only what the page loads; never the wheel's other files
+        raise NotFound()
+    return send_from_directory(_assets_dir(), filename, max_age=_ASSET_MAX_AGE)

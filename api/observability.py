@@ -1,0 +1,141 @@
+"""Request logs and Prometheus metrics for the API, plus the workers' counters and queue lag.
+
+Under gunicorn the API is several processes: with PROMETHEUS_MULTIPROC_DIR set (`tessera api`
+sets it) request metrics are aggregated across them. Worker counters come from Redis and the
+queue lag (age of the oldest pending ticket) from PostgreSQL, at scrape time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from api.context import ctx
+from models.tables import Ticket
+from tessera.telemetry import BATCH_SIZE_BUCKETS, read_worker_metrics
+
+log = logging.getLogger("tessera.api")
+
+
+class _WorkerAndQueueCollector(Collector):
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+        with self.app.app_context():
+            try:
+                counters = read_worker_metrics(ctx().redis)
+            except Exception:  # Redis down: the rest of the scrape still answers
+                counters = {}
+            applied = CounterMetricFamily(
+                "tessera_tickets_applied",
+                "Tickets applied by the workers, by result",
+                labels=["result"],
+            )
+            for key, value in sorted(counters.items()):
+                if key.startswith("applied:"):
+                    applied.add_metric([key.split(":", 1)[1]], value)
+            yield applied
+            buckets = [(str(b), counters.get(f"batch_le:{b}", 0)) for b in BATCH_SIZE_BUCKETS]
+            buckets.append(("+Inf", counters.get("batch_count", 0)))
+            yield HistogramMetricFamily(
+                "tessera_apply_batch_size",
+                "Tickets per apply transaction",
+                buckets=buckets,
+                sum_value=counters.get("batch_sum", 0),
+            )
+            with ctx().sessions.begin() as session:
+                oldest, pending = session.execute(
+                    select(func.min(Ticket.created_at), func.count()).where(
+                        Ticket.status == "pending"
+                    )
+                ).one()
+            lag = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
+            yield GaugeMetricFamily(
+                "tessera_queue_lag_seconds", "Age of the oldest pending ticket", value=lag
+            )
+            yield GaugeMetricFamily("tessera_tickets_pending", "Pending tickets", value=pending)
+
+
+def init_app(app: Flask) -> None:
+    registry = CollectorRegistry()
+    requests_total = Counter(
+        "tessera_http_requests",
+        "HTTP requests by route and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "tessera_http_request_duration_seconds",
+        "HTTP request latency by route",
+        ["method", "route"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30),
+    )
+    accepted = Counter(
+        "tessera_tickets_accepted", "Tickets accepted (202) by the API", registry=registry
+    )
+    worker_collector = _WorkerAndQueueCollector(app)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        requests_total.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(request.method, route).observe(elapsed)
+        if response.status_code == 202 and request.method in {"POST", "DELETE"}:
+            accepted.inc(int(g.get("accepted_tickets", 1)))
+        log.info(
+            "request",
+            extra={
+                "requestId": g.get("request_id"),
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": response.status_code,
+                "durationMs": round(elapsed * 1000, 2),
+                "ticketId": g.get("ticket_id"),
+                "eventId": (request.view_args or {}).get("event_id"),
+            },
+        )
+        return response
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        scrape = CollectorRegistry()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
+        else:
+            scrape.register(_Forward(registry))
+        scrape.register(worker_collector)
+        return Response(generate_latest(scrape), mimetype=CONTENT_TYPE_LATEST)
+
+
+class _Forward(Collector):
+    """Expose one registry's metrics through another."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield from self.source.collect()  # type: ignore[misc]

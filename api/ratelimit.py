@@ -1,0 +1,87 @@
+"""Requests per API key are rate-limited (`TESSERA_RATE_LIMIT`, e.g. `100/second`; `off`).
+
+The counters live in Redis so that every gunicorn worker and every API host shares one budget
+per key. Redis being down must not stop the API from accepting commands (PostgreSQL is the
+truth, Redis only an accelerator), so the limiter fails open: it falls back to per-process
+in-memory counters, logs a warning, and returns to Redis once it answers again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from limits import parse_many
+
+from api.auth import PUBLIC_ENDPOINTS
+from api.errors import ApiError, problem
+from tessera.config import ConfigError, Settings
+from tessera.messaging import REDIS_SOCKET_TIMEOUT
+
+OFF = "off"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Install the limiter. Call after `auth.init_app`: the key is the authenticated one."""
+    if settings.rate_limit.strip().lower() == OFF:
+        return
+    try:
+        parse_many(settings.rate_limit)
+    except ValueError as error:
+        raise ConfigError(
+            f"TESSERA_RATE_LIMIT={settings.rate_limit!r} is not a rate such as 100/second or off"
+        ) from error
+
+    def key() -> str:
+        # Per key when keys are in use; with auth off there are none, so per client address.
+        principal = g.get("principal")
+        if settings.auth_enabled and principal is not None:
+            return f"key:{principal.owner}"
+        return f"addr:{request.remote_addr or 'unknown'}"
+
+    limiter = Limiter(
+        key,
+        # An application limit is one budget per key across all routes (a default limit
+        # would give each route its own).
+        application_limits=[settings.rate_limit],
+        storage_uri=settings.redis_url,
+        storage_options={
+            "socket_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
+            "socket_connect_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
+        },
+        strategy="fixed-window",  # one Redis round trip per request
+        key_prefix="tessera",
+        in_memory_fallback_enabled=True,
+        in_memory_fallback=[settings.rate_limit],
+        swallow_errors=True,
+        headers_enabled=False,  # Retry-After is set on 429s below, not on every response
+    )
+
+    @limiter.request_filter
+    def _exempt() -> bool:
+        # Probes and docs must answer whoever asks; preflights carry no key.
+        return request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS
+
+    limiter.init_app(app)
+    app.extensions["tessera.limiter"] = limiter
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(_error: RateLimitExceeded) -> Response:
+        retry_after = 1
+        current = limiter.current_limit
+        if current is not None:
+            try:
+                retry_after = max(1, math.ceil(current.window[0] - time.time()))
+            except Exception:  # storage gone between the hit and now: 1 s is a fine guess
+                retry_after = 1
+        return problem(
+            ApiError(
+                429,
+                "RATE_LIMITED",
+                f"Too many requests for this key ({settings.rate_limit}); retry later.",
+                headers={"Retry-After": str(retry_after)},
+            )
+        )

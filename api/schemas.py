@@ -1,0 +1,318 @@
+"""Request and response schemas of users, events, their registrations and health.
+
+Requests follow `api.command_schemas`: camelCase, unknown fields refused, strict types (a
+boolean or 1.0 is not an integer). The rules of form (ids, names, non-blank text) are
+`models.identity`'s, called from validators so they live in one place; each type also
+carries the JSON Schema that says the same thing, so the OpenAPI document does not promise
+more (or less) than the validators accept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+
+from api.command_schemas import Out, Strict
+from models.errors import InvalidInput
+from models.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
+
+# PostgreSQL's INTEGER: a larger capacity could not be stored (and no venue needs it).
+MAX_CAPACITY = 2_147_483_647
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+# JSON Schema patterns (Python `re` dialect, which Schemathesis and Hypothesis use too):
+# no NUL character (PostgreSQL text cannot hold one), and at least one non-space character.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+NON_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+T = TypeVar("T")
+
+
+def _rule(check: Callable[[object], str]) -> Callable[[str], str]:
+    """A `models.identity` check as a Pydantic validator (its InvalidInput becomes a
+    ValueError, which Pydantic reports against the field)."""
+
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+
+    return validate
+
+
+def _storable(value: str) -> str:
+    """Text PostgreSQL can store: no NUL and no lone surrogate (which JSON's \\ud800 escapes
+    can produce and UTF-8 cannot encode)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _date(value: object) -> dt.date:
+    """Only a `YYYY-MM-DD` string naming a real calendar day (so not 2026-02-30)."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("must be a date string YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a real calendar date") from None
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "minLength": 1, "maxLength": 64}
+NAME_SCHEMA = {"type": "string", "maxLength": MAX_NAME_LENGTH, "pattern": NON_BLANK_PATTERN}
+TEXT_SCHEMA = {"type": "string", "pattern": NON_BLANK_PATTERN}
+DESCRIPTION_SCHEMA = {"type": "string", "pattern": NO_NUL_PATTERN}
+DATE_SCHEMA = {"type": "string", "format": "date"}
+CAPACITY_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY}
+
+Identifier = Annotated[
+    str, AfterValidator(_rule(lambda value: check_id("id", value))), WithJsonSchema(ID_SCHEMA)
+]
+# ≤ 200 characters as sent (what a schema can say), then non-blank once trimmed; stored trimmed.
+Name = Annotated[
+    str,
+    Field(max_length=MAX_NAME_LENGTH),
+    AfterValidator(_storable),
+    AfterValidator(_rule(check_name)),
+    WithJsonSchema(NAME_SCHEMA),
+]
+Text = Annotated[
+    str,
+    AfterValidator(_storable),
+    AfterValidator(_rule(lambda value: check_text("value", value))),
+    WithJsonSchema(TEXT_SCHEMA),
+]
+Description = Annotated[str, AfterValidator(_storable), WithJsonSchema(DESCRIPTION_SCHEMA)]
+EventDate = Annotated[dt.date, BeforeValidator(_date), WithJsonSchema(DATE_SCHEMA)]
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), WithJsonSchema(CAPACITY_SCHEMA)]
+Timestamp = Annotated[
+    dt.datetime,
+    PlainSerializer(_rfc3339, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+def _not_null(value: T) -> T:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+# Fields of a partial update may be left out, but when present must be valid (null is not);
+# their JSON Schema is the plain type's, without null.
+_PRESENT = AfterValidator(_not_null)
+MaybeIdentifier = Annotated[Identifier | None, _PRESENT, WithJsonSchema(ID_SCHEMA)]
+MaybeText = Annotated[Text | None, _PRESENT, WithJsonSchema(TEXT_SCHEMA)]
+MaybeDescription = Annotated[Description | None, _PRESENT, WithJsonSchema(DESCRIPTION_SCHEMA)]
+MaybeDate = Annotated[EventDate | None, _PRESENT, WithJsonSchema(DATE_SCHEMA)]
+MaybeCapacity = Annotated[Capacity | None, _PRESENT, WithJsonSchema(CAPACITY_SCHEMA)]
+MaybeBool = Annotated[bool | None, _PRESENT, WithJsonSchema({"type": "boolean"})]
+
+
+# --- users ------------------------------------------------------------------------------
+
+
+class UserCreate(Strict):
+    user_id: Identifier
+    name: Name
+
+
+class UserUpdate(Strict):
+    name: Name
+
+
+class User(Out):
+    user_id: str
+    name: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class UserRegistration(Out):
+    event_id: str
+    title: str
+    date: dt.date
+    registered_at: Timestamp
+
+
+class UserWaitlisting(Out):
+    event_id: str
+    title: str
+    date: dt.date
+    position: int = Field(ge=1)
+    waitlisted_at: Timestamp
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+class EventCreate(Strict):
+    event_id: MaybeIdentifier = None
+    title: Text
+    description: Description
+    date: EventDate
+    location: Text
+    capacity: Capacity
+    organizer: Text
+    status: Text
+    waitlist_enabled: bool = False
+
+
+class EventUpdate(Strict):
+    """Partial: only the fields given change. `eventId` may be repeated but not changed."""
+
+    event_id: MaybeIdentifier = None
+    title: MaybeText = None
+    description: MaybeDescription = None
+    date: MaybeDate = None
+    location: MaybeText = None
+    capacity: MaybeCapacity = None
+    organizer: MaybeText = None
+    status: MaybeText = None
+    waitlist_enabled: MaybeBool = None
+
+
+class Event(Out):
+    event_id: str
+    title: str
+    description: str
+    date: dt.date
+    location: str
+    capacity: int
+    organizer: str
+    status: str
+    waitlist_enabled: bool
+    registered_count: int
+    waitlist_count: int
+    available_spots: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EventPage(Out):
+    items: list[Event]
+    next_cursor: str | None
+
+
+def _digits(value: object) -> object:
+    """A query integer: ASCII digits only, no sign, no decimal point, no underscores."""
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+class EventQuery(Strict):
+    """`GET /events` query parameters: strings from the URL, so parsed here, but no loose
+    coercion (`limit=1.0` or `limit=5_0` is refused). Unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Text | None = None
+    limit: Annotated[
+        int,
+        BeforeValidator(_digits),
+        Field(ge=1, le=MAX_PAGE_SIZE),
+    ] = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+
+
+class EventRegistration(Out):
+    user_id: str
+    registered_at: Timestamp
+
+
+class WaitlistEntry(Out):
+    user_id: str
+    position: int = Field(ge=1)
+    waitlisted_at: Timestamp
+
+
+class RegistrationStatus(Out):
+    status: Literal["registered", "waitlisted"]
+    position: int | None = Field(description="1-based waitlist position; null when seated")
+
+
+# --- health and errors ------------------------------------------------------------------
+
+
+class Check(Out):
+    ok: bool
+    latency_ms: float
+
+
+class Checks(Out):
+    postgres: Check
+    redis: Check
+
+
+class Health(Out):
+    status: Literal["ok", "unavailable"]
+    checks: Checks
+
+
+class Liveness(Out):
+    status: Literal["ok", "ready"]
+
+
+class ProblemField(Out):
+    field: str = Field(description="dotted path of the bad field, e.g. items.3.userId")
+    message: str
+
+
+class Problem(Out):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: Literal[
+        "VALIDATION_ERROR",
+        "USER_NOT_FOUND",
+        "EVENT_NOT_FOUND",
+        "TICKET_NOT_FOUND",
+        "BATCH_NOT_FOUND",
+        "REGISTRATION_NOT_FOUND",
+        "DUPLICATE_USER",
+        "DUPLICATE_EVENT",
+        "CAPACITY_BELOW_REGISTERED",
+        "IDEMPOTENCY_KEY_IN_FLIGHT",
+        "IDEMPOTENCY_KEY_REUSED",
+        "PAYLOAD_TOO_LARGE",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "UNAUTHORIZED",
+        "FORBIDDEN",
+        "RATE_LIMITED",
+        "NOT_READY",
+        "NOT_FOUND",
+        "METHOD_NOT_ALLOWED",
+        "INTERNAL",
+    ]
+    request_id: str
+    errors: list[ProblemField] = Field(
+        default_factory=list, description="each bad field (VALIDATION_ERROR only)"
+    )

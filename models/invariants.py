@@ -1,0 +1,188 @@
+"""Guarantee 3 of the contract, checked over the whole database with plain SQL (`tessera check`).
+
+The schema already refuses most of these (CHECK constraints, the primary key, foreign keys);
+checking them anyway catches what a constraint cannot see (counts against rows, order keys),
+a constraint dropped by a careless migration, and data restored from elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+DEFAULT_LIMIT = 1000  # violations listed per check; a broken database must not flood the report
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    description: str
+    sql: str
+    message: Callable[[Sequence[Any]], str]  # a result row, as its violation
+
+
+@dataclass
+class CheckResult:
+    name: str
+    description: str
+    violations: list[str] = field(default_factory=list)
+    truncated: bool = False  # more violations than listed
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "not_oversold",
+        "registered count within 0..capacity",
+        """
+        SELECT event_id, registered_count, capacity FROM events
+         WHERE registered_count > capacity OR registered_count < 0 OR waitlisted_count < 0
+         ORDER BY event_id LIMIT :limit
+        """,
+        lambda r: f"event {r[0]}: {r[1]} registered, capacity {r[2]}",
+    ),
+    Check(
+        "counts_match_rows",
+        "registered and waitlisted counts equal the registration rows",
+        """
+        SELECT e.event_id, e.registered_count, coalesce(r.seated, 0),
+               e.waitlisted_count, coalesce(r.waiting, 0)
+          FROM events AS e
+          LEFT JOIN (
+                SELECT event_id,
+                       count(*) FILTER (WHERE standing = 'registered') AS seated,
+                       count(*) FILTER (WHERE standing = 'waitlisted') AS waiting
+                  FROM registrations GROUP BY event_id
+               ) AS r USING (event_id)
+         WHERE e.registered_count <> coalesce(r.seated, 0)
+            OR e.waitlisted_count <> coalesce(r.waiting, 0)
+         ORDER BY e.event_id LIMIT :limit
+        """,
+        lambda r: (
+            f"event {r[0]}: counts say {r[1]} registered / {r[3]} waitlisted,"
+            f" rows say {r[2]} / {r[4]}"
+        ),
+    ),
+    Check(
+        "user_once_per_event",
+        "a user is at most once in an event, seated or waiting",
+        """
+        SELECT event_id, user_id, count(*) FROM registrations
+         GROUP BY event_id, user_id HAVING count(*) > 1
+         ORDER BY event_id, user_id LIMIT :limit
+        """,
+        lambda r: f"event {r[0]}: user {r[1]} has {r[2]} registration rows",
+    ),
+    Check(
+        "order_keys_distinct",
+        "place order keys distinct per event (waitlist positions 1..n, contiguous)",
+        """
+        SELECT event_id, place_order, count(*), string_agg(user_id, ', ' ORDER BY user_id)
+          FROM registrations
+         GROUP BY event_id, place_order HAVING count(*) > 1
+         ORDER BY event_id, place_order LIMIT :limit
+        """,
+        lambda r: f"event {r[0]}: order key {r[1]} shared by {r[2]} users ({r[3]})",
+    ),
+    Check(
+        "order_counter_ahead",
+        "every order key is below its event's next_order (new places sort last)",
+        """
+        SELECT r.event_id, max(r.place_order), e.next_order
+          FROM registrations AS r JOIN events AS e USING (event_id)
+         GROUP BY r.event_id, e.next_order HAVING max(r.place_order) >= e.next_order
+         ORDER BY r.event_id LIMIT :limit
+        """,
+        lambda r: f"event {r[0]}: order key {r[1]} is not below next_order {r[2]}",
+    ),
+    Check(
+        "waitlist_only_when_full",
+        "a non-empty waitlist means the event is full",
+        """
+        SELECT e.event_id, e.capacity,
+               count(*) FILTER (WHERE r.standing = 'registered'),
+               count(*) FILTER (WHERE r.standing = 'waitlisted')
+          FROM events AS e JOIN registrations AS r USING (event_id)
+         GROUP BY e.event_id, e.capacity
+        HAVING count(*) FILTER (WHERE r.standing = 'waitlisted') > 0
+           AND count(*) FILTER (WHERE r.standing = 'registered') < e.capacity
+         ORDER BY e.event_id LIMIT :limit
+        """,
+        lambda r: f"event {r[0]}: {r[3]} waiting while {r[2]} of {r[1]} seats are taken",
+    ),
+    Check(
+        "registrations_reference_rows",
+        "every registration names an existing user and event",
+        """
+        SELECT r.event_id, r.user_id, e.event_id IS NULL, u.user_id IS NULL
+          FROM registrations AS r
+          LEFT JOIN events AS e ON e.event_id = r.event_id
+          LEFT JOIN users AS u ON u.user_id = r.user_id
+         WHERE e.event_id IS NULL OR u.user_id IS NULL
+         ORDER BY r.event_id, r.user_id LIMIT :limit
+        """,
+        lambda r: (
+            f"registration ({r[0]}, {r[1]}): missing "
+            + " and ".join(what for what, gone in (("event", r[2]), ("user", r[3])) if gone)
+        ),
+    ),
+)
+
+STALE_PENDING = Check(
+    "no_stale_pending",
+    "no ticket pending for longer than the allowed age",
+    """
+    SELECT ticket_id, event_id, created_at FROM tickets
+     WHERE status = 'pending' AND created_at < :before
+     ORDER BY seq LIMIT :limit
+    """,
+    lambda r: (
+        f"ticket {r[0]} (event {r[1]}) pending since {r[2].astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}Z"
+    ),
+)
+
+
+def run_checks(
+    session: Session,
+    *,
+    max_pending_age: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+    now: dt.datetime | None = None,
+) -> list[CheckResult]:
+    """Run every check in the session's transaction (use REPEATABLE READ to see one snapshot).
+    `max_pending_age` (seconds) adds the stale-ticket check."""
+    checks: Sequence[Check] = CHECKS
+    params: dict[str, object] = {"limit": limit + 1}  # one more tells whether there are more
+    if max_pending_age is not None:
+        checks = (*CHECKS, STALE_PENDING)
+        moment = now or dt.datetime.now(dt.UTC)
+        params["before"] = moment - dt.timedelta(seconds=max_pending_age)
+    results: list[CheckResult] = []
+    for check in checks:
+        rows = session.execute(text(check.sql), params).all()
+        results.append(
+            CheckResult(
+                check.name,
+                check.description,
+                [check.message(row) for row in rows[:limit]],
+                truncated=len(rows) > limit,
+            )
+        )
+    return results
+
+
+def violations(session: Session, *, max_pending_age: float | None = None) -> list[str]:
+    """Every violation found, as `check: detail` lines; empty when the database is sound."""
+    return [
+        f"{result.name}: {violation}"
+        for result in run_checks(session, max_pending_age=max_pending_age)
+        for violation in result.violations
+    ]

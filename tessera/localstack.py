@@ -1,0 +1,167 @@
+"""The real stack as separate processes on free ports, for end-to-end tests, benchmarks and
+fault injection: gunicorn API, Celery workers and beat against given servers.
+
+Each process writes to its own log file (no pipes that could fill and block it) and runs in
+its own process group, so a test can SIGKILL a worker and its pool children at will.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from tessera.cli import api_argv, beat_argv, metrics_env, worker_argv
+from tessera.servers import ServerUrls, free_port
+
+
+@dataclass
+class LocalStack:
+    urls: ServerUrls
+    data_dir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    api_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.urls.database_url,
+            REDIS_URL=self.urls.redis_url,
+            PYTHONUNBUFFERED="1",
+            TESSERA_SWEEP_INTERVAL="1",
+            TESSERA_SWEEP_MIN_AGE="1",
+        )
+        env.update(self.env)
+        return env
+
+    def log_path(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
+
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path(name).open("ab") as log:
+            process = subprocess.Popen(
+                argv,
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes[name] = process
+        return process
+
+    def start_api(self) -> None:
+        self.env = {**self.env, **metrics_env(self.data_dir)}
+        self.spawn("api", api_argv("127.0.0.1", self.api_port))
+
+    def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
+        offset = self.log_path(name).stat().st_size if self.log_path(name).exists() else 0
+        self.spawn(name, worker_argv(concurrency))
+        self._wait_for_log(name, b" ready.", offset)
+
+    def start_beat(self) -> None:
+        self.spawn("beat", beat_argv(self.data_dir))
+
+    def start(self, workers: int = 2, beat: bool = True) -> LocalStack:
+        self.start_api()
+        self.start_worker(concurrency=workers)
+        if beat:
+            self.start_beat()
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.base_url + "/ready", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError:
+                pass
+            except OSError:
+                pass
+            self._check_alive("api")
+            time.sleep(0.1)
+        raise TimeoutError(f"the API at {self.base_url} did not become ready")
+
+    def _wait_for_log(self, name: str, marker: bytes, offset: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if marker in self.log_path(name).read_bytes()[offset:]:
+                    return
+            self._check_alive(name)
+            time.sleep(0.05)
+        raise TimeoutError(f"{name} did not log {marker!r}")
+
+    def _check_alive(self, name: str) -> None:
+        process = self.processes[name]
+        if process.poll() is not None:
+            tail = self.log_path(name).read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def children_of(self, name: str) -> list[int]:
+        """The pids of a process's children (e.g. a worker's pool processes)."""
+        try:
+            return [c.pid for c in psutil.Process(self.processes[name].pid).children()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self, name: str, sig: int = signal.SIGKILL, whole_group: bool = True) -> None:
+        process = self.processes[name]
+        with contextlib.suppress(ProcessLookupError):
+            if whole_group:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def running(self, name: str) -> bool:
+        process = self.processes.get(name)
+        return process is not None and process.poll() is None
+
+    def restart(self, name: str, *, concurrency: int = 2, timeout: float = 60.0) -> None:
+        """Start a killed or stopped process again the way `start` did: the API on the same
+        port (waiting until /ready answers), a worker with `concurrency` pool processes (waiting
+        until it logs ready), or beat."""
+        if self.running(name):
+            raise RuntimeError(f"{name} is still running (pid {self.processes[name].pid})")
+        if name == "api":
+            self.start_api()
+            self.wait_ready(timeout)
+        elif name == "beat":
+            self.start_beat()
+        else:
+            self.start_worker(name, concurrency)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)

@@ -1,0 +1,82 @@
+"""Worker telemetry shared through Redis, and structured JSON logging.
+
+Workers are many processes on many machines; their counters go to one Redis hash (HINCRBY is
+atomic) and the API's /metrics renders them. Losing them with a Redis restart only resets
+counters, which Prometheus handles as a process restart would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+
+METRICS_KEY = "tessera:metrics:worker"
+BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
+
+log = logging.getLogger("tessera.telemetry")
+
+
+def record_batch(client: redis.Redis, result_statuses: Iterable[str], batch_size: int) -> None:
+    pipe = client.pipeline(transaction=False)
+    counts: dict[str, int] = {}
+    for status in result_statuses:
+        counts[status] = counts.get(status, 0) + 1
+    for status, count in counts.items():
+        pipe.hincrby(METRICS_KEY, f"applied:{status}", count)
+    for bound in BATCH_SIZE_BUCKETS:
+        if batch_size <= bound:
+            pipe.hincrby(METRICS_KEY, f"batch_le:{bound}", 1)
+    pipe.hincrby(METRICS_KEY, "batch_count", 1)
+    pipe.hincrby(METRICS_KEY, "batch_sum", batch_size)
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        log.debug("worker metrics not recorded (Redis unavailable)")
+
+
+def read_worker_metrics(client: redis.Redis) -> dict[str, int]:
+    raw: Mapping[bytes, bytes] = client.hgetall(METRICS_KEY)  # type: ignore[assignment]
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `extra=` fields
+    (requestId, ticketId, eventId, ...)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def configure_logging(json_format: bool = True, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    )
+    logger = logging.getLogger("tessera")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False

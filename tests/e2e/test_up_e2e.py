@@ -1,0 +1,132 @@
+"""`tessera up` as a user runs it: one command, its own embedded servers, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from tessera.servers import free_port
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_KEY = "up-admin-key"
+
+
+def wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"no {marker!r} in output:\n{''.join(lines)[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, str, Path]]:
+    data_dir = tmp_path_factory.mktemp("up") / "data"
+    port, flower_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        TESSERA_API_KEYS=f"{ADMIN_KEY}:admin",
+        TESSERA_FLOWER_PORT=str(flower_port),
+        TESSERA_FLOWER_AUTH="ops:secret-pass",
+        TESSERA_WORKER_PROCESSES="1",
+        PYTHONUNBUFFERED="1",
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tessera.cli",
+            "up",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(process, f"Tessera ready: http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}", flower_port, "ops:secret-pass", data_dir
+        up_process = psutil.Process(process.pid)
+        family = up_process.children(recursive=True)
+        servers = [
+            int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0]),
+            json.loads((data_dir / "redis" / "redis.json").read_text())["pid"],
+        ]
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        assert time.monotonic() - started < 10, "tessera up took more than 10 s to stop"
+        survivors = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        survivors += [psutil.Process(pid) for pid in servers if psutil.pid_exists(pid)]
+        survivors = [p for p in survivors if p.status() != psutil.STATUS_ZOMBIE]
+        assert survivors == [], f"left behind: {[p.cmdline() for p in survivors]}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_up_serves_commands_streams_updates_shows_workers_in_flower_and_exports_metrics(
+    up: tuple[str, int, str, Path],
+) -> None:
+    base, flower_port, flower_auth, _ = up
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+    assert api.post(base + "/users", json={"userId": "ann", "name": "Ann"}).status_code == 201
+    event = {
+        "eventId": "launch", "title": "Launch", "description": "", "date": "2026-12-01",
+        "location": "Hall", "capacity": 1, "organizer": "Org", "status": "active",
+        "waitlistEnabled": True,
+    }  # fmt: skip
+    assert api.post(base + "/events", json=event).status_code == 201
+
+    with api.get(base + "/events/launch/updates", stream=True, timeout=30) as stream:
+        ticket = api.post(base + "/events/launch/registrations", json={"userId": "ann"}).json()
+        seen = ""
+        for line in stream.iter_lines(decode_unicode=True):
+            seen += line + "\n"
+            if line.startswith("data:") and ticket["ticketId"] in line:
+                break
+    assert "event: ticket.completed" in seen
+    assert '"status":"registered"' in seen
+
+    flower = f"http://127.0.0.1:{flower_port}"
+    assert requests.get(flower + "/api/workers", timeout=10).status_code == 401
+    user, password = flower_auth.split(":")
+    deadline = time.monotonic() + 30
+    workers: dict[str, object] = {}
+    while time.monotonic() < deadline and not workers:
+        reply = requests.get(
+            flower + "/api/workers", params={"refresh": "1"}, auth=(user, password), timeout=10
+        )
+        assert reply.status_code == 200
+        workers = reply.json()
+        time.sleep(0.5)
+    assert any(name.startswith("tessera-") for name in workers), workers
+
+    metrics = api.get(base + "/metrics", timeout=10).text
+    assert "tessera_tickets_accepted_total" in metrics
+    assert 'tessera_tickets_applied_total{result="registered"}' in metrics

@@ -1,0 +1,307 @@
+"""Who may call what (keys and roles), per-key rate limits, and CORS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api.app import create_app
+from tessera.config import ApiKey, ConfigError, Settings
+from tessera.servers import free_port
+from tests.integration.conftest import (
+    ADMIN,
+    ADMIN_KEY,
+    CLIENT,
+    CLIENT_KEY,
+    AppFactory,
+    create_event,
+    create_users,
+    event_body,
+)
+
+pytestmark = pytest.mark.integration
+
+NO_KEY: dict[str, str] = {}
+UNKNOWN_KEY = {"Authorization": "Bearer not-a-key"}
+
+
+def with_settings(settings: Settings, **changes: Any) -> Settings:
+    return Settings(**{**settings.__dict__, **changes})
+
+
+# --- the role matrix --------------------------------------------------------------------
+
+Call = Callable[[FlaskClient, dict[str, str]], Any]
+
+READS: dict[str, Call] = {
+    "get user": lambda c, h: c.get("/users/ann", headers=h),
+    "user registrations": lambda c, h: c.get("/users/ann/registrations", headers=h),
+    "user waitlists": lambda c, h: c.get("/users/ann/waitlists", headers=h),
+    "get event": lambda c, h: c.get("/events/e1", headers=h),
+    "list events": lambda c, h: c.get("/events", headers=h),
+    "event registrations": lambda c, h: c.get("/events/e1/registrations", headers=h),
+    "event waitlist": lambda c, h: c.get("/events/e1/waitlist", headers=h),
+}
+
+CHANGES: dict[str, tuple[Call, int]] = {
+    "create user": (
+        lambda c, h: c.post("/users", json={"userId": "u", "name": "U"}, headers=h),
+        201,
+    ),
+    "rename user": (lambda c, h: c.put("/users/ann", json={"name": "A"}, headers=h), 200),
+    "delete user": (lambda c, h: c.delete("/users/ann", headers=h), 204),
+    "create event": (lambda c, h: c.post("/events", json=event_body(), headers=h), 201),
+    "update event": (lambda c, h: c.put("/events/e1", json={"capacity": 9}, headers=h), 200),
+    "delete event": (lambda c, h: c.delete("/events/e1", headers=h), 204),
+}
+
+
+@pytest.fixture
+def seeded(client: FlaskClient) -> FlaskClient:
+    create_users(client, "ann")
+    create_event(client, "e1")
+    return client
+
+
+@pytest.mark.parametrize("call", READS.values(), ids=READS.keys())
+def test_reads_need_a_known_key_of_either_role(seeded: FlaskClient, call: Call) -> None:
+    for headers in (NO_KEY, UNKNOWN_KEY):
+        response = call(seeded, headers)
+        assert response.status_code == 401
+        assert response.get_json()["code"] == "UNAUTHORIZED"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert call(seeded, CLIENT).status_code == 200
+    assert call(seeded, ADMIN).status_code == 200
+
+
+@pytest.mark.parametrize(("call", "success"), CHANGES.values(), ids=CHANGES.keys())
+def test_creating_changing_and_deleting_users_and_events_need_an_admin_key(
+    seeded: FlaskClient, call: Call, success: int
+) -> None:
+    assert call(seeded, NO_KEY).status_code == 401
+    assert call(seeded, UNKNOWN_KEY).status_code == 401
+    forbidden = call(seeded, CLIENT)
+    assert forbidden.status_code == 403
+    assert forbidden.get_json()["code"] == "FORBIDDEN"
+    assert call(seeded, ADMIN).status_code == success
+
+
+def test_a_client_key_is_refused_before_its_body_is_even_read(client: FlaskClient) -> None:
+    response = client.post("/users", data="not json", headers=CLIENT)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        f"Basic {ADMIN_KEY}",
+        "Bearer",
+        "Bearer ",
+        ADMIN_KEY,
+        f"Bearer {ADMIN_KEY}x",
+        f"Bearer {ADMIN_KEY[:-1]}",
+    ],
+)
+def test_anything_but_bearer_and_an_exact_key_is_401(
+    client: FlaskClient, authorization: str
+) -> None:
+    response = client.get("/events", headers={"Authorization": authorization})
+    assert response.status_code == 401
+
+
+def test_the_bearer_scheme_is_case_insensitive(client: FlaskClient) -> None:
+    assert (
+        client.get("/events", headers={"Authorization": f"bearer {CLIENT_KEY}"}).status_code == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/health", "/live", "/ready", "/openapi.json", "/docs", "/docs/swagger-ui.css"]
+)
+def test_probes_and_docs_need_no_key(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    response.close()
+
+
+def test_an_unknown_route_is_404_whoever_asks(client: FlaskClient) -> None:
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "NOT_FOUND"
+
+
+def test_the_api_refuses_to_start_without_keys_unless_auth_is_off(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="TESSERA_AUTH=off"):
+        create_app(with_settings(settings, api_keys=()))
+
+
+def test_with_auth_off_every_call_is_allowed_without_a_key(
+    api_app: AppFactory, settings: Settings
+) -> None:
+    client = api_app(with_settings(settings, auth_enabled=False, api_keys=())).test_client()
+
+    assert client.post("/users", json={"userId": "u", "name": "U"}).status_code == 201
+    assert client.delete("/users/u").status_code == 204
+
+
+# --- rate limits ------------------------------------------------------------------------
+
+
+def limited_app(api_app: AppFactory, settings: Settings, rate: str, **changes: Any) -> Flask:
+    return api_app(with_settings(settings, rate_limit=rate, **changes))
+
+
+def test_a_key_over_its_rate_gets_429_rate_limited_with_retry_after(
+    api_app: AppFactory, settings: Settings
+) -> None:
+    client = limited_app(api_app, settings, "3/minute").test_client()
+
+    statuses = [client.get("/events", headers=CLIENT).status_code for _ in range(3)]
+    refused = client.get("/events", headers=CLIENT)
+
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["code"] == "RATE_LIMITED"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "X-Request-ID" in refused.headers
+
+
+def test_each_key_has_its_own_budget_shared_across_routes(
+    api_app: AppFactory, settings: Settings
+) -> None:
+    client = limited_app(api_app, settings, "2/minute").test_client()
+
+    assert client.get("/events", headers=CLIENT).status_code == 200
+    assert client.get("/users/ghost", headers=CLIENT).status_code == 404
+    assert client.get("/events/e1", headers=CLIENT).status_code == 429  # a third route, same key
+    assert client.get("/events", headers=ADMIN).status_code == 200
+
+
+def test_probes_and_docs_are_never_rate_limited(api_app: AppFactory, settings: Settings) -> None:
+    client = limited_app(api_app, settings, "1/minute").test_client()
+
+    assert [client.get("/live").status_code for _ in range(5)] == [200] * 5
+    assert [client.get("/openapi.json").status_code for _ in range(3)] == [200] * 3
+
+
+def test_the_limit_is_shared_by_every_app_on_the_same_redis(
+    api_app: AppFactory, settings: Settings
+) -> None:
+    first = limited_app(api_app, settings, "2/minute").test_client()
+    second = limited_app(api_app, settings, "2/minute").test_client()
+
+    assert first.get("/events", headers=CLIENT).status_code == 200
+    assert second.get("/events", headers=CLIENT).status_code == 200
+    assert first.get("/events", headers=CLIENT).status_code == 429
+
+
+def test_rate_limiting_fails_open_when_its_redis_is_down(
+    api_app: AppFactory, settings: Settings
+) -> None:
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    client = limited_app(api_app, settings, "100/second", redis_url=dead_redis).test_client()
+
+    assert [client.get("/events", headers=CLIENT).status_code for _ in range(3)] == [200] * 3
+
+
+def test_a_rate_that_cannot_be_understood_stops_the_api_from_starting(
+    settings: Settings,
+) -> None:
+    with pytest.raises(ConfigError, match="TESSERA_RATE_LIMIT"):
+        create_app(with_settings(settings, rate_limit="lots"))
+
+
+def test_with_auth_off_the_rate_is_counted_per_client_address(
+    api_app: AppFactory, settings: Settings
+) -> None:
+    app = limited_app(api_app, settings, "1/minute", auth_enabled=False, api_keys=())
+    client = app.test_client()
+
+    assert client.get("/events").status_code == 200
+    assert client.get("/events").status_code == 429
+    other = {"REMOTE_ADDR": "10.0.0.9"}
+    assert client.get("/events", environ_overrides=other).status_code == 200
+
+
+# --- CORS -------------------------------------------------------------------------------
+
+ORIGIN = "https://app.example"
+
+
+@pytest.fixture
+def cors_client(api_app: AppFactory, settings: Settings) -> FlaskClient:
+    return api_app(with_settings(settings, cors_origins=(ORIGIN,))).test_client()
+
+
+def test_a_preflight_from_an_allowed_origin_is_answered_without_a_key(
+    cors_client: FlaskClient,
+) -> None:
+    response = cors_client.options(
+        "/events/e1/registrations",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+        },
+    )
+
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    allowed = {
+        h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")
+    }
+    assert {"authorization", "content-type", "idempotency-key", "last-event-id"} <= allowed
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_responses_to_an_allowed_origin_expose_the_contract_headers(
+    cors_client: FlaskClient,
+) -> None:
+    response = cors_client.get("/events", headers={"Origin": ORIGIN, **CLIENT})
+
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert exposed == {"Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After"}
+    assert "Origin" in response.headers["Vary"]
+
+
+def test_errors_carry_cors_headers_too(cors_client: FlaskClient) -> None:
+    response = cors_client.get("/events", headers={"Origin": ORIGIN})
+
+    assert response.status_code == 401
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_other_origins_get_no_cors_headers(cors_client: FlaskClient) -> None:
+    preflight = cors_client.options(
+        "/events",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    response = cors_client.get("/events", headers={"Origin": "https://evil.example", **CLIENT})
+
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_without_configured_origins_there_is_no_cors_at_all(client: FlaskClient) -> None:
+    response = client.get("/events", headers={"Origin": ORIGIN, **CLIENT})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_an_api_key_never_appears_in_a_response(client: FlaskClient) -> None:
+    response = client.get("/events", headers=UNKNOWN_KEY)
+    assert b"not-a-key" not in response.data
+    assert all("not-a-key" not in value for _, value in response.headers.items())
+
+
+def test_a_second_set_of_keys_can_be_configured(api_app: AppFactory, settings: Settings) -> None:
+    keys = (ApiKey("k1", "admin"), ApiKey("k2", "client"))
+    client = api_app(with_settings(settings, api_keys=keys)).test_client()
+
+    assert client.get("/events", headers={"Authorization": "Bearer k2"}).status_code == 200
+    assert client.get("/events", headers=ADMIN).status_code == 401

@@ -1,0 +1,297 @@
+"""The apply loop, the sweeper and wake-up coalescing on real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import rules
+from models.tables import Event, EventLogEntry, Registration, Ticket
+from models.tickets import NewTicket, insert_tickets
+from tessera.config import Settings
+from tessera.messaging import APPLY_EVENT_TASK, WAKE_EVENTS_TASK, Waker, wake_key
+from tessera.servers import ServerUrls
+from tests.integration.test_seats_persistence import make_event, make_users
+from workers import apply, runtime, sweeper
+
+pytestmark = pytest.mark.integration
+
+
+class RecordingSender:
+    """Stands in for Celery's producer only: records which events were woken."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.messages: list[str] = []
+
+    def send_task(self, name: str, args: list[Any], **_: Any) -> object:
+        self.messages.append(name)
+        if name == APPLY_EVENT_TASK:
+            self.sent.append(args[0])
+        else:
+            assert name == WAKE_EVENTS_TASK
+            self.sent.extend(args[0])
+        return None
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+def rt(
+    server_urls: ServerUrls,
+    db: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sender: RecordingSender,
+) -> Iterator[runtime.Runtime]:
+    settings = Settings(
+        database_url=server_urls.database_url,
+        redis_url=server_urls.redis_url,
+        apply_batch_size=50,
+        sweep_min_age_seconds=0,
+    )
+    built = runtime.build(settings, sender)
+    yield built
+    built.engine.dispose()
+
+
+def submit(db: sessionmaker[Session], event_id: str, *commands: tuple[str, str]) -> list[str]:
+    with db.begin() as session:
+        return insert_tickets(
+            session,
+            [NewTicket(kind, user, event_id) for kind, user in commands],
+            owner="t",  # type: ignore[arg-type]
+        )
+
+
+def results(db: sessionmaker[Session], ticket_ids: list[str]) -> list[tuple[str, Any]]:
+    """(status, result) of each ticket, in the order given."""
+    with db.begin() as session:
+        rows = session.execute(
+            select(Ticket.ticket_id, Ticket.status, Ticket.result).where(
+                Ticket.ticket_id.in_(ticket_ids)
+            )
+        )
+        found = {ticket_id: (status, result) for ticket_id, status, result in rows}
+    return [found[t] for t in ticket_ids]
+
+
+def statuses(db: sessionmaker[Session], ticket_ids: list[str]) -> list[str | None]:
+    return [r["status"] if r else status for status, r in results(db, ticket_ids)]
+
+
+def invariants_hold(db: sessionmaker[Session], event_id: str) -> None:
+    with db.begin() as session:
+        event = session.get_one(Event, event_id)
+        seated = session.scalar(
+            select(func.count()).where(
+                Registration.event_id == event_id, Registration.standing == "registered"
+            )
+        )
+        waiting = session.scalar(
+            select(func.count()).where(
+                Registration.event_id == event_id, Registration.standing == "waitlisted"
+            )
+        )
+    assert (event.registered_count, event.waitlisted_count) == (seated, waiting)
+    assert event.registered_count <= event.capacity
+    assert waiting == 0 or event.registered_count == event.capacity
+
+
+def test_tickets_are_applied_in_acceptance_order_across_batches(
+    rt: runtime.Runtime, db: sessionmaker[Session]
+) -> None:
+    make_event(db, capacity=30)
+    users = [f"u{i:03}" for i in range(120)]
+    make_users(db, *users)
+    ids = submit(db, "e1", *(("register", u) for u in users))
+
+    report = apply.drain_event(rt, "e1")
+
+    assert report.applied == 120
+    assert report.batch_sizes == [50, 50, 20]
+    outcome = [r for _, r in results(db, ids)]
+    assert [r["status"] for r in outcome[:30]] == ["registered"] * 30
+    assert [r["position"] for r in outcome[30:]] == list(range(1, 91))
+    invariants_hold(db, "e1")
+
+
+def test_unregistering_a_seat_promotes_the_head_and_publishes_both_updates(
+    rt: runtime.Runtime, db: sessionmaker[Session], redis_client: redis.Redis
+) -> None:
+    make_event(db, capacity=1)
+    make_users(db, "ann", "bob", "cy")
+    submit(db, "e1", ("register", "ann"), ("register", "bob"), ("register", "cy"))
+    apply.drain_event(rt, "e1")
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub.subscribe("tessera:event:e1")
+    pubsub.get_message(timeout=1)
+
+    (ticket,) = submit(db, "e1", ("unregister", "ann"))
+    apply.drain_event(rt, "e1")
+
+    ((status, result),) = results(db, [ticket])
+    assert status == "completed"
+    assert result["status"] == "unregistered"
+    assert result["promotedUserId"] == "bob"
+    kinds = []
+    for _ in range(2):
+        message = pubsub.get_message(timeout=2)
+        assert message is not None
+        kinds.append(message["data"])
+    assert b"ticket.completed" in kinds[0]
+    assert b"registration.promoted" in kinds[1]
+    pubsub.close()
+    with db.begin() as session:
+        log = session.scalars(select(EventLogEntry.kind).order_by(EventLogEntry.id)).all()
+    assert log[-2:] == ["ticket.completed", "registration.promoted"]
+
+
+def test_unknown_users_and_events_are_denied_on_the_ticket(
+    rt: runtime.Runtime, db: sessionmaker[Session]
+) -> None:
+    make_event(db, capacity=5)
+    make_users(db, "ann")
+    (ghost,) = submit(db, "e1", ("register", "ghost"))
+    (nowhere,) = submit(db, "missing", ("register", "ann"))
+
+    apply.drain_event(rt, "e1")
+    apply.drain_event(rt, "missing")
+
+    assert [(r["status"], r["code"]) for _, r in results(db, [ghost, nowhere])] == [
+        ("denied", "USER_NOT_FOUND"),
+        ("denied", "EVENT_NOT_FOUND"),
+    ]
+
+
+def test_draining_twice_or_concurrently_applies_each_ticket_once(
+    rt: runtime.Runtime, db: sessionmaker[Session]
+) -> None:
+    make_event(db, capacity=50)
+    users = [f"u{i:03}" for i in range(300)]
+    make_users(db, *users)
+    ids = submit(db, "e1", *(("register", u) for u in users))
+    with db.begin() as session:
+        log_before = session.scalar(select(func.count()).select_from(EventLogEntry))
+
+    threads = [threading.Thread(target=apply.drain_event, args=(rt, "e1")) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    apply.drain_event(rt, "e1")  # a redelivered wake-up finds nothing to do
+
+    with db.begin() as session:
+        completions = session.scalar(
+            select(func.count())
+            .select_from(EventLogEntry)
+            .where(EventLogEntry.kind == "ticket.completed")
+        )
+    assert completions - (log_before or 0) == 300
+    outcome = [r for _, r in results(db, ids)]
+    assert [r["status"] for r in outcome].count("registered") == 50
+    assert [r["position"] for r in outcome[50:]] == list(range(1, 251))
+    invariants_hold(db, "e1")
+
+
+def test_a_ticket_the_rules_cannot_take_fails_alone_and_the_rest_complete(
+    rt: runtime.Runtime, db: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_event(db, capacity=10)
+    make_users(db, "ann", "bob", "cy")
+    ids = submit(db, "e1", ("register", "ann"), ("register", "bob"), ("register", "cy"))
+    real_handle = rules.handle
+
+    def broken_for_bob(seats: rules.EventSeats, command: rules.Command) -> rules.Outcome:
+        if getattr(command, "user_id", None) == "bob":
+            raise RuntimeError("a bug that only bob's ticket triggers")
+        return real_handle(seats, command)
+
+    monkeypatch.setattr(apply, "handle", broken_for_bob)
+    apply.drain_event(rt, "e1")
+
+    assert statuses(db, ids) == ["registered", "failed", "registered"]
+    invariants_hold(db, "e1")
+
+
+def test_the_sweeper_wakes_only_events_with_stale_pending_tickets(
+    rt: runtime.Runtime, db: sessionmaker[Session], sender: RecordingSender
+) -> None:
+    make_event(db, "e1", capacity=1)
+    make_event(db, "e2", capacity=1)
+    make_users(db, "ann")
+    submit(db, "e1", ("register", "ann"))
+    submit(db, "e2", ("register", "ann"))
+    apply.drain_event(rt, "e2")
+
+    report = sweeper.sweep(rt, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))
+
+    assert report.woken == ["e1"]
+    assert sender.sent == ["e1"]
+
+
+def test_the_sweeper_purges_expired_idempotency_keys_and_old_log_entries(
+    rt: runtime.Runtime, db: sessionmaker[Session]
+) -> None:
+    with db.begin() as session:
+        session.execute(
+            text(
+                "INSERT INTO idempotency_keys (owner, key, request_fingerprint, created_at)"
+                " VALUES ('o', 'old', 'f', now() - interval '25 hours'),"
+                " ('o', 'new', 'f', now())"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO event_log (event_id, kind, payload, created_at)"
+                " VALUES ('e', 'ticket.completed', '{}', now() - interval '2 hours')"
+            )
+        )
+
+    report = sweeper.sweep(rt)
+
+    assert (report.purged_keys, report.purged_log) == (1, 1)
+
+
+def test_a_burst_of_wake_ups_sends_one_task_until_the_worker_starts(
+    rt: runtime.Runtime, redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    waker = Waker(redis_client, sender)
+    for _ in range(1000):
+        waker.wake(["hot"])
+    assert sender.sent == ["hot"]
+
+    apply.drain_event(rt, "hot")  # a worker starting clears the key first
+    assert redis_client.get(wake_key("hot")) is None
+    waker.wake(["hot"])
+    assert sender.sent == ["hot", "hot"]
+
+
+def test_a_wake_up_while_redis_is_unreachable_is_swallowed(
+    sender: RecordingSender,
+) -> None:
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    assert Waker(unreachable, sender).wake(["e1"]) == 0
+    assert sender.sent == []
+
+
+def test_waking_many_events_at_once_costs_one_message(
+    redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    waker = Waker(redis_client, sender)
+    events = [f"e{i}" for i in range(1000)]
+
+    assert waker.wake(events) == 1000
+    assert waker.wake(events) == 0  # all still queued: coalesced
+
+    assert sender.messages == [WAKE_EVENTS_TASK]
+    assert sender.sent == events
