@@ -112,6 +112,8 @@ def _render_ticket(ticket_id: str, replayed: bool) -> Response:
 
 def _read_ticket(ticket_id: str) -> tickets.TicketView:
     """The ticket, if it exists and the caller may see it (a client sees only its own)."""
+    if not re.fullmatch(_ID_CHARS, ticket_id):  # e.g. a NUL byte: never sent to PostgreSQL
+        raise not_found("TICKET_NOT_FOUND", f"Ticket {ticket_id!r} does not exist.")
     with ctx().sessions.begin() as session:
         view = tickets.get_ticket(session, ticket_id)
     principal = current_principal()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from sqlalchemy import func, select
 
 from api.context import ctx
 from api.errors import ApiError, FieldError, not_found, validation_error
+from models.identity import ID_PATTERN
 from models.tables import Event, EventLogEntry
 from tessera.messaging import event_channel
 
@@ -85,6 +87,8 @@ def format_message(log_id: int, kind: str, payload: dict[str, Any]) -> str:
 @bp.get("/events/<event_id>/updates")
 def stream_updates(event_id: str) -> Response:
     after = _last_event_id()
+    if not re.fullmatch(ID_PATTERN, event_id):  # e.g. a NUL byte: never sent to PostgreSQL
+        raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")
     with ctx().sessions.begin() as session:
         if session.get(Event, event_id) is None:
             raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")

@@ -341,3 +341,8 @@ def test_unregister_and_register_each_take_a_key(
     second = http.delete("/events/e1/registrations/ann", headers=headers)
     assert second.get_json()["ticketId"] == first.get_json()["ticketId"]
     assert ticket_count(db) == 1
+
+
+def test_a_ticket_id_with_a_nul_byte_is_404_not_a_server_error(http: FlaskClient) -> None:
+    response = http.get("/tickets/a%00b", headers=ADMIN)
+    assert (response.status_code, response.get_json()["code"]) == (404, "TICKET_NOT_FOUND")

@@ -140,6 +140,11 @@ def test_updates_of_an_unknown_event_are_404(http: FlaskClient) -> None:
     assert (response.status_code, response.get_json()["code"]) == (404, "EVENT_NOT_FOUND")
 
 
+def test_an_event_id_with_a_nul_byte_is_404_not_a_server_error(http: FlaskClient) -> None:
+    response = http.get("/events/a%00b/updates")
+    assert (response.status_code, response.get_json()["code"]) == (404, "EVENT_NOT_FOUND")
+
+
 def test_a_malformed_last_event_id_is_422(http: FlaskClient) -> None:
     response = http.get("/events/e1/updates", headers={"Last-Event-ID": "yesterday"})
     assert (response.status_code, response.get_json()["code"]) == (422, "VALIDATION_ERROR")
