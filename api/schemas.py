@@ -32,10 +32,14 @@ MAX_CAPACITY = 2_147_483_647
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
-# JSON Schema patterns (Python `re` dialect, which Schemathesis and Hypothesis use too):
-# no NUL character (PostgreSQL text cannot hold one), and at least one non-space character.
+# JSON Schema patterns: no NUL character (PostgreSQL text cannot hold one), and at least one
+# visible character. "Space" is the union of what Python's str.strip() removes and what
+# ECMA-262's \s (the JSON Schema regex dialect) means: they differ on U+001C-U+001F, U+0085
+# and U+FEFF, and a reader of either dialect must reach the same verdict as the validator.
 NO_NUL_PATTERN = r"^[^\u0000]*$"
-NON_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+_SPACE = r"\s\u001c-\u001f\u0085\ufeff"
+NON_BLANK_PATTERN = rf"^[^\u0000]*[^{_SPACE}\u0000][^\u0000]*$"
+_INVISIBLE = frozenset("\u001c\u001d\u001e\u001f\u0085\ufeff")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 T = TypeVar("T")
@@ -63,6 +67,13 @@ def _storable(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _visible(value: str) -> str:
+    """Non-blank in both regex dialects (see _SPACE): a byte-order mark alone is blank too."""
+    if all(char.isspace() or char in _INVISIBLE for char in value):
+        raise ValueError("must not be blank")
     return value
 
 
@@ -95,12 +106,14 @@ Name = Annotated[
     str,
     Field(max_length=MAX_NAME_LENGTH),
     AfterValidator(_storable),
+    AfterValidator(_visible),
     AfterValidator(_rule(check_name)),
     WithJsonSchema(NAME_SCHEMA),
 ]
 Text = Annotated[
     str,
     AfterValidator(_storable),
+    AfterValidator(_visible),
     AfterValidator(_rule(lambda value: check_text("value", value))),
     WithJsonSchema(TEXT_SCHEMA),
 ]

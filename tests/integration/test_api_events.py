@@ -123,6 +123,8 @@ BAD_EVENTS: list[tuple[str, Any]] = [
     ("title", 5),
     ("title", MISSING),
     ("title", "bad\u0000title"),
+    ("title", "\ufeff"),  # a byte-order mark alone is blank
+    ("organizer", "\u001c\u001d"),  # so are the information separators str.strip() removes
     ("location", " "),
     ("location", MISSING),
     ("organizer", ""),

@@ -79,6 +79,7 @@ def test_a_name_of_exactly_200_characters_is_accepted(client: FlaskClient) -> No
         ({"userId": "u1", "name": ["Ann"]}, "name"),
         ({"userId": "u1"}, "name"),
         ({"userId": "u1", "name": "A\u0000nn"}, "name"),
+        ({"userId": "u1", "name": "\ufeff \u0085"}, "name"),
         ({"userId": "bad id", "name": "Ann"}, "userId"),
         ({"userId": "", "name": "Ann"}, "userId"),
         ({"userId": "x" * 65, "name": "Ann"}, "userId"),
