@@ -83,31 +83,34 @@ def submit(body: Any, accept: Accept, render: Render) -> Response:
     return render(resource_id, False)
 
 
-def _accept_single(ticket_type: tickets.CommandType, user_id: str, event_id: str) -> Accept:
+def _submit_single(
+    ticket_type: tickets.CommandType, user_id: str, event_id: str, body: Any
+) -> Response:
+    accepted: list[tickets.TicketView] = []
+
     def accept(session: Session) -> tuple[str, list[str]]:
-        user_exists, event_exists = tickets.existing(session, user_id, event_id)
-        if not event_exists:
-            raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")
-        if not user_exists:
+        command = tickets.NewTicket(ticket_type, user_id, event_id)
+        view = tickets.accept_one(session, command, owner=current_principal().owner)
+        if view is None:
+            _, event_exists = tickets.existing(session, user_id, event_id)
+            if not event_exists:
+                raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")
             raise not_found("USER_NOT_FOUND", f"User {user_id!r} does not exist.")
-        (ticket_id,) = tickets.insert_tickets(
-            session,
-            [tickets.NewTicket(ticket_type, user_id, event_id)],
-            owner=current_principal().owner,
-        )
-        return ticket_id, [event_id]
+        accepted.append(view)
+        return view.ticket_id, [event_id]
 
-    return accept
+    def render(ticket_id: str, replayed: bool) -> Response:
+        # A fresh ticket is rendered from what the insert returned; a replay is read back
+        # to show its current state.
+        view = accepted[0] if accepted and not replayed else _read_ticket(ticket_id)
+        response = jsonify(ticket_json(view))
+        response.status_code = 202
+        response.headers["Location"] = url_for("commands.get_ticket", ticket_id=ticket_id)
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
 
-
-def _render_ticket(ticket_id: str, replayed: bool) -> Response:
-    view = _read_ticket(ticket_id)
-    response = jsonify(ticket_json(view))
-    response.status_code = 202
-    response.headers["Location"] = url_for("commands.get_ticket", ticket_id=ticket_id)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return submit(body, accept, render)
 
 
 def _read_ticket(ticket_id: str) -> tickets.TicketView:
@@ -132,14 +135,14 @@ def register(event_id: str) -> Response:
     _check_path_id(event_id, "EVENT_NOT_FOUND", "Event")
     body = json_object()
     command = validate(RegisterRequest, body)
-    return submit(body, _accept_single("register", command.user_id, event_id), _render_ticket)
+    return _submit_single("register", command.user_id, event_id, body)
 
 
 @bp.delete("/events/<event_id>/registrations/<user_id>")
 def unregister(event_id: str, user_id: str) -> Response:
     _check_path_id(event_id, "EVENT_NOT_FOUND", "Event")
     _check_path_id(user_id, "USER_NOT_FOUND", "User")
-    return submit(None, _accept_single("unregister", user_id, event_id), _render_ticket)
+    return _submit_single("unregister", user_id, event_id, None)
 
 
 @bp.get("/tickets/<ticket_id>")

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from ulid import ULID
 
@@ -96,6 +96,51 @@ def insert_tickets(
                 )
             )
     return ids
+
+
+_ACCEPT_ONE = text(
+    """
+    INSERT INTO tickets (ticket_id, type, user_id, event_id, owner, status, created_at)
+    SELECT :ticket_id, :type, CAST(:user_id AS varchar), CAST(:event_id AS varchar), :owner,
+           'pending', :now
+     WHERE EXISTS (SELECT 1 FROM users WHERE user_id = CAST(:user_id AS varchar))
+       AND EXISTS (SELECT 1 FROM events WHERE event_id = CAST(:event_id AS varchar))
+    RETURNING seq
+    """
+)
+
+
+def accept_one(session: Session, ticket: NewTicket, owner: str) -> TicketView | None:
+    """Insert one ticket if its user and event exist, in one round trip (the hot path of every
+    single command); None when either is missing, and nothing is written."""
+    now = dt.datetime.now(dt.UTC)
+    (ticket_id,) = new_ticket_ids(1)
+    seq = session.execute(
+        _ACCEPT_ONE,
+        {
+            "ticket_id": ticket_id,
+            "type": ticket.type,
+            "user_id": ticket.user_id,
+            "event_id": ticket.event_id,
+            "owner": owner,
+            "now": now,
+        },
+    ).scalar_one_or_none()
+    if seq is None:
+        return None
+    return TicketView(
+        ticket_id,
+        seq,
+        ticket.type,
+        ticket.user_id,
+        ticket.event_id,
+        None,
+        owner,
+        "pending",
+        None,
+        now,
+        None,
+    )
 
 
 def create_batch(session: Session, batch_id: str, owner: str, total: int) -> None:
