@@ -267,7 +267,10 @@ def drain_event(runtime: Runtime, event_id: str) -> DrainReport:
             report.applied += applied
             report.batches += 1
             report.batch_sizes.append(applied)
-            continue
+            if applied == limit:
+                continue  # a full batch: more may be waiting, take the event again at once
+        # Drained (or a short batch took all that was visible): look once more without the
+        # lock, for tickets committed meanwhile whose wake-up was dropped as BUSY.
         with runtime.sessions.begin() as session:
             if not has_pending(session, event_id):
                 return report
