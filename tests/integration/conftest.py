@@ -25,11 +25,14 @@ from models.rules import Register, handle
 from models.seats import lock_seats, save_seats
 from tessera.config import ApiKey, Settings
 from tessera.servers import ServerUrls
+from workers import runtime
 
 ADMIN_KEY = "admin-key"
 CLIENT_KEY = "client-key"
+OTHER_CLIENT_KEY = "other-client-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
+OTHER_CLIENT = {"Authorization": f"Bearer {OTHER_CLIENT_KEY}"}
 
 AppFactory = Callable[[Settings], Flask]
 
@@ -64,7 +67,11 @@ def settings(server_urls: ServerUrls) -> Settings:
         database_url=server_urls.database_url,
         redis_url=server_urls.redis_url,
         auth_enabled=True,
-        api_keys=(ApiKey(ADMIN_KEY, "admin"), ApiKey(CLIENT_KEY, "client")),
+        api_keys=(
+            ApiKey(ADMIN_KEY, "admin"),
+            ApiKey(CLIENT_KEY, "client"),
+            ApiKey(OTHER_CLIENT_KEY, "client"),
+        ),
         rate_limit="off",
     )
 
@@ -77,6 +84,24 @@ def app(api_app: AppFactory, settings: Settings) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+class NoSender:
+    """Celery is not needed where the tests drain events themselves."""
+
+    def send_task(self, name: str, args: list[Any], **_: Any) -> object:
+        return None
+
+
+@pytest.fixture
+def worker(server_urls: ServerUrls) -> Iterator[runtime.Runtime]:
+    """A worker's runtime in the test process: call `workers.apply.drain_event(worker, ...)`."""
+    built = runtime.build(
+        Settings(database_url=server_urls.database_url, redis_url=server_urls.redis_url),
+        sender=NoSender(),
+    )
+    yield built
+    built.engine.dispose()
 
 
 # --- helpers the API tests share --------------------------------------------------------

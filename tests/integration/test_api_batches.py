@@ -4,73 +4,26 @@ per event in item order by the worker's apply loop, read back as counts and tick
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import batches
-from api.app import create_app
 from models.tables import Batch, Ticket
-from tessera.config import ApiKey, Settings
 from tessera.messaging import wake_key
-from tessera.servers import ServerUrls
+from tests.integration.conftest import ADMIN, CLIENT, OTHER_CLIENT
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"Authorization": "Bearer admin-key"}
-CLIENT = {"Authorization": "Bearer client-key"}
-OTHER_CLIENT = {"Authorization": "Bearer other-client-key"}
-
 
 @pytest.fixture
-def batch_app(server_urls: ServerUrls, db: sessionmaker[Session]) -> Flask:
-    app = create_app(
-        Settings(
-            database_url=server_urls.database_url,
-            redis_url=server_urls.redis_url,
-            api_keys=(
-                ApiKey("admin-key", "admin"),
-                ApiKey("client-key", "client"),
-                ApiKey("other-client-key", "client"),
-            ),
-            rate_limit="off",
-        )
-    )
-    if "batches" not in app.blueprints:  # until the app factory registers it itself
-        app.register_blueprint(batches.bp)
-    return app
-
-
-@pytest.fixture
-def http(batch_app: Flask) -> FlaskClient:
-    return batch_app.test_client()
-
-
-class _NoSender:
-    """Celery is not needed: the tests drain events themselves."""
-
-    def send_task(self, name: str, args: list[Any], **_: Any) -> object:
-        return None
-
-
-@pytest.fixture
-def worker_runtime(server_urls: ServerUrls) -> Iterator[runtime.Runtime]:
-    settings = Settings(
-        database_url=server_urls.database_url,
-        redis_url=server_urls.redis_url,
-        apply_batch_size=50,
-    )
-    built = runtime.build(settings, sender=_NoSender())
-    yield built
-    built.engine.dispose()
+def http(client: FlaskClient) -> FlaskClient:
+    return client
 
 
 def item(user: str, event: str = "e1", kind: str = "register") -> dict[str, str]:
@@ -135,7 +88,7 @@ def test_a_batch_is_accepted_at_once_with_its_ticket_ids_in_item_order(
 
 
 def test_items_are_applied_per_event_in_item_order(
-    http: FlaskClient, db: sessionmaker[Session], worker_runtime: runtime.Runtime
+    http: FlaskClient, db: sessionmaker[Session], worker: runtime.Runtime
 ) -> None:
     make_event(db, "small", capacity=2, waitlist=True)
     make_event(db, "closed", capacity=1, waitlist=False)
@@ -146,8 +99,8 @@ def test_items_are_applied_per_event_in_item_order(
     items.append(item("u00", "small", "unregister"))
     accepted = post_batch(http, items).get_json()
 
-    apply.drain_event(worker_runtime, "small")
-    apply.drain_event(worker_runtime, "closed")
+    apply.drain_event(worker, "small")
+    apply.drain_event(worker, "closed")
 
     tickets = ticket_results(http, accepted["batchId"])
     small = [t["result"] for t in tickets if t["eventId"] == "small"]
@@ -167,15 +120,15 @@ def test_items_are_applied_per_event_in_item_order(
 
 
 def test_items_naming_unknown_users_or_events_are_accepted_and_denied_on_their_tickets(
-    http: FlaskClient, db: sessionmaker[Session], worker_runtime: runtime.Runtime
+    http: FlaskClient, db: sessionmaker[Session], worker: runtime.Runtime
 ) -> None:
     make_event(db, "e1")
     make_users(db, "ann")
 
     response = post_batch(http, [item("ghost", "e1"), item("ann", "nowhere"), item("ann")])
     assert response.status_code == 202
-    apply.drain_event(worker_runtime, "e1")
-    apply.drain_event(worker_runtime, "nowhere")
+    apply.drain_event(worker, "e1")
+    apply.drain_event(worker, "nowhere")
 
     results = [t["result"] for t in ticket_results(http, response.get_json()["batchId"])]
     assert [(r["status"], r["code"]) for r in results] == [
@@ -338,7 +291,7 @@ def test_batch_keys_are_scoped_per_api_key(http: FlaskClient, db: sessionmaker[S
 
 
 def test_a_batchs_counts_follow_its_tickets_from_pending_to_completed(
-    http: FlaskClient, db: sessionmaker[Session], worker_runtime: runtime.Runtime
+    http: FlaskClient, db: sessionmaker[Session], worker: runtime.Runtime
 ) -> None:
     make_event(db, "e1", capacity=1, waitlist=True)
     make_users(db, "ann", "bob", "cy")
@@ -347,7 +300,7 @@ def test_a_batchs_counts_follow_its_tickets_from_pending_to_completed(
     batch_id = post_batch(http, items).get_json()["batchId"]
 
     before = http.get(f"/batches/{batch_id}", headers=CLIENT).get_json()
-    apply.drain_event(worker_runtime, "e1")
+    apply.drain_event(worker, "e1")
     after = http.get(f"/batches/{batch_id}", headers=CLIENT).get_json()
 
     assert before == {
@@ -370,13 +323,13 @@ def test_a_batchs_counts_follow_its_tickets_from_pending_to_completed(
 
 
 def test_a_replay_after_the_batch_ran_renders_the_same_accepted_shape(
-    http: FlaskClient, db: sessionmaker[Session], worker_runtime: runtime.Runtime
+    http: FlaskClient, db: sessionmaker[Session], worker: runtime.Runtime
 ) -> None:
     make_event(db, "e1")
     make_users(db, "ann")
     headers = {**CLIENT, "Idempotency-Key": "batch-ran"}
     first = post_batch(http, [item("ann")], headers).get_json()
-    apply.drain_event(worker_runtime, "e1")
+    apply.drain_event(worker, "e1")
 
     replay = post_batch(http, [item("ann")], headers)
 

@@ -5,66 +5,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
 from models.tables import IdempotencyKey, Ticket
-from tessera.config import ApiKey, Settings
 from tessera.messaging import wake_key
-from tessera.servers import ServerUrls
+from tests.integration.conftest import ADMIN, CLIENT, OTHER_CLIENT
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime
 
 pytestmark = pytest.mark.integration
 
-ADMIN = {"Authorization": "Bearer admin-key"}
-CLIENT = {"Authorization": "Bearer client-key"}
-OTHER_CLIENT = {"Authorization": "Bearer other-client-key"}
-
 
 @pytest.fixture
-def command_app(server_urls: ServerUrls, db: sessionmaker[Session]) -> Flask:
-    app = create_app(
-        Settings(
-            database_url=server_urls.database_url,
-            redis_url=server_urls.redis_url,
-            api_keys=(
-                ApiKey("admin-key", "admin"),
-                ApiKey("client-key", "client"),
-                ApiKey("other-client-key", "client"),
-            ),
-            rate_limit="off",
-        )
-    )
+def http(client: FlaskClient, db: sessionmaker[Session]) -> FlaskClient:
     make_event(db, "e1", capacity=1)
     make_users(db, "ann", "bob")
-    return app
-
-
-@pytest.fixture
-def http(command_app: Flask) -> FlaskClient:
-    return command_app.test_client()
-
-
-@pytest.fixture
-def worker_runtime(server_urls: ServerUrls) -> Iterator[runtime.Runtime]:
-    settings = Settings(database_url=server_urls.database_url, redis_url=server_urls.redis_url)
-    built = runtime.build(settings, sender=_NoSender())
-    yield built
-    built.engine.dispose()
-
-
-class _NoSender:
-    def send_task(self, name: str, args: list[Any], **_: Any) -> object:
-        return None
+    return client
 
 
 def ticket_count(db: sessionmaker[Session]) -> int:
@@ -184,15 +146,15 @@ def test_a_wait_outside_0_to_30_seconds_is_422(http: FlaskClient, wait: str) -> 
 
 
 def test_a_long_poll_returns_the_result_as_soon_as_the_worker_completes_the_ticket(
-    http: FlaskClient, worker_runtime: runtime.Runtime
+    http: FlaskClient, worker: runtime.Runtime
 ) -> None:
     ticket_id = register(http).get_json()["ticketId"]
-    worker = threading.Timer(0.3, apply.drain_event, args=(worker_runtime, "e1"))
-    worker.start()
+    applier = threading.Timer(0.3, apply.drain_event, args=(worker, "e1"))
+    applier.start()
 
     response = http.get(f"/tickets/{ticket_id}?wait=20", headers=CLIENT)
 
-    worker.join()
+    applier.join()
     ticket = response.get_json()
     assert ticket["status"] == "completed"
     assert ticket["result"]["status"] == "registered"
@@ -228,11 +190,11 @@ def test_the_same_key_and_request_replays_the_first_ticket_without_a_second_comm
 
 
 def test_a_replay_shows_the_tickets_current_state(
-    http: FlaskClient, worker_runtime: runtime.Runtime
+    http: FlaskClient, worker: runtime.Runtime
 ) -> None:
     headers = {**CLIENT, "Idempotency-Key": "k-state"}
     register(http, headers=headers)
-    apply.drain_event(worker_runtime, "e1")
+    apply.drain_event(worker, "e1")
 
     replay = register(http, headers=headers).get_json()
 

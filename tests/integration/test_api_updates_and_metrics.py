@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -18,27 +19,17 @@ from api.app import create_app
 from models.tables import Ticket
 from tessera.config import Settings
 from tessera.servers import ServerUrls
+from tests.integration.conftest import AppFactory
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime
 
 pytestmark = pytest.mark.integration
 
 
-class _NoSender:
-    def send_task(self, name: str, args: list[Any], **_: Any) -> object:
-        return None
-
-
 @pytest.fixture
-def app(server_urls: ServerUrls, db: sessionmaker[Session]) -> Flask:
-    built = create_app(
-        Settings(
-            database_url=server_urls.database_url,
-            redis_url=server_urls.redis_url,
-            auth_enabled=False,
-            rate_limit="off",
-        )
-    )
+def app(api_app: AppFactory, settings: Settings, db: sessionmaker[Session]) -> Flask:
+    """Auth off: these tests are about the stream and the metrics, not keys."""
+    built = api_app(dataclasses.replace(settings, auth_enabled=False))
     make_event(db, "e1", capacity=1)
     make_users(db, "ann", "bob")
     return built
@@ -47,16 +38,6 @@ def app(server_urls: ServerUrls, db: sessionmaker[Session]) -> Flask:
 @pytest.fixture
 def http(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-@pytest.fixture
-def worker(server_urls: ServerUrls) -> Iterator[runtime.Runtime]:
-    built = runtime.build(
-        Settings(database_url=server_urls.database_url, redis_url=server_urls.redis_url),
-        _NoSender(),
-    )
-    yield built
-    built.engine.dispose()
 
 
 def read_messages(body: Iterator[bytes], count: int) -> list[dict[str, Any]]:
