@@ -55,30 +55,29 @@ Render = Callable[[str, bool], Response]
 
 
 def submit(body: Any, accept: Accept, render: Render) -> Response:
-    """Accept a command exactly once: claim the Idempotency-Key (if any), run `accept` in one
-    transaction (it returns the new resource id and the events to wake), wake the events after
-    commit, and render. A replay renders the earlier resource without accepting anything."""
+    """Accept a command exactly once: in ONE transaction, claim the Idempotency-Key (if any)
+    and run `accept` (it returns the new resource id and the events to wake); wake the events
+    after commit, and render. A replay renders the earlier resource without accepting anything.
+    A request that is refused, or whose process or database dies before the commit, leaves no
+    claim behind: the same key works again at once."""
     key = idempotency.key_from_request()
-    sessions = ctx().sessions
-    claim = None
-    if key is not None:
-        claim = idempotency.claim(
-            sessions,
-            current_principal().owner,
-            key,
-            idempotency.fingerprint(request.method, request.path, body),
-        )
-        if claim.replay_of is not None:
-            return render(claim.replay_of, True)
-    try:
-        with sessions.begin() as session:
+    replay_of: str | None = None
+    with ctx().sessions.begin() as session:
+        claim = None
+        if key is not None:
+            claim = idempotency.claim(
+                session,
+                current_principal().owner,
+                key,
+                idempotency.fingerprint(request.method, request.path, body),
+            )
+            replay_of = claim.replay_of
+        if replay_of is None:
             resource_id, event_ids = accept(session)
             if claim is not None:
                 idempotency.bind(session, claim, resource_id)
-    except BaseException:
-        if claim is not None:
-            idempotency.release(sessions, claim)
-        raise
+    if replay_of is not None:
+        return render(replay_of, True)
     ctx().waker.wake(event_ids)
     return render(resource_id, False)
 

@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
 from ulid import ULID
 from werkzeug.exceptions import HTTPException
 
@@ -141,6 +142,26 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405 and allow:
             response.headers["Allow"] = ", ".join(sorted(allow))
         return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(error: Exception) -> Response:
+        # PostgreSQL refused or dropped the connection (down, restarting, failing over).
+        # Nothing was accepted that a retry with the same Idempotency-Key would not replay,
+        # so the answer is "not ready, retry", never a 500.
+        log.warning(
+            "database unavailable: %s",
+            error.__class__.__name__,
+            extra={"requestId": getattr(g, "request_id", None)},
+        )
+        return problem(
+            ApiError(
+                503,
+                "NOT_READY",
+                "The database is not answering; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

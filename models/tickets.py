@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from ulid import ULID
 
 from models.tables import Batch, Event, Ticket, User
@@ -73,6 +73,7 @@ def insert_tickets(
     """COPY the tickets in, in the given order, and return their ids in that order."""
     now = now or dt.datetime.now(dt.UTC)
     ids = new_ticket_ids(len(tickets))
+    hold_accept_locks(session, {t.event_id for t in tickets})
     raw = session.connection().connection.driver_connection
     assert raw is not None
     with (
@@ -98,11 +99,56 @@ def insert_tickets(
     return ids
 
 
+# Accepting tickets for an event holds a SHARED advisory lock on the event's bucket until the
+# accepting transaction ends; an applier takes the same lock EXCLUSIVELY for an instant (a
+# barrier) before it reads, so every ticket whose `seq` it has already seen handed out is
+# committed or rolled back by then: no smaller `seq` can appear after a larger one was applied.
+# Buckets, not events, so that a 10,000-event batch holds at most ACCEPT_BUCKETS locks.
+ACCEPT_LOCK_SPACE = 7427
+ACCEPT_BUCKETS = 1024
+
+
+def hold_accept_locks(session: Session, event_ids: Collection[str]) -> None:
+    if not event_ids:
+        return
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock_shared(:space, b) FROM ("
+            " SELECT DISTINCT hashtext(e) & :mask AS b"
+            " FROM unnest(CAST(:events AS text[])) AS e ORDER BY 1) AS buckets"
+        ),
+        {"space": ACCEPT_LOCK_SPACE, "mask": ACCEPT_BUCKETS - 1, "events": sorted(event_ids)},
+    )
+
+
+def settled_seq(sessions: sessionmaker[Session], event_id: str) -> int:
+    """The highest `seq` below which the event has no ticket still being accepted: read the
+    sequence, then wait for the accepting transactions of the event's bucket that may hold a
+    smaller one (see hold_accept_locks).
+
+    Its own short transaction with a transaction-scoped lock: the barrier can never outlive
+    it, whatever fails, so it cannot leak and stall the bucket's accepts."""
+    with sessions.begin() as session:
+        watermark = session.execute(
+            text(
+                "SELECT coalesce(pg_sequence_last_value("
+                "CAST(pg_get_serial_sequence('tickets', 'seq') AS regclass)), 0)"
+            )
+        ).scalar_one()
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:e) & :mask)"),
+            {"space": ACCEPT_LOCK_SPACE, "mask": ACCEPT_BUCKETS - 1, "e": event_id},
+        )
+    return int(watermark)
+
+
 _ACCEPT_ONE = text(
     """
     INSERT INTO tickets (ticket_id, type, user_id, event_id, owner, status, created_at)
     SELECT :ticket_id, :type, CAST(:user_id AS varchar), CAST(:event_id AS varchar), :owner,
            'pending', :now
+      FROM (SELECT pg_advisory_xact_lock_shared(
+                     :space, hashtext(CAST(:event_id AS varchar)) & :mask)) AS accept_lock
      WHERE EXISTS (SELECT 1 FROM users WHERE user_id = CAST(:user_id AS varchar))
        AND EXISTS (SELECT 1 FROM events WHERE event_id = CAST(:event_id AS varchar))
     RETURNING seq
@@ -124,6 +170,8 @@ def accept_one(session: Session, ticket: NewTicket, owner: str) -> TicketView | 
             "event_id": ticket.event_id,
             "owner": owner,
             "now": now,
+            "space": ACCEPT_LOCK_SPACE,
+            "mask": ACCEPT_BUCKETS - 1,
         },
     ).scalar_one_or_none()
     if seq is None:
@@ -165,14 +213,15 @@ def existing(session: Session, user_id: str, event_id: str) -> tuple[bool, bool]
     return bool(user), bool(event)
 
 
-def pending_tickets(session: Session, event_id: str, limit: int) -> list[TicketView]:
-    """An event's pending tickets in acceptance order (served by a partial index)."""
-    rows = session.execute(
-        select(*_COLUMNS)
-        .where(Ticket.event_id == event_id, Ticket.status == "pending")
-        .order_by(Ticket.seq)
-        .limit(limit)
-    )
+def pending_tickets(
+    session: Session, event_id: str, limit: int, up_to_seq: int | None = None
+) -> list[TicketView]:
+    """An event's pending tickets in acceptance order (served by a partial index), optionally
+    only those with `seq <= up_to_seq`."""
+    query = select(*_COLUMNS).where(Ticket.event_id == event_id, Ticket.status == "pending")
+    if up_to_seq is not None:
+        query = query.where(Ticket.seq <= up_to_seq)
+    rows = session.execute(query.order_by(Ticket.seq).limit(limit))
     return [TicketView(*row) for row in rows]
 
 

@@ -42,7 +42,7 @@ from models.rules import (
 )
 from models.seats import existing_user_ids, lock_seats, save_seats
 from models.tables import Event
-from models.tickets import TicketView, has_pending, pending_tickets
+from models.tickets import TicketView, has_pending, pending_tickets, settled_seq
 from tessera.messaging import clear_wake, publish
 from tessera.telemetry import record_batch
 from workers.runtime import Runtime
@@ -178,7 +178,9 @@ def apply_batch(runtime: Runtime, event_id: str, limit: int) -> tuple[BatchState
     with runtime.sessions.begin() as session:
         if not _try_advisory_lock(session, event_id):
             return BatchState.BUSY, 0
-        batch = pending_tickets(session, event_id, limit)
+        # Only tickets no smaller `seq` can still join: apply order is `seq` order.
+        settled = settled_seq(runtime.sessions, event_id)
+        batch = pending_tickets(session, event_id, limit, up_to_seq=settled)
         if not batch:
             return BatchState.DRAINED, 0
         results, promotions = _decide(session, event_id, batch)

@@ -229,8 +229,9 @@ def test_a_duplicate_while_the_first_is_still_being_accepted_is_409_in_flight(
     from api.auth import owner_of
     from api.idempotency import fingerprint
 
-    with db.begin() as session:
-        session.add(
+    # The first request, still accepting: its claim is inserted but not committed.
+    with db() as first, first.begin():
+        first.add(
             IdempotencyKey(
                 owner=owner_of("client-key"),
                 key="k-3",
@@ -240,7 +241,9 @@ def test_a_duplicate_while_the_first_is_still_being_accepted_is_409_in_flight(
                 resource_id=None,
             )
         )
-    response = register(http, headers={**CLIENT, "Idempotency-Key": "k-3"})
+        first.flush()
+        response = register(http, headers={**CLIENT, "Idempotency-Key": "k-3"})
+        first.rollback()
     assert (response.status_code, response.get_json()["code"]) == (
         409,
         "IDEMPOTENCY_KEY_IN_FLIGHT",

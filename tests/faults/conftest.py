@@ -1,0 +1,43 @@
+"""Fixtures of the fault suite: its OWN embedded PostgreSQL and Redis and its own stack (the
+session fixtures' servers must not be killed under other tests), and the figures report."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.lab import FaultLab, running_lab
+from tests.faults.verify import Report
+
+
+@pytest.fixture(scope="session")
+def fault_lab() -> Iterator[FaultLab]:
+    with running_lab() as lab:
+        yield lab
+
+
+@pytest.fixture
+def lab(fault_lab: FaultLab) -> Iterator[FaultLab]:
+    """The lab, healed and with an empty fault record; healed again afterwards, so a failed
+    scenario cannot leave the next one without a server."""
+    fault_lab.heal()
+    fault_lab.faults.clear()
+    yield fault_lab
+    fault_lab.heal()
+
+
+@pytest.fixture(scope="session")
+def report() -> Report:
+    """Where the figures go: $TESSERA_FAULTS_RESULTS, else faults-results.json in a temporary
+    directory that is kept after the run (its path is printed and logged)."""
+    configured = os.environ.get("TESSERA_FAULTS_RESULTS")
+    if configured:
+        path = Path(configured)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="tessera-faults-results-")) / "faults-results.json"
+    return Report(path)
