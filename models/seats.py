@@ -10,8 +10,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Callable, Collection
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from models.errors import EventNotFound
@@ -72,6 +71,26 @@ def lock_seats(
     return seats
 
 
+_UPSERT = text(
+    """
+    INSERT INTO registrations (event_id, user_id, standing, place_order, since)
+    SELECT :event_id, v.user_id, v.standing, v.place_order, :now
+      FROM unnest(CAST(:user_ids AS text[]), CAST(:standings AS text[]),
+                  CAST(:orders AS bigint[])) AS v(user_id, standing, place_order)
+    ON CONFLICT (event_id, user_id) DO UPDATE
+       SET standing = excluded.standing, place_order = excluded.place_order,
+           since = excluded.since
+    """
+)
+_DELETE = text(
+    "DELETE FROM registrations"
+    " WHERE event_id = :event_id AND user_id = ANY(CAST(:user_ids AS text[]))"
+)
+_EXISTING_USERS = text(
+    "SELECT user_id FROM users WHERE user_id = ANY(CAST(:user_ids AS text[])) FOR KEY SHARE"
+)
+
+
 def save_seats(
     session: Session, event_id: str, seats: EventSeats, now: dt.datetime, *, touch: bool = False
 ) -> None:
@@ -90,23 +109,18 @@ def save_seats(
         if (m := seats.members.get(u)) is not None
     ]
     if gone:
-        session.execute(
-            delete(Registration).where(
-                Registration.event_id == event_id, Registration.user_id.in_(gone)
-            )
-        )
+        session.execute(_DELETE, {"event_id": event_id, "user_ids": gone})
     if kept:
-        statement = insert(Registration)
+        # One statement over arrays: no per-row bind parameters to render, parse and send.
         session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Registration.event_id, Registration.user_id],
-                set_={
-                    "standing": statement.excluded.standing,
-                    "place_order": statement.excluded.place_order,
-                    "since": statement.excluded.since,
-                },
-            ),
-            kept,
+            _UPSERT,
+            {
+                "event_id": event_id,
+                "now": now,
+                "user_ids": [k["user_id"] for k in kept],
+                "standings": [k["standing"] for k in kept],
+                "orders": [k["place_order"] for k in kept],
+            },
         )
     values: dict[str, object] = {
         "capacity": seats.capacity,
@@ -126,9 +140,7 @@ def existing_user_ids(session: Session, user_ids: Collection[str]) -> set[str]:
     never seat a user whose row is being deleted)."""
     if not user_ids:
         return set()
-    rows = session.execute(
-        select(User.user_id).where(User.user_id.in_(list(user_ids))).with_for_update(key_share=True)
-    )
+    rows = session.execute(_EXISTING_USERS, {"user_ids": list(user_ids)})
     return {user_id for (user_id,) in rows}
 
 

@@ -3,13 +3,12 @@ the event log in the same transaction as the change, published by the caller aft
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
-
-from models.tables import EventLogEntry
 
 TICKET_COMPLETED = "ticket.completed"
 REGISTRATION_PROMOTED = "registration.promoted"
@@ -47,14 +46,34 @@ def ticket_completed(
     )
 
 
+_APPEND = text(
+    """
+    INSERT INTO event_log (event_id, kind, payload)
+    SELECT v.event_id, v.kind, CAST(v.payload AS jsonb)
+      FROM unnest(CAST(:event_ids AS text[]), CAST(:kinds AS text[]), CAST(:payloads AS text[]))
+           WITH ORDINALITY AS v(event_id, kind, payload, n)
+     ORDER BY v.n
+    RETURNING id
+    """
+)
+
+
 def append(session: Session, updates: list[Update]) -> list[Update]:
     """Write the updates to the event log; return them carrying their log ids (the SSE `id:`)."""
     if not updates:
         return []
-    ids = session.scalars(
-        insert(EventLogEntry).returning(EventLogEntry.id, sort_by_parameter_order=True),
-        [{"event_id": u.event_id, "kind": u.kind, "payload": u.payload} for u in updates],
-    ).all()
+    # One statement over arrays. Identity values are drawn in insertion order (ORDER BY n), so
+    # our ids sorted ascending are in the order of `updates`.
+    ids = sorted(
+        session.scalars(
+            _APPEND,
+            {
+                "event_ids": [u.event_id for u in updates],
+                "kinds": [u.kind for u in updates],
+                "payloads": [json.dumps(u.payload, separators=(",", ":")) for u in updates],
+            },
+        ).all()
+    )
     return [
         Update(u.event_id, u.kind, u.payload, log_id)
         for u, log_id in zip(updates, ids, strict=True)

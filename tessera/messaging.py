@@ -91,6 +91,14 @@ class Waker:
         return len(due)
 
 
+def queue_depth(client: redis.Redis, queue: str = "tessera") -> int:
+    """Wake-ups waiting in the Celery queue (its Redis list); 0 if Redis does not answer."""
+    try:
+        return int(client.llen(queue))
+    except redis.RedisError:
+        return 0
+
+
 def clear_wake(client: redis.Redis, event_id: str) -> None:
     try:
         client.delete(wake_key(event_id))

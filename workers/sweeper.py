@@ -16,12 +16,14 @@ from sqlalchemy import delete
 
 from models.tables import EventLogEntry, IdempotencyKey
 from models.tickets import stale_pending_events
+from tessera.messaging import queue_depth
 from workers.runtime import Runtime
 
 log = logging.getLogger("tessera.sweeper")
 
 IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
 EVENT_LOG_RETENTION = dt.timedelta(hours=1, minutes=5)
+FORCE_BELOW_QUEUE_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,13 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None) -> SweepReport:
             delete(EventLogEntry).where(EventLogEntry.created_at < now - EVENT_LOG_RETENTION)
         )
     if stale:
-        log.info("waking %d event(s) with stale pending tickets", len(stale))
-        runtime.waker.wake(stale, force=True)
+        # Force a task per stale event only while the queue is short. A long queue means the
+        # workers are behind, not that wake-ups were lost: forcing would queue one more task
+        # per waiting event on every sweep, behind the backlog it is meant to cure. Coalesced
+        # wake-ups still go out, and a truly lost one is re-sent once its key expires.
+        force = queue_depth(runtime.redis) < FORCE_BELOW_QUEUE_DEPTH
+        log.info("waking %d event(s) with stale pending tickets (force=%s)", len(stale), force)
+        runtime.waker.wake(stale, force=force)
     return SweepReport(
         stale,
         int(getattr(keys, "rowcount", 0) or 0),

@@ -42,7 +42,9 @@ def test_redis_killed_and_restarted_empty_costs_no_ticket_and_commands_keep_bein
     def plan(lab: FaultLab, load: LoadRunner) -> None:
         load.wait_for_accepted(40)
         fault = lab.kill_redis()
-        time.sleep(1.5)
+        # long enough for commands and /ready probes to land in the outage on a busy machine
+        # (a /ready that pings a dead Redis may itself take up to a second)
+        time.sleep(3.0)
         lab.start_redis()
         windows.append((fault.at, fault.healed_at or time.monotonic()))
 

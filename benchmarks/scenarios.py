@@ -1,0 +1,860 @@
+"""The scenarios and the reference points, each ending in a correctness check.
+
+Every scenario starts from an empty database, seeds its users and events with COPY, drives the
+stack over HTTP, waits (bounded) until no ticket is pending, reads its timings from the tickets
+(`createdAt` is stamped by the API when it accepts, `completedAt` by the worker when it
+applies) and then checks that the answer was right. A wrong answer fails the scenario whatever
+its speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import re
+import statistics
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks import verify
+from benchmarks.load import (
+    Call,
+    Extract,
+    Results,
+    Target,
+    json_call,
+    poisson_offsets,
+    run_closed,
+    run_open,
+)
+from benchmarks.profiling import recording, summarise
+from benchmarks.scale import Scale
+from benchmarks.stack import BenchStack, CpuMeter
+from tessera.cli import api_argv
+from tessera.servers import free_port
+
+Figures = dict[str, Any]
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    title: str
+    status: str  # "ok" | "failed" (wrong answer) | "skipped" | "error" (could not run)
+    figures: Figures = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Bench:
+    stack: BenchStack
+    scale: Scale
+    load_processes: int
+    profile_dir: Path | None = None
+    say: Callable[[str], None] = print
+    results: dict[str, ScenarioResult] = field(default_factory=dict)
+
+    def target(self, extract: Extract = "ticket") -> Target:
+        return Target(self.stack.base_url, self.stack.admin_key, extract)
+
+    def closed(
+        self, calls: list[Call], clients: int | None = None, extract: Extract = "ticket"
+    ) -> Results:
+        return run_closed(
+            self.target(extract),
+            calls,
+            clients or self.scale.clients,
+            self.load_processes,
+            self.scale.scenario_time_limit,
+        )
+
+    def figure(self, scenario: str, name: str) -> float | None:
+        result = self.results.get(scenario)
+        if result is None or result.status != "ok":
+            return None
+        value = result.figures.get(name)
+        return float(value) if isinstance(value, int | float) else None
+
+
+# --- shared measurements ---------------------------------------------------------------
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 2)
+
+
+def _rate(count: int, seconds: float) -> float | None:
+    if not seconds or math.isnan(seconds) or seconds <= 0:
+        return None
+    return round(count / seconds, 1)
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile (no interpolation: p99.9 of 9,000 samples is a real sample)."""
+    clean = sorted(v for v in values if not math.isnan(v))
+    if not clean:
+        return None
+    rank = max(1, math.ceil(fraction * len(clean)))
+    return clean[rank - 1]
+
+
+def applied_figures(bench: Bench, where: str = "TRUE") -> Figures:
+    """Applied/s (first ticket `createdAt` → last `completedAt`) and ticket latency
+    (`completedAt - createdAt`), from the database."""
+    latency = "extract(epoch FROM completed_at - created_at)"
+    row = bench.stack.conn.execute(
+        f"""
+        SELECT count(*), min(created_at), max(completed_at),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {latency}),
+               percentile_cont(0.99) WITHIN GROUP (ORDER BY {latency})
+          FROM tickets WHERE status = 'completed' AND {where}
+        """  # noqa: S608 - `where` is ours, never input
+    ).fetchone()
+    assert row is not None
+    count, first, last, p50, p99 = row
+    span = (last - first).total_seconds() if first and last else math.nan
+    return {
+        "applied": int(count),
+        "appliedPerS": _rate(int(count), span),
+        "applySpanS": round(span, 2) if not math.isnan(span) else None,
+        "ticketLatencyP50Ms": _ms(float(p50)) if p50 is not None else None,
+        "ticketLatencyP99Ms": _ms(float(p99)) if p99 is not None else None,
+    }
+
+
+def accepted_figures(results: Results) -> Figures:
+    accepted = results.count_status(202)
+    return {"accepted": accepted, "acceptedPerS": _rate(accepted, results.span())}
+
+
+def worker_log_offset(stack: BenchStack) -> int:
+    path = stack.local.log_path("worker")
+    return path.stat().st_size if path.exists() else 0
+
+
+_SWEEP_WAKES = re.compile(rb'"msg":"waking (\d+) event')
+
+
+def worker_batches(stack: BenchStack, offset: int) -> Figures:
+    """What the workers logged since `offset`: apply batches (how many, their mean size, and
+    the rate of one applier while it holds an event: tickets / summed batch time), apply
+    tasks received, and events the sweeper re-woke (each one an extra task: a storm of them
+    is what a backlog on many events looks like)."""
+    path = stack.local.log_path("worker")
+    batches = applied = tasks = swept = 0
+    busy_ms = 0.0
+    with contextlib.suppress(OSError), path.open("rb") as log:
+        log.seek(offset)
+        for line in log:
+            if b"Task tessera.apply_event[" in line and line.rstrip().endswith(b"received"):
+                tasks += 1
+            elif (wakes := _SWEEP_WAKES.search(line)) is not None:
+                swept += int(wakes.group(1))
+            elif b'"applied batch"' in line:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                batches += 1
+                applied += int(entry.get("applied", 0))
+                busy_ms += float(entry.get("durationMs", 0.0))
+    return {
+        "applyBatches": batches,
+        "meanBatch": round(applied / batches, 1) if batches else None,
+        "applierBusyPerS": _rate(applied, busy_ms / 1000.0),
+        "applyTasks": tasks,
+        "sweeperWakes": swept,
+    }
+
+
+class QueueDepth:
+    """Samples the Celery queue's length in Redis (a background thread, 4 times a second)
+    while a block runs: wake-ups waiting for a worker."""
+
+    def __init__(self, stack: BenchStack, queue: str = "tessera") -> None:
+        self.stack = stack
+        self.queue = queue
+        self.deepest = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.25):
+            with contextlib.suppress(Exception):  # a diagnostic: never fail the run
+                depth = int(self.stack.redis.llen(self.queue))
+                self.deepest = max(self.deepest, depth)
+
+    def __enter__(self) -> QueueDepth:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _settle(bench: Bench) -> list[str]:
+    if bench.stack.wait_applied(bench.scale.apply_timeout):
+        return []
+    pending = bench.stack.pending_count()
+    return [f"{pending} tickets still pending {bench.scale.apply_timeout:.0f} s after the load"]
+
+
+def common_checks(
+    bench: Bench,
+    results: Results | None,
+    event_ids: list[str] | None,
+    expected: int | None,
+) -> list[str]:
+    conn = bench.stack.conn
+    problems = verify.tickets_settled(conn, results, expected)
+    problems += verify.invariants(conn, bench.stack.sessions)
+    if results is not None and event_ids is not None:
+        problems += verify.acceptance_order(conn, results, event_ids)
+    return problems
+
+
+@contextlib.contextmanager
+def profiled(bench: Bench, scenario: str) -> Iterator[ScenarioResult | None]:
+    """py-spy on the API and the worker groups while the block runs (with --profile)."""
+    holder = ScenarioResult(scenario, "", "ok")
+    if bench.profile_dir is None:
+        yield None
+        return
+    targets = {
+        "api": bench.stack.local.processes["api"].pid,
+        "worker": bench.stack.local.processes["worker"].pid,
+    }
+    with recording(targets, bench.profile_dir / scenario, idle={"worker"}) as outputs:
+        yield holder
+    for output in outputs:
+        summary = summarise(output)
+        holder.profiles.append(
+            {
+                "process": summary.name,
+                "root": summary.root,
+                "samples": summary.samples,
+                "file": str(output),
+                "topProject": [[s.frame, s.percent] for s in summary.top_project],
+                "topLeaves": [[s.frame, s.percent] for s in summary.top_leaves],
+            }
+        )
+
+
+# --- scenarios --------------------------------------------------------------------------
+
+
+def hot(bench: Bench) -> ScenarioResult:
+    """1. One event, capacity 10 % of the registers, waitlist on, every client at once."""
+    return _hot_event(bench, "hot", bench.scale.hot_registers, bench.scale.hot_capacity)
+
+
+def _hot_event(bench: Bench, name: str, registers: int, capacity: int) -> ScenarioResult:
+    stack = bench.stack
+    stack.wipe()
+    users = [f"h{i:06d}" for i in range(registers)]
+    stack.seed_users(users)
+    stack.seed_events(["hot"], capacity)
+    calls = [json_call("POST", "/events/hot/registrations", {"userId": u}) for u in users]
+    offset = worker_log_offset(stack)
+    result = ScenarioResult(name, "", "ok")
+    with profiled(bench, name) as profile, QueueDepth(stack) as queue, CpuMeter(stack) as cpu:
+        results = bench.closed(calls)
+        problems = _settle(bench)
+    if profile is not None:
+        result.profiles = profile.profiles
+    result.figures = {
+        "commands": registers,
+        **accepted_figures(results),
+        **applied_figures(bench),
+        **worker_batches(stack, offset),
+        "maxQueue": queue.deepest,
+        "cpuMsPerCommand": cpu.per_command_ms(registers),
+    }
+    problems += common_checks(bench, results, ["hot"] * registers, registers)
+    problems += verify.register_only_outcomes(stack.conn)
+    result.problems = problems
+    return result
+
+
+def spread(bench: Bench) -> ScenarioResult:
+    """2. The same number of registers over many events (many small batches)."""
+    stack = bench.stack
+    scale = bench.scale
+    stack.wipe()
+    count = scale.spread_registers
+    events = [f"e{i:05d}" for i in range(scale.spread_events)]
+    users = [f"s{i:06d}" for i in range(count)]
+    stack.seed_users(users)
+    stack.seed_events(events, scale.spread_capacity)
+    event_of = [events[i % len(events)] for i in range(count)]
+    calls = [
+        json_call("POST", f"/events/{event_of[i]}/registrations", {"userId": users[i]})
+        for i in range(count)
+    ]
+    offset = worker_log_offset(stack)
+    with QueueDepth(stack) as queue, CpuMeter(stack) as cpu:
+        results = bench.closed(calls)
+        problems = _settle(bench)
+    figures = {
+        "commands": count,
+        "events": len(events),
+        **accepted_figures(results),
+        **applied_figures(bench),
+        **worker_batches(stack, offset),
+        "maxQueue": queue.deepest,
+        "cpuMsPerCommand": cpu.per_command_ms(count),
+    }
+    problems += common_checks(bench, results, event_of, count)
+    problems += verify.register_only_outcomes(stack.conn)
+    return ScenarioResult("spread", "", "ok", figures, problems)
+
+
+def bulk(bench: Bench) -> ScenarioResult:
+    """3. Registrations through POST /batches, 10,000 items per batch."""
+    stack = bench.stack
+    scale = bench.scale
+    stack.wipe()
+    if not _has_batches(stack):
+        return ScenarioResult("bulk", "", "skipped", {"reason": "skipped: no /batches"})
+    batches = math.ceil(scale.bulk_items / scale.bulk_batch_items)
+    if batches > scale.bulk_events:
+        raise ValueError("bulk: more batches than events would repeat (user, event) pairs")
+    events = [f"b{i:04d}" for i in range(scale.bulk_events)]
+    users = [f"k{i:06d}" for i in range(scale.bulk_batch_items)]
+    stack.seed_users(users)
+    stack.seed_events(events, scale.bulk_capacity)
+    calls: list[Call] = []
+    sizes: list[int] = []
+    for number in range(batches):
+        size = min(scale.bulk_batch_items, scale.bulk_items - sum(sizes))
+        # item k of batch b: user k at event (k + b) mod E, so no (user, event) pair repeats
+        items = [
+            {"type": "register", "userId": users[k], "eventId": events[(k + number) % len(events)]}
+            for k in range(size)
+        ]
+        calls.append(json_call("POST", "/batches", {"items": items}))
+        sizes.append(size)
+    total = sum(sizes)
+    offset = worker_log_offset(stack)
+    with QueueDepth(stack) as queue, CpuMeter(stack) as cpu:
+        results = run_closed(
+            bench.target("batch"),
+            calls,
+            scale.bulk_clients,
+            1,  # a handful of large requests: one process sends them as fast as many would
+            scale.scenario_time_limit,
+        )
+        problems = _settle(bench)
+    accepted_items = sum(
+        size for size, status in zip(sizes, results.status, strict=True) if status == 202
+    )
+    request_seconds = [a - s for a, s in zip(results.answered, results.sent, strict=True)]
+    applied = applied_figures(bench)
+    figures = {
+        "items": total,
+        "batches": batches,
+        "acceptedItems": accepted_items,
+        "acceptedItemsPerS": _rate(accepted_items, results.span()),
+        "batchRequestP50Ms": _ms(percentile(request_seconds, 0.5)),
+        "appliedItems": applied["applied"],
+        "appliedItemsPerS": applied["appliedPerS"],
+        "ticketLatencyP50Ms": applied["ticketLatencyP50Ms"],
+        "ticketLatencyP99Ms": applied["ticketLatencyP99Ms"],
+        **worker_batches(stack, offset),
+        "maxQueue": queue.deepest,
+        "cpuMsPerCommand": cpu.per_command_ms(total),
+    }
+    problems += common_checks(bench, None, None, total)
+    problems += verify.register_only_outcomes(stack.conn)
+    if results.count_status(202) != batches:
+        problems.append(f"{batches - results.count_status(202)} batches refused: {results.errors}")
+    for batch_id in results.ids:
+        if batch_id is None:
+            continue
+        summary = requests.get(
+            f"{stack.base_url}/batches/{batch_id}",
+            headers={"Authorization": f"Bearer {stack.admin_key}"},
+            timeout=10,
+        ).json()
+        if summary.get("completed") != summary.get("total") or summary.get("pending"):
+            problems.append(f"batch {batch_id} reports {summary}")
+    return ScenarioResult("bulk", "", "ok", figures, problems)
+
+
+def moderate(bench: Bench) -> ScenarioResult:
+    """4. Open-loop arrivals at about half the best applied rate of this run, over 100 events;
+    latency from the 202 to the ticket's completion, seen by the client's long-poll."""
+    stack = bench.stack
+    scale = bench.scale
+    stack.wipe()
+    measured = [
+        r for r in (bench.figure("hot", "appliedPerS"), bench.figure("spread", "appliedPerS")) if r
+    ]
+    rate = round(0.5 * max(measured), 1) if measured else scale.moderate_default_rate
+    count = max(1, int(rate * scale.moderate_seconds))
+    events = [f"m{i:04d}" for i in range(scale.moderate_events)]
+    users = [f"m{i:06d}" for i in range(count)]
+    stack.seed_users(users)
+    # Capacity for about half of each event's arrivals: seats and waitlist both in play.
+    stack.seed_events(events, max(1, count // len(events) // 2))
+    event_of = [events[i % len(events)] for i in range(count)]
+    calls = [
+        json_call("POST", f"/events/{event_of[i]}/registrations", {"userId": users[i]})
+        for i in range(count)
+    ]
+    offsets = poisson_offsets(count, rate)
+    # Enough threads that arrivals never wait for a free one even if each takes 3 s (POST plus
+    # long-poll): an open loop that queues its own arrivals would hide latency. Sends that
+    # still start late are counted (`sendsLateOver10Ms`): the system was overloaded.
+    threads = min(256, max(scale.moderate_threads, math.ceil(rate * 3.0)))
+    offset = worker_log_offset(stack)
+    with profiled(bench, "moderate") as profile, QueueDepth(stack) as queue, CpuMeter(stack) as cpu:
+        results = run_open(
+            bench.target(), calls, offsets=offsets, threads=threads, processes=bench.load_processes
+        )
+        problems = _settle(bench)
+    latency = [d - a for d, a in zip(results.done, results.answered, strict=True)]
+    post = [a - s for a, s in zip(results.answered, results.sent, strict=True)]
+    late = [s - d for s, d in zip(results.sent, results.scheduled, strict=True)]
+    last_due = max(offsets) if offsets else math.nan
+    figures = {
+        "targetRatePerS": rate,
+        "rateSource": "0.5 x best applied/s of this run" if measured else "default",
+        "commands": count,
+        "offeredPerS": _rate(count, last_due),
+        "latencyP50Ms": _ms(percentile(latency, 0.5)),
+        "latencyP99Ms": _ms(percentile(latency, 0.99)),
+        "latencyP999Ms": _ms(percentile(latency, 0.999)),
+        "postP50Ms": _ms(percentile(post, 0.5)),
+        "postP99Ms": _ms(percentile(post, 0.99)),
+        # An open-loop generator that falls behind its schedule hides latency: say so.
+        "sendsLateOver10Ms": sum(1 for x in late if not math.isnan(x) and x > 0.010),
+        **{k: v for k, v in applied_figures(bench).items() if k.startswith("ticketLatency")},
+        "threads": threads,
+        **worker_batches(stack, offset),
+        "maxQueue": queue.deepest,
+        "cpuMsPerCommand": cpu.per_command_ms(count),
+    }
+    not_done = sum(1 for o in results.outcome if o != "completed")
+    if not_done:
+        problems.append(f"{not_done} long-polls did not see their ticket completed")
+    problems += common_checks(bench, results, event_of, count)
+    problems += verify.register_only_outcomes(stack.conn)
+    result = ScenarioResult("moderate", "", "ok", figures, problems)
+    if profile is not None:
+        result.profiles = profile.profiles
+    return result
+
+
+def soak(bench: Bench) -> ScenarioResult:
+    """5. Many commands: registers and unregisters of the same (user, event) pairs in rounds;
+    RSS of the API and worker groups at the start and at every checkpoint.
+
+    Most commands go through POST /batches (1,000 items each) so that 200,000 of them fit the
+    run's time budget on a small machine; a share of every checkpoint goes as single commands,
+    so the API's single-command path soaks too. Without /batches, all go singly."""
+    stack = bench.stack
+    scale = bench.scale
+    stack.wipe()
+    events = [f"k{i:05d}" for i in range(scale.soak_events)]
+    # Users are reused across events. Pairs repeat every `pairs` commands, registering on even
+    # rounds and unregistering on odd ones (so every unregister of a seated user with people
+    # waiting promotes one). A round is one checkpoint: no command depends on another of its
+    # own round, only on the previous round, accepted and applied before it starts.
+    users = [f"q{i:04d}" for i in range(max(1, scale.soak_checkpoint // len(events)))]
+    pairs = len(users) * len(events)
+    stack.seed_users(users)
+    stack.seed_events(events, scale.soak_capacity)
+    has_batches = _has_batches(stack)
+
+    def command(index: int) -> tuple[str, str, str]:
+        pair = index % pairs
+        kind = "register" if (index // pairs) % 2 == 0 else "unregister"
+        return kind, users[pair // len(events)], events[pair % len(events)]
+
+    rss: list[Figures] = [_rss_sample(stack, 0)]
+    problems: list[str] = []
+    sent = 0
+    started = time.monotonic()
+    offset = worker_log_offset(stack)
+    with QueueDepth(stack) as queue:
+        while sent < scale.soak_commands and not problems:
+            size = min(pairs, scale.soak_commands - sent)
+            planned = [command(i) for i in range(sent, sent + size)]
+            singles = planned if not has_batches else planned[: int(size * scale.soak_single_share)]
+            results = bench.closed([_single_call(*c) for c in singles])
+            rest = planned[len(singles) :]
+            if rest:
+                calls = [
+                    json_call("POST", "/batches", {"items": [
+                        {"type": kind, "userId": user, "eventId": event}
+                        for kind, user, event in rest[first : first + scale.soak_batch_items]
+                    ]})
+                    for first in range(0, len(rest), scale.soak_batch_items)
+                ]  # fmt: skip
+                batches = run_closed(bench.target("batch"), calls, 2, 1, scale.scenario_time_limit)
+                if batches.count_status(202) != len(calls):
+                    problems.append(f"soak: batches refused: {batches.errors[:3]}")
+            problems += _settle(bench)
+            problems += verify.tickets_settled(stack.conn, results, None)
+            problems += verify.acceptance_order(stack.conn, results, [e for _, _, e in singles])
+            sent += size
+            rss.append(_rss_sample(stack, sent))
+            bench.say(
+                f"  soak: {sent:,} commands, worker RSS {rss[-1]['workerMiB']} MiB,"
+                f" API RSS {rss[-1]['apiMiB']} MiB"
+            )
+    elapsed = time.monotonic() - started
+    problems += common_checks(bench, None, None, sent)
+    problems += _soak_outcomes(bench, users, events, pairs, sent)
+    # Growth is measured from the first checkpoint: the start is before any pool, cache or
+    # connection was warm, and the brief's question is whether memory keeps growing after.
+    base = rss[1] if len(rss) > 2 else rss[0]
+    figures = {
+        "commands": sent,
+        "via": "singles + POST /batches" if has_batches else "singles",
+        "commandsPerS": _rate(sent, elapsed),
+        "elapsedS": round(elapsed, 1),
+        **{k: v for k, v in applied_figures(bench).items() if k.startswith("ticketLatency")},
+        "rss": rss,
+        "workerRssGrowthPct": _growth(base["workerMiB"], rss[-1]["workerMiB"]),
+        "apiRssGrowthPct": _growth(base["apiMiB"], rss[-1]["apiMiB"]),
+        "growthFrom": base["commands"],
+        **worker_batches(stack, offset),
+        "maxQueue": queue.deepest,
+    }
+    return ScenarioResult("soak", "", "ok", figures, problems)
+
+
+def _single_call(kind: str, user: str, event: str) -> Call:
+    if kind == "register":
+        return json_call("POST", f"/events/{event}/registrations", {"userId": user})
+    return Call("DELETE", f"/events/{event}/registrations/{user}")
+
+
+def _has_batches(stack: BenchStack) -> bool:
+    """Whether POST /batches exists (it is being written): an empty body is refused with 422
+    by the endpoint, and with 404 by an app without it."""
+    probe = requests.post(
+        stack.base_url + "/batches",
+        json={},
+        headers={"Authorization": f"Bearer {stack.admin_key}"},
+        timeout=10,
+    )
+    return probe.status_code != 404
+
+
+def _growth(before: float, after: float) -> float | None:
+    return round(100.0 * (after - before) / before, 1) if before else None
+
+
+def _rss_sample(stack: BenchStack, commands: int) -> Figures:
+    mib = 1024 * 1024
+    return {
+        "commands": commands,
+        "workerMiB": round(stack.group_rss("worker") / mib, 1),
+        "apiMiB": round(stack.group_rss("api") / mib, 1),
+    }
+
+
+def _soak_outcomes(
+    bench: Bench, users: list[str], events: list[str], pairs: int, sent: int
+) -> list[str]:
+    """Registers were seated or waitlisted, unregisters found their user, and what is left
+    is exactly the pairs whose last command was a register."""
+    conn = bench.stack.conn
+    problems: list[str] = []
+    kinds = conn.execute(
+        "SELECT type, result->>'status', count(*) FROM tickets GROUP BY 1, 2"
+    ).fetchall()
+    for kind, status, count in kinds:
+        allowed = {"registered", "waitlisted"} if kind == "register" else {"unregistered"}
+        if status not in allowed:
+            problems.append(f"{count} {kind} tickets ended {status}")
+    expected = set()
+    for pair in range(min(pairs, sent)):
+        last = pair + ((sent - 1 - pair) // pairs) * pairs
+        if (last // pairs) % 2 == 0:
+            expected.add((events[pair % len(events)], users[pair // len(events)]))
+    held = {(e, u) for e, u in conn.execute("SELECT event_id, user_id FROM registrations")}
+    if held != expected:
+        problems.append(
+            f"registrations differ from the commands: {len(held - expected)} unexpected, "
+            f"{len(expected - held)} missing"
+        )
+    return problems
+
+
+def naive(bench: Bench) -> ScenarioResult:
+    """Reference: the hot event with TESSERA_APPLY_BATCH_SIZE=1 (one ticket per transaction),
+    and a backlog drained at that size (see `drain`), under one worker restart."""
+    bench.stack.restart_workers(1)
+    try:
+        result = _hot_event(
+            bench,
+            "naive",
+            bench.scale.naive_registers,
+            max(1, bench.scale.naive_registers // 10),
+        )
+        if not result.problems:
+            drained = _drain_once(bench, bench.scale.naive_drain_tickets, result.problems)
+            result.figures.update({f"drain{k[0].upper()}{k[1:]}": v for k, v in drained.items()})
+        return result
+    finally:
+        bench.stack.restart_workers(None)
+
+
+def drain(bench: Bench) -> ScenarioResult:
+    """Reference: how fast the workers apply a backlog that is already there (tickets accepted
+    with the API's own COPY, then one wake-up). This isolates the applier from the HTTP side."""
+    problems: list[str] = []
+    with profiled(bench, "drain") as profile:
+        figures = _drain_once(bench, bench.scale.drain_tickets, problems)
+    result = ScenarioResult("drain", "", "ok", figures, problems)
+    if profile is not None:
+        result.profiles = profile.profiles
+    return result
+
+
+def _drain_once(bench: Bench, count: int, problems: list[str]) -> Figures:
+    from models.tickets import NewTicket, insert_tickets
+    from tessera.messaging import Waker
+
+    stack = bench.stack
+    stack.wipe()
+    users = [f"d{i:06d}" for i in range(count)]
+    stack.seed_users(users)
+    stack.seed_events(["backlog"], max(1, count // 10))
+    with stack.sessions.begin() as session:
+        insert_tickets(session, [NewTicket("register", u, "backlog") for u in users], owner="bench")
+    offset = worker_log_offset(stack)
+    woken = dt.datetime.now(dt.UTC)
+    with CpuMeter(stack) as cpu:
+        Waker(stack.redis, _celery_sender(stack.urls.redis_url)).wake(["backlog"])
+        problems.extend(_settle(bench))
+    row = stack.conn.execute(
+        "SELECT count(*), max(completed_at) FROM tickets WHERE status = 'completed'"
+    ).fetchone()
+    assert row is not None
+    applied, last = int(row[0]), row[1]
+    span = (last - woken).total_seconds() if last else math.nan
+    problems.extend(f"backlog: {p}" for p in common_checks(bench, None, None, count))
+    problems.extend(f"backlog: {p}" for p in verify.register_only_outcomes(stack.conn))
+    batches = worker_batches(stack, offset)
+    return {
+        "tickets": count,
+        "appliedPerS": _rate(applied, span),
+        "applyBatches": batches["applyBatches"],
+        "meanBatch": batches["meanBatch"],
+        "cpuMsPerCommand": cpu.per_command_ms(count),
+    }
+
+
+def _celery_sender(redis_url: str) -> Any:
+    """A Celery app that only sends tasks by name, as the API's is."""
+    from celery import Celery
+
+    sender = Celery("tessera-bench")
+    sender.config_from_object("celeryconfig")
+    sender.conf.broker_url = redis_url
+    return sender
+
+
+# --- reference points -------------------------------------------------------------------
+
+
+def db_limit(bench: Bench) -> ScenarioResult:
+    """Reference: the minimal writes of N applied commands in one transaction, with a raw
+    psycopg loop: COPY N registration rows and UPDATE N ticket rows (the worker's statement),
+    in scratch copies of the real tables (same columns, indexes and constraints; no foreign
+    keys, so the limit is if anything optimistic)."""
+    conn = bench.stack.conn
+    scale = bench.scale
+    count = scale.db_limit_rows
+    result_json = json.dumps(
+        {"status": "registered", "code": None, "message": "registered", "position": None,
+         "promotedUserId": None}
+    )  # fmt: skip
+    conn.execute("DROP SCHEMA IF EXISTS bench_scratch CASCADE")
+    conn.execute("CREATE SCHEMA bench_scratch")
+    conn.execute("CREATE TABLE bench_scratch.registrations (LIKE registrations INCLUDING ALL)")
+    conn.execute("CREATE TABLE bench_scratch.tickets (LIKE tickets INCLUDING ALL)")
+    try:
+        whole = [_db_round(bench, count, count, result_json) for _ in range(scale.db_limit_rounds)]
+        chunked = _db_round(bench, count, 500, result_json)
+    finally:
+        conn.execute("DROP SCHEMA IF EXISTS bench_scratch CASCADE")
+    best = statistics.median(whole)
+    return ScenarioResult(
+        "db-limit",
+        "",
+        "ok",
+        {
+            "rows": count,
+            "rowsPerS": round(best, 1),
+            "rounds": [round(r, 1) for r in whole],
+            "rowsPerSIn500RowTransactions": round(chunked, 1),
+        },
+    )
+
+
+def _db_round(bench: Bench, count: int, per_transaction: int, result_json: str) -> float:
+    conn = bench.stack.conn
+    conn.execute("TRUNCATE bench_scratch.registrations, bench_scratch.tickets RESTART IDENTITY")
+    now = dt.datetime.now(dt.UTC)
+    ids = [f"T{i:025d}" for i in range(count)]
+    with (
+        conn.cursor() as cursor,
+        cursor.copy(
+            "COPY bench_scratch.tickets (ticket_id, type, user_id, event_id, owner, status,"
+            " created_at) FROM STDIN"
+        ) as copy,
+    ):
+        for i, ticket_id in enumerate(ids):
+            copy.write_row((ticket_id, "register", f"u{i:06d}", "limit", "bench", "pending", now))
+    conn.execute("VACUUM ANALYZE bench_scratch.tickets")
+    started = time.perf_counter()
+    for first in range(0, count, per_transaction):
+        chunk = range(first, min(count, first + per_transaction))
+        with conn.transaction(), conn.cursor() as cursor:
+            with cursor.copy(
+                "COPY bench_scratch.registrations (event_id, user_id, standing, place_order,"
+                " since) FROM STDIN"
+            ) as copy:
+                for i in chunk:
+                    copy.write_row(("limit", f"u{i:06d}", "registered", i + 1, now))
+            cursor.execute(
+                """
+                UPDATE bench_scratch.tickets AS t
+                   SET status = v.status, result = CAST(v.result AS jsonb), completed_at = %s
+                  FROM unnest(%s::text[], %s::text[], %s::text[]) AS v(ticket_id, status, result)
+                 WHERE t.ticket_id = v.ticket_id AND t.status = 'pending'
+                """,
+                (
+                    now,
+                    [ids[i] for i in chunk],
+                    ["completed"] * len(chunk),
+                    [result_json] * len(chunk),
+                ),
+            )
+            if cursor.rowcount != len(chunk):
+                raise RuntimeError(f"db limit: {cursor.rowcount} of {len(chunk)} rows updated")
+    return count / (time.perf_counter() - started)
+
+
+def http_limit(bench: Bench) -> ScenarioResult:
+    """Reference: a no-op Flask endpoint answering 202, under the API's gunicorn settings,
+    driven by the same load generator with the same requests."""
+    stack = bench.stack
+    port = free_port()
+    argv = api_argv("127.0.0.1", port)
+    if argv[-1] != "api.wsgi:create()":
+        raise RuntimeError(f"unexpected gunicorn argv shape: {argv}")
+    argv[-1] = "benchmarks.noop_app:create()"  # everything else (config, bind) as the API's
+    stack.local.spawn("noop", argv)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(base + "/live", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the no-op app did not start")
+            time.sleep(0.1)
+        count = bench.scale.http_limit_requests
+        calls = [
+            json_call("POST", "/events/hot/registrations", {"userId": f"n{i:06d}"})
+            for i in range(count)
+        ]
+        results = run_closed(
+            Target(base, stack.admin_key, "ticket"),
+            calls,
+            bench.scale.clients,
+            bench.load_processes,
+            bench.scale.scenario_time_limit,
+        )
+    finally:
+        stack.local.stop("noop")
+    problems = []
+    if results.count_status(202) != count:
+        problems.append(f"{count - results.count_status(202)} no-op requests failed")
+    figures = {"requests": count, "requestsPerS": _rate(results.count_status(202), results.span())}
+    return ScenarioResult("http-limit", "", "ok", figures, problems)
+
+
+def warm_up(bench: Bench) -> None:
+    """Open every API thread's database connections and import every lazy module before the
+    first measurement, then leave an empty database behind."""
+    stack = bench.stack
+    count = bench.scale.clients * 8
+    users = [f"w{i:05d}" for i in range(count)]
+    stack.wipe()
+    stack.seed_users(users)
+    stack.seed_events(["warm"], max(1, count // 2))
+    bench.closed([json_call("POST", "/events/warm/registrations", {"userId": u}) for u in users])
+    stack.wait_applied(bench.scale.apply_timeout)
+    stack.wipe()
+
+
+# --- running ----------------------------------------------------------------------------
+
+Scenario = Callable[[Bench], ScenarioResult]
+
+# In run order: the reference points first (the moderate-load rate is derived from the hot
+# and spread results), the one that restarts the workers (naive) late, and the soak last so
+# its memory figures cover one worker lifetime.
+SCENARIOS: dict[str, tuple[str, Scenario]] = {
+    "http-limit": ("Limit (HTTP): no-op endpoint, same gunicorn + load generator", http_limit),
+    "db-limit": ("Limit (database): raw COPY + UPDATE of N applied commands", db_limit),
+    "hot": ("1. Hot event", hot),
+    "spread": ("2. Spread over many events", spread),
+    "bulk": ("3. Bulk via POST /batches", bulk),
+    "moderate": ("4. Latency under moderate load (open loop)", moderate),
+    "drain": ("Backlog drain: the applier alone, no HTTP in the way", drain),
+    "naive": ("Naive: TESSERA_APPLY_BATCH_SIZE=1 (hot event, then backlog)", naive),
+    "soak": ("5. Soak / memory", soak),
+}
+
+
+def run_scenario(bench: Bench, name: str) -> ScenarioResult:
+    title, function = SCENARIOS[name]
+    bench.say(f"== {title}")
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    try:
+        result = function(bench)
+        if result.status == "ok" and result.problems:
+            result.status = "failed"
+    except Exception as error:
+        result = ScenarioResult(
+            name, title, "error", problems=[f"{error!r}", *traceback.format_exc().splitlines()[-6:]]
+        )
+    result.title = title
+    result.seconds = round(time.monotonic() - started, 1)
+    # The machine may be shared: the 1-minute load average before and after says how much.
+    result.figures["loadAverage"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    bench.results[name] = result
+    bench.say(f"   {result.status} in {result.seconds:.1f} s: {_brief(result.figures)}")
+    for problem in result.problems[:10]:
+        bench.say(f"   ! {problem}")
+    return result
+
+
+def _brief(figures: Figures) -> str:
+    return ", ".join(f"{k}={v}" for k, v in figures.items() if not isinstance(v, list | dict))
