@@ -97,6 +97,10 @@ class EmbeddedPostgres:
     root: Path
     durable: bool = True
 
+    def __post_init__(self) -> None:
+        # absolute: PostgreSQL's tools run as another user from `/`, not from our directory
+        self.root = Path(self.root).resolve()
+
     @property
     def pgdata(self) -> Path:
         return self.root / "postgres"
@@ -235,6 +239,9 @@ class EmbeddedRedis:
     """
 
     root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
 
     @property
     def dir(self) -> Path:
