@@ -26,7 +26,6 @@ from tessera.messaging import ticket_channel
 
 bp = Blueprint("commands", __name__)
 
-_ID_CHARS = ID_PATTERN  # path ids that cannot exist are simply not found
 DB_POLL_SECONDS = 0.1
 
 
@@ -114,7 +113,7 @@ def _submit_single(
 
 def _read_ticket(ticket_id: str) -> tickets.TicketView:
     """The ticket, if it exists and the caller may see it (a client sees only its own)."""
-    if not re.fullmatch(_ID_CHARS, ticket_id):  # e.g. a NUL byte: never sent to PostgreSQL
+    if not re.fullmatch(ID_PATTERN, ticket_id):  # e.g. a NUL byte: never sent to PostgreSQL
         raise not_found("TICKET_NOT_FOUND", f"Ticket {ticket_id!r} does not exist.")
     with ctx().sessions.begin() as session:
         view = tickets.get_ticket(session, ticket_id)
@@ -125,7 +124,7 @@ def _read_ticket(ticket_id: str) -> tickets.TicketView:
 
 
 def _check_path_id(value: str, code: str, what: str) -> None:
-    if not re.fullmatch(_ID_CHARS, value):
+    if not re.fullmatch(ID_PATTERN, value):
         raise not_found(code, f"{what} {value!r} does not exist.")
 
 

@@ -201,11 +201,6 @@ def get_ticket(session: Session, ticket_id: str) -> TicketView | None:
     return None if row is None else TicketView(*row)
 
 
-def get_tickets(session: Session, ticket_ids: Collection[str]) -> list[TicketView]:
-    rows = session.execute(select(*_COLUMNS).where(Ticket.ticket_id.in_(list(ticket_ids))))
-    return [TicketView(*row) for row in rows]
-
-
 def existing(session: Session, user_id: str, event_id: str) -> tuple[bool, bool]:
     """Whether the user and the event exist (for the 404-at-once rule)."""
     user = session.scalar(select(func.count()).where(User.user_id == user_id))
