@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from api import idempotency
 from api.auth import current_principal
-from api.body import json_object, validate
+from api.body import checked_id, json_object, validate
 from api.command_schemas import RegisterRequest, TicketQuery
 from api.context import ctx
 from api.errors import not_found
 from models import tickets
+from models.errors import EventNotFound, UserNotFound
 from models.identity import ID_PATTERN
 from tessera.messaging import ticket_channel
 
@@ -123,14 +124,9 @@ def _read_ticket(ticket_id: str) -> tickets.TicketView:
     return view
 
 
-def _check_path_id(value: str, code: str, what: str) -> None:
-    if not re.fullmatch(ID_PATTERN, value):
-        raise not_found(code, f"{what} {value!r} does not exist.")
-
-
 @bp.post("/events/<event_id>/registrations")
 def register(event_id: str) -> Response:
-    _check_path_id(event_id, "EVENT_NOT_FOUND", "Event")
+    checked_id(event_id, EventNotFound)
     body = json_object()
     command = validate(RegisterRequest, body)
     return _submit_single("register", command.user_id, event_id, body)
@@ -138,8 +134,8 @@ def register(event_id: str) -> Response:
 
 @bp.delete("/events/<event_id>/registrations/<user_id>")
 def unregister(event_id: str, user_id: str) -> Response:
-    _check_path_id(event_id, "EVENT_NOT_FOUND", "Event")
-    _check_path_id(user_id, "USER_NOT_FOUND", "User")
+    checked_id(event_id, EventNotFound)
+    checked_id(user_id, UserNotFound)
     return _submit_single("unregister", user_id, event_id, None)
 
 

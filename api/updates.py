@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -27,9 +26,10 @@ import redis
 from flask import Blueprint, Response, request, stream_with_context
 from sqlalchemy import func, select
 
+from api.body import checked_id
 from api.context import ctx
 from api.errors import ApiError, FieldError, not_found, validation_error
-from models.identity import ID_PATTERN
+from models.errors import EventNotFound
 from models.tables import Event, EventLogEntry
 from tessera.messaging import event_channel
 
@@ -87,8 +87,7 @@ def format_message(log_id: int, kind: str, payload: dict[str, Any]) -> str:
 @bp.get("/events/<event_id>/updates")
 def stream_updates(event_id: str) -> Response:
     after = _last_event_id()
-    if not re.fullmatch(ID_PATTERN, event_id):  # e.g. a NUL byte: never sent to PostgreSQL
-        raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")
+    checked_id(event_id, EventNotFound)  # e.g. a NUL byte: never sent to PostgreSQL
     with ctx().sessions.begin() as session:
         if session.get(Event, event_id) is None:
             raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")
