@@ -1,19 +1,17 @@
-"""Celery settings, all from the environment (see tessera.config for the names).
+"""Celery settings (Celery reads this module by name: `app.config_from_object("celeryconfig")`).
 
-Celery reads this module by name (`app.config_from_object("celeryconfig")`); the broker URL is
-filled in at start-up by workers.app because it may point at an embedded Redis.
+Values that operators set come from `tessera.config.Settings`, the one reader of the
+environment; task names and the queue from `tessera.messaging`, where they are defined once.
 """
 
 from __future__ import annotations
 
-import os
+from tessera.config import Settings
+from tessera.messaging import QUEUE, SWEEP_TASK, TASK_NAMES
 
-# One hour is Celery's default visibility timeout; a SIGKILLed worker's unacked message would
-# wait that long to come back. We do not rely on it (the sweeper re-wakes pending tickets from
-# PostgreSQL within seconds), so a short timeout only makes redelivery prompter.
-VISIBILITY_TIMEOUT_SECONDS = int(os.environ.get("TESSERA_VISIBILITY_TIMEOUT", "60"))
+_settings = Settings.from_env()
 
-broker_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+broker_url = _settings.redis_url or "redis://127.0.0.1:6379/0"
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]
@@ -26,8 +24,11 @@ task_send_sent_event = True
 worker_hijack_root_logger = False
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None  # keep reconnecting while Redis is away
+# One hour is Celery's default visibility timeout; a SIGKILLed worker's unacked message would
+# wait that long to come back. We do not rely on it (the sweeper re-wakes pending tickets from
+# PostgreSQL within seconds), so a short timeout only makes redelivery prompter.
 broker_transport_options = {
-    "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+    "visibility_timeout": _settings.visibility_timeout_seconds,
     "socket_timeout": 2,
     "socket_connect_timeout": 2,
 }
@@ -40,17 +41,13 @@ task_publish_retry_policy = {
     "interval_max": 0.2,
 }
 # The same timeout wherever Celery reads it (the result backend is unused but configured alike).
-result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
-task_default_queue = "tessera"
-task_routes = {
-    "tessera.apply_event": {"queue": "tessera"},
-    "tessera.wake_events": {"queue": "tessera"},
-    "tessera.sweep": {"queue": "tessera"},
-}
+result_backend_transport_options = {"visibility_timeout": _settings.visibility_timeout_seconds}
+task_default_queue = QUEUE
+task_routes = {name: {"queue": QUEUE} for name in TASK_NAMES}
 beat_schedule = {
     "sweep-pending-tickets": {
-        "task": "tessera.sweep",
-        "schedule": float(os.environ.get("TESSERA_SWEEP_INTERVAL", "2")),
+        "task": SWEEP_TASK,
+        "schedule": _settings.sweep_interval_seconds,
         "options": {"expires": 10},
     },
 }

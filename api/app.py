@@ -13,7 +13,7 @@ from api.context import ApiContext
 from api.errors import register_error_handlers
 from models.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
-from tessera.messaging import TaskSender, Waker, redis_client
+from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -28,11 +28,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     engine = make_engine(settings.database_url, pool_size=10, max_overflow=20)
     client = redis_client(settings.redis_url)
+    waker = Waker(client, _celery_client(settings.redis_url))
     app.extensions["tessera"] = ApiContext(
         settings=settings,
-        sessions=make_sessionmaker(engine),
+        sessions=make_sessionmaker(engine, RedisMessenger(client, waker)),
         redis=client,
-        waker=Waker(client, _celery_client(settings.redis_url)),
     )
 
     # Hook order matters: request id first (every answer carries it), then timing and the

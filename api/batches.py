@@ -7,18 +7,17 @@ import base64
 import binascii
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, url_for
-from sqlalchemy.orm import Session
-from ulid import ULID
+from flask import Blueprint, Response, g, jsonify, url_for
 
 from api.auth import current_principal
 from api.body import ID, json_object, parse_query, validate
 from api.command_schemas import Batch, BatchAccepted, BatchRequest, BatchResults, BatchTicketsQuery
-from api.commands import submit, ticket_json
+from api.commands import ticket_json
 from api.context import ctx
 from api.errors import ApiError, FieldError, not_found, validation_error
+from api.idempotency import claim_request
 from api.render import json_response
-from models import tickets
+from models import batches, db, idempotency, tickets
 
 bp = Blueprint("batches", __name__)
 
@@ -47,30 +46,39 @@ def create_batch() -> Response:
     body = json_object()
     batch = validate(BatchRequest, body)
     items = [tickets.NewTicket(i.type, i.user_id, i.event_id) for i in batch.items]
-    accepted: dict[str, list[str]] = {}
-
-    def accept(session: Session) -> tuple[str, list[str]]:
-        batch_id = str(ULID())
-        owner = current_principal().owner
-        tickets.create_batch(session, batch_id, owner, len(items))
-        accepted[batch_id] = tickets.insert_tickets(session, items, owner, batch_id=batch_id)
-        return batch_id, list(dict.fromkeys(item.event_id for item in items))
-
-    def render(batch_id: str, replayed: bool) -> Response:
-        # A fresh batch already knows its ticket ids; a replay reads them back in item order.
-        ticket_ids = accepted.get(batch_id)
-        if ticket_ids is None:
-            with ctx().sessions.begin() as session:
-                ticket_ids = tickets.batch_ticket_ids(session, batch_id)
-        response = json_response(
-            BatchAccepted(batch_id=batch_id, total=len(ticket_ids), ticket_ids=ticket_ids), 202
-        )
-        response.headers["Location"] = url_for("batches.get_batch", batch_id=batch_id)
-        if replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
-
-    return submit(body, accept, render)
+    claim = claim_request(body)
+    owner = current_principal().owner
+    accepted = db.run(
+        ctx().sessions,
+        lambda session: idempotency.accept_once(
+            session,
+            claim,
+            lambda s: batches.accept_batch(s, owner, items),
+            resource_id=lambda created: created.batch_id,
+        ),
+    )
+    if isinstance(accepted, idempotency.Replay):
+        # A replay reads the ticket ids back, in item order.
+        with ctx().sessions.begin() as session:
+            accepted = batches.AcceptedBatch(
+                accepted.resource_id, batches.batch_ticket_ids(session, accepted.resource_id)
+            )
+        replayed = True
+    else:
+        replayed = False
+        g.accepted_tickets = len(accepted.ticket_ids)
+    response = json_response(
+        BatchAccepted(
+            batch_id=accepted.batch_id,
+            total=len(accepted.ticket_ids),
+            ticket_ids=accepted.ticket_ids,
+        ),
+        202,
+    )
+    response.headers["Location"] = url_for("batches.get_batch", batch_id=accepted.batch_id)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 # --- read -------------------------------------------------------------------------------
@@ -79,7 +87,7 @@ def create_batch() -> Response:
 @bp.get("/batches/<batch_id>")
 def get_batch(batch_id: str) -> Response:
     with ctx().sessions.begin() as session:
-        summary = tickets.batch_summary(session, _checked_batch_id(batch_id))
+        summary = batches.batch_summary(session, _checked_batch_id(batch_id))
     if summary is None or not _visible(summary.owner):
         raise _missing(batch_id)
     return json_response(
@@ -99,10 +107,10 @@ def list_batch_tickets(batch_id: str) -> Response:
     query = parse_query(BatchTicketsQuery)
     after = decode_cursor(query.cursor) if query.cursor is not None else None
     with ctx().sessions.begin() as session:
-        if not _visible(tickets.batch_owner(session, _checked_batch_id(batch_id))):
+        if not _visible(batches.batch_owner(session, _checked_batch_id(batch_id))):
             raise _missing(batch_id)
         # one more than asked tells whether another page follows, without a count
-        page = tickets.batch_tickets(session, batch_id, after, query.limit + 1)
+        page = batches.batch_tickets(session, batch_id, after, query.limit + 1)
     more = len(page) > query.limit
     page = page[: query.limit]
     body: dict[str, Any] = {

@@ -9,6 +9,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from pydantic.alias_generators import to_camel
 
 from models.identity import ID_PATTERN
+from models.results import ResultStatus
+from models.rules import DenialCode
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strict=True)]
 
@@ -48,19 +50,10 @@ class TicketQuery(Strict):
     wait: float | None = Field(default=None, ge=0, le=30)
 
 
+# `models.results` writes these; its enums are the statuses and codes listed here.
 class TicketResult(Out):
-    status: Literal["registered", "waitlisted", "denied", "unregistered"]
-    code: (
-        Literal[
-            "EVENT_FULL",
-            "ALREADY_REGISTERED",
-            "ALREADY_WAITLISTED",
-            "NOT_REGISTERED",
-            "USER_NOT_FOUND",
-            "EVENT_NOT_FOUND",
-        ]
-        | None
-    )
+    status: ResultStatus
+    code: DenialCode | None
     message: str
     position: int | None
     promoted_user_id: str | None

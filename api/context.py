@@ -1,4 +1,5 @@
-"""What the views use, built once per app by the factory: settings, sessions, Redis, wake-ups."""
+"""What the views use, built once per app by the factory: settings, sessions (which announce
+what they commit through Redis), and the Redis client the waiting views listen on."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from tessera.config import Settings
-from tessera.messaging import Waker
 
 
 @dataclass
@@ -17,7 +17,6 @@ class ApiContext:
     settings: Settings
     sessions: sessionmaker[Session]
     redis: redis.Redis
-    waker: Waker
 
 
 def ctx() -> ApiContext:

@@ -33,6 +33,8 @@ DOMAIN_STATUS = {
     "DUPLICATE_USER": 409,
     "DUPLICATE_EVENT": 409,
     "CAPACITY_BELOW_REGISTERED": 409,
+    "IDEMPOTENCY_KEY_IN_FLIGHT": 409,
+    "IDEMPOTENCY_KEY_REUSED": 422,
 }
 
 # Werkzeug's own errors (routing, body size, ...) mapped onto the contract's codes. A 400 (a
@@ -112,7 +114,9 @@ def from_domain(error: DomainError) -> ApiError:
     status = DOMAIN_STATUS.get(error.code, 422)
     if isinstance(error, InvalidInput):
         return validation_error([FieldError(error.field, error.message)])
-    return ApiError(status, error.code, str(error))
+    retry_after = getattr(error, "retry_after_seconds", None)
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    return ApiError(status, error.code, str(error), headers=headers)
 
 
 def register_error_handlers(app: Flask) -> None:

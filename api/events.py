@@ -10,6 +10,7 @@ import json
 
 from flask import Blueprint, Response, url_for
 from sqlalchemy import RowMapping
+from sqlalchemy.orm import Session
 from ulid import ULID
 
 from api.auth import admin_only
@@ -27,10 +28,8 @@ from api.schemas import (
     RegistrationStatus,
     WaitlistEntry,
 )
-from models import catalog, services
+from models import db, queries, services
 from models.errors import EventNotFound
-from models.updates import Update
-from tessera.messaging import publish
 
 bp = Blueprint("events", __name__)
 
@@ -85,8 +84,7 @@ def create_event() -> Response:
     body = parse_body(EventCreate)
     fields = body.model_dump(exclude={"event_id"})
     fields["event_id"] = body.event_id or new_event_id()
-    with ctx().sessions.begin() as session:
-        row = catalog.create_event(session, fields)
+    row = db.run(ctx().sessions, lambda session: services.create_event(session, fields))
     response = json_response(event_out(row), 201)
     response.headers["Location"] = url_for("events.get_event", event_id=fields["event_id"])
     return response
@@ -97,7 +95,7 @@ def list_events() -> Response:
     query = parse_query(EventQuery)
     after = decode_cursor(query.cursor) if query.cursor is not None else None
     with ctx().sessions.begin() as session:
-        page = catalog.list_events(session, status=query.status, after=after, limit=query.limit)
+        page = queries.list_events(session, status=query.status, after=after, limit=query.limit)
     items = [event_out(row) for row in page.rows]
     next_cursor = None
     if page.more:
@@ -109,7 +107,7 @@ def list_events() -> Response:
 @bp.get("/events/<event_id>")
 def get_event(event_id: str) -> Response:
     with ctx().sessions.begin() as session:
-        row = catalog.get_event(session, _event_id(event_id))
+        row = queries.get_event(session, _event_id(event_id))
     return json_response(event_out(row))
 
 
@@ -122,18 +120,13 @@ def update_event(event_id: str) -> Response:
         raise validation_error([FieldError("eventId", "cannot be changed")])
     changes = {name: getattr(body, name) for name in body.model_fields_set - {"event_id"}}
 
-    def change() -> tuple[RowMapping, list[Update]]:
-        with ctx().sessions.begin() as session:
-            published: list[Update] = []
-            if changes:
-                now = catalog.database_now(session)
-                published = services.update_event(session, event_id, changes, now)
-            # Read in the same transaction, under the event's lock: the promoted are seated.
-            return catalog.get_event(session, event_id), published
+    def change(session: Session) -> RowMapping:
+        if changes:
+            services.update_event(session, event_id, changes, db.database_now(session))
+        # Read in the same transaction, under the event's lock: the promoted are seated.
+        return queries.get_event(session, event_id)
 
-    row, published = catalog.retrying(change)
-    publish(ctx().redis, published)
-    return json_response(event_out(row))
+    return json_response(event_out(db.run(ctx().sessions, change)))
 
 
 @bp.delete("/events/<event_id>")
@@ -141,37 +134,33 @@ def update_event(event_id: str) -> Response:
 def delete_event(event_id: str) -> Response:
     event_id = _event_id(event_id)
 
-    def delete() -> None:
-        with ctx().sessions.begin() as session:
-            catalog.delete_event(session, event_id)
-
-    catalog.retrying(delete)
+    db.run(ctx().sessions, lambda session: services.delete_event(session, event_id))
     return Response(status=204)
 
 
 @bp.get("/events/<event_id>/registrations")
 def event_registrations(event_id: str) -> Response:
-    with catalog.snapshot(ctx().sessions) as session:
-        rows = catalog.event_registrations(session, _event_id(event_id))
+    with db.snapshot(ctx().sessions) as session:
+        rows = queries.event_registrations(session, _event_id(event_id))
     return json_list([EventRegistration.model_validate(row) for row in rows])
 
 
 @bp.get("/events/<event_id>/waitlist")
 def event_waitlist(event_id: str) -> Response:
-    with catalog.snapshot(ctx().sessions) as session:
-        rows = catalog.event_waitlist(session, _event_id(event_id))
+    with db.snapshot(ctx().sessions) as session:
+        rows = queries.event_waitlist(session, _event_id(event_id))
     return json_list([WaitlistEntry.model_validate(row) for row in rows])
 
 
 @bp.get("/events/<event_id>/registrations/<user_id>")
 def registration_status(event_id: str, user_id: str) -> Response:
     event_id = _event_id(event_id)
-    place: catalog.Place | None = None
-    with catalog.snapshot(ctx().sessions) as session:
+    place: queries.Place | None = None
+    with db.snapshot(ctx().sessions) as session:
         if ID.fullmatch(user_id):
-            place = catalog.place_of(session, event_id, user_id)
+            place = queries.place_of(session, event_id, user_id)
         else:  # no one can hold that id, but an unknown event still answers EVENT_NOT_FOUND
-            catalog.require_event(session, event_id)
+            queries.require_event(session, event_id)
     if place is None:
         raise ApiError(
             404, "REGISTRATION_NOT_FOUND", "The user is neither registered nor waitlisted."

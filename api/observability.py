@@ -7,7 +7,6 @@ queue lag (age of the oldest pending ticket) from PostgreSQL, at scrape time.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import time
@@ -24,10 +23,9 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from api.context import ctx
-from models.tables import Ticket
+from models import tickets
 from tessera.telemetry import BATCH_SIZE_BUCKETS, read_worker_metrics
 
 log = logging.getLogger("tessera.api")
@@ -61,16 +59,14 @@ class _WorkerAndQueueCollector(Collector):
                 sum_value=counters.get("batch_sum", 0),
             )
             with ctx().sessions.begin() as session:
-                oldest, pending = session.execute(
-                    select(func.min(Ticket.created_at), func.count()).where(
-                        Ticket.status == "pending"
-                    )
-                ).one()
-            lag = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
+                backlog = tickets.backlog(session)
+            lag = backlog.oldest_age_seconds
             yield GaugeMetricFamily(
                 "tessera_queue_lag_seconds", "Age of the oldest pending ticket", value=lag
             )
-            yield GaugeMetricFamily("tessera_tickets_pending", "Pending tickets", value=pending)
+            yield GaugeMetricFamily(
+                "tessera_tickets_pending", "Pending tickets", value=backlog.pending
+            )
 
 
 def init_app(app: Flask) -> None:

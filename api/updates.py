@@ -4,7 +4,7 @@ status changes.
 The event log in PostgreSQL is the stream; Redis pub/sub only says "look now". Every writer of
 an event's log rows holds that event's row lock, so ids within one event grow in commit order
 and `id > cursor` never skips a row. A reconnecting client sends `Last-Event-ID` and gets what
-it missed from the last hour.
+it missed within the event log's retention (`models.event_log.RETENTION`, one hour).
 
 Under gunicorn's gthread workers a stream holds a thread, so streams end after
 `STREAM_SECONDS` (the browser's EventSource reconnects by itself, resuming by `Last-Event-ID`)
@@ -15,7 +15,6 @@ leaves threads for ordinary requests.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import threading
 import time
@@ -24,13 +23,12 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, request, stream_with_context
-from sqlalchemy import func, select
 
 from api.body import checked_id
 from api.context import ctx
-from api.errors import ApiError, FieldError, not_found, validation_error
+from api.errors import ApiError, FieldError, validation_error
+from models import event_log, queries
 from models.errors import EventNotFound
-from models.tables import Event, EventLogEntry
 from tessera.messaging import event_channel
 
 bp = Blueprint("updates", __name__)
@@ -38,7 +36,6 @@ bp = Blueprint("updates", __name__)
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 300.0
 POLL_SECONDS = 1.0
-REPLAY_WINDOW = dt.timedelta(hours=1)
 MAX_STREAMS = 8
 RETRY_MILLISECONDS = 1000
 
@@ -56,27 +53,14 @@ def _last_event_id() -> int | None:
     return int(raw)
 
 
-def _fetch(event_id: str, after: int) -> list[tuple[int, str, dict[str, Any]]]:
+def _fetch(event_id: str, after: int) -> list[event_log.Update]:
     with ctx().sessions.begin() as session:
-        rows = session.execute(
-            select(EventLogEntry.id, EventLogEntry.kind, EventLogEntry.payload)
-            .where(
-                EventLogEntry.event_id == event_id,
-                EventLogEntry.id > after,
-                EventLogEntry.created_at > func.now() - REPLAY_WINDOW,
-            )
-            .order_by(EventLogEntry.id)
-            .limit(1000)
-        )
-        return [(row.id, row.kind, row.payload) for row in rows]
+        return event_log.entries_after(session, event_id, after)
 
 
 def _latest_id(event_id: str) -> int:
     with ctx().sessions.begin() as session:
-        latest = session.scalar(
-            select(func.max(EventLogEntry.id)).where(EventLogEntry.event_id == event_id)
-        )
-    return int(latest or 0)
+        return event_log.latest_id(session, event_id)
 
 
 def format_message(log_id: int, kind: str, payload: dict[str, Any]) -> str:
@@ -89,8 +73,7 @@ def stream_updates(event_id: str) -> Response:
     after = _last_event_id()
     checked_id(event_id, EventNotFound)  # e.g. a NUL byte: never sent to PostgreSQL
     with ctx().sessions.begin() as session:
-        if session.get(Event, event_id) is None:
-            raise not_found("EVENT_NOT_FOUND", f"Event {event_id!r} does not exist.")
+        queries.require_event(session, event_id)
     if after is None:
         after = _latest_id(event_id)  # a new client hears what happens from now on
     if not _open_streams.acquire(blocking=False):
@@ -118,10 +101,10 @@ def _stream(event_id: str, cursor: int) -> Iterator[str]:
     started = last_sent = time.monotonic()
     try:
         while time.monotonic() - started < STREAM_SECONDS:
-            for log_id, kind, payload in _fetch(event_id, cursor):
-                cursor = log_id
+            for entry in _fetch(event_id, cursor):
+                cursor = entry.log_id or cursor
                 last_sent = time.monotonic()
-                yield format_message(log_id, kind, payload)
+                yield format_message(cursor, entry.kind, entry.payload)
             if time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
                 last_sent = time.monotonic()
                 yield ": keep-alive\n\n"

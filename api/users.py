@@ -9,10 +9,8 @@ from api.body import checked_id, parse_body
 from api.context import ctx
 from api.render import json_list, json_response
 from api.schemas import User, UserCreate, UserRegistration, UserUpdate, UserWaitlisting
-from models import catalog, services
+from models import db, queries, services
 from models.errors import UserNotFound
-from models.updates import Update
-from tessera.messaging import publish
 
 bp = Blueprint("users", __name__)
 
@@ -26,8 +24,7 @@ def _user_id(user_id: str) -> str:
 @admin_only
 def create_user() -> Response:
     body = parse_body(UserCreate)
-    with ctx().sessions.begin() as session:
-        row = catalog.create_user(session, body.user_id, body.name)
+    row = db.run(ctx().sessions, lambda s: services.create_user(s, body.user_id, body.name))
     response = json_response(User.model_validate(row), 201)
     response.headers["Location"] = url_for("users.get_user", user_id=body.user_id)
     return response
@@ -36,7 +33,7 @@ def create_user() -> Response:
 @bp.get("/users/<user_id>")
 def get_user(user_id: str) -> Response:
     with ctx().sessions.begin() as session:
-        row = catalog.get_user(session, _user_id(user_id))
+        row = queries.get_user(session, _user_id(user_id))
     return json_response(User.model_validate(row))
 
 
@@ -45,8 +42,7 @@ def get_user(user_id: str) -> Response:
 def update_user(user_id: str) -> Response:
     user_id = _user_id(user_id)
     body = parse_body(UserUpdate)
-    with ctx().sessions.begin() as session:
-        row = catalog.rename_user(session, user_id, body.name)
+    row = db.run(ctx().sessions, lambda s: services.rename_user(s, user_id, body.name))
     return json_response(User.model_validate(row))
 
 
@@ -55,27 +51,21 @@ def update_user(user_id: str) -> Response:
 def delete_user(user_id: str) -> Response:
     user_id = _user_id(user_id)
 
-    def remove() -> list[Update]:
-        with ctx().sessions.begin() as session:
-            return services.remove_user(session, user_id, catalog.database_now(session))
-
     # Removal locks every event the user is part of; two removals (or a removal and the
-    # worker) can still collide, and PostgreSQL then aborts one of them: run it again.
-    published = catalog.retrying(remove)
-    # After commit: a reader must never hear of a change that was then rolled back.
-    publish(ctx().redis, published)
+    # worker) can still collide, and PostgreSQL then aborts one of them: `run` runs it again.
+    db.run(ctx().sessions, lambda s: services.remove_user(s, user_id, db.database_now(s)))
     return Response(status=204)
 
 
 @bp.get("/users/<user_id>/registrations")
 def user_registrations(user_id: str) -> Response:
-    with catalog.snapshot(ctx().sessions) as session:
-        rows = catalog.user_registrations(session, _user_id(user_id))
+    with db.snapshot(ctx().sessions) as session:
+        rows = queries.user_registrations(session, _user_id(user_id))
     return json_list([UserRegistration.model_validate(row) for row in rows])
 
 
 @bp.get("/users/<user_id>/waitlists")
 def user_waitlists(user_id: str) -> Response:
-    with catalog.snapshot(ctx().sessions) as session:
-        rows = catalog.user_waitlists(session, _user_id(user_id))
+    with db.snapshot(ctx().sessions) as session:
+        rows = queries.user_waitlists(session, _user_id(user_id))
     return json_list([UserWaitlisting.model_validate(row) for row in rows])

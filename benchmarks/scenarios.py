@@ -40,8 +40,8 @@ from benchmarks.load import (
 from benchmarks.profiling import recording, summarise
 from benchmarks.scale import Scale
 from benchmarks.stack import BenchStack, CpuMeter
-from tessera.cli import api_argv
-from tessera.servers import free_port
+from tessera.tools.processes import api_argv
+from tessera.tools.servers import free_port
 
 Figures = dict[str, Any]
 

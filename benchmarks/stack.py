@@ -23,10 +23,10 @@ import psycopg
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks.localstack import LocalStack
 from models.db import make_engine, make_sessionmaker, migrate, psycopg_url
 from models.tables import Base
-from tessera.localstack import LocalStack
-from tessera.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls, servers
+from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls, servers
 
 # Tables that hold what a scenario leaves behind (users and events included: each scenario
 # seeds its own).

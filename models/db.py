@@ -1,13 +1,47 @@
-"""Engines, sessions and migrations. Nothing here runs at import time."""
+"""Engines, sessions, units of work and migrations. Nothing here runs at import time.
+
+Every writer uses the same unit of work (`run`, or `with sessions.begin()` in the hot paths)
+and the same after-commit hook: what a transaction wants to tell the world (status updates,
+wake-ups) is handed to the process's `Messenger` only once the transaction has committed, and
+never if it rolls back. The messenger is attached to the sessionmaker at start-up, so `models`
+never imports Redis or Celery.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Engine, create_engine
+import psycopg.errors
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger("tessera.db")
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
+
+
+class Messenger(Protocol):
+    """Where committed news goes: status updates to publish, events to wake."""
+
+    def publish(self, updates: Sequence[Any]) -> None: ...
+
+    def wake(self, event_ids: Collection[str]) -> None: ...
+
+
+_MESSENGER = "tessera.messenger"
+_AFTER_COMMIT = "tessera.after_commit"
+
+
+# --- engines and sessions ---------------------------------------------------------------
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -39,8 +73,87 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
     )
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, messenger: Messenger | None = None) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; `messenger` receives what committed transactions announce
+    (without one, announcements are dropped: tools and tests that publish nothing)."""
+    sessions = sessionmaker(bind=engine, expire_on_commit=False, info={_MESSENGER: messenger})
+    event.listen(sessions, "after_commit", _run_after_commit)
+    event.listen(sessions, "after_rollback", _forget_after_commit)
+    return sessions
+
+
+# --- after commit -----------------------------------------------------------------------
+
+
+def after_commit(session: Session, callback: Callable[[Messenger], None]) -> None:
+    """Call `callback(messenger)` once the session's transaction has committed; never if it
+    rolls back. A reader must never hear of a change that was then undone."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    callbacks: list[Callable[[Messenger], None]] = session.info.pop(_AFTER_COMMIT, [])
+    messenger: Messenger | None = session.info.get(_MESSENGER)
+    if messenger is None:
+        return
+    for callback in callbacks:
+        try:
+            callback(messenger)
+        except Exception:  # the change is committed; telling of it must not undo the answer
+            log.exception("after-commit announcement failed")
+
+
+def _forget_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+# --- units of work ----------------------------------------------------------------------
+
+RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """A deadlock or serialization failure: PostgreSQL rolled the transaction back and the
+    same unit of work may simply run again."""
+    return isinstance(error.orig, RETRYABLE)
+
+
+def run(sessions: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 3) -> T:
+    """Run `work` in one transaction and return its value; run it again in a fresh transaction
+    when PostgreSQL aborts it for a deadlock or serialization failure. Anything else, or the
+    last failure, propagates (and nothing of it was committed or announced)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with sessions.begin() as session:
+                return work(session)
+        except DBAPIError as error:
+            if attempt == attempts or not is_retryable(error):
+                raise
+            log.warning("unit of work aborted (%s); retry %d", type(error.orig).__name__, attempt)
+            time.sleep(0.01 * 2**attempt)  # let the transaction we collided with finish
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only REPEATABLE READ transaction: every statement in it sees one snapshot, so a
+    response built from several queries never mixes two states. (Read-only transactions at
+    this level never fail with serialization errors.)"""
+    with sessions() as session, session.begin():
+        session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+        yield session
+
+
+def database_now(session: Session) -> dt.datetime:
+    """The transaction's own clock, the one `created_at` defaults use: every timestamp Tessera
+    writes follows the database's clock, whatever a host's clock says."""
+    now: dt.datetime = session.execute(select(func.now())).scalar_one()
+    return now
+
+
+# --- migrations -------------------------------------------------------------------------
 
 
 def migrate(database_url: str) -> None:

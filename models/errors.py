@@ -72,3 +72,22 @@ class StateNotLoaded(RuntimeError):
     A programming error in the loader, never a client's fault: it must not be turned into
     a denial, because that would decide a command on missing information.
     """
+
+
+class IdempotencyKeyInFlight(DomainError):
+    """A request with the same key is still being accepted: the client retries shortly."""
+
+    code = "IDEMPOTENCY_KEY_IN_FLIGHT"
+    retry_after_seconds = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still being accepted; retry shortly."
+        )
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was used with a different request.")

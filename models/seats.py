@@ -1,4 +1,5 @@
-"""Persistence of the rules: load one event's seats under its row lock, write the changes back.
+"""Persistence of the rules: load a window of one event's seats under its row lock, write the
+changes back.
 
 This is a hot path (the worker's apply loop runs through it for every batch of tickets), so it
 speaks SQLAlchemy Core: a handful of set-based statements per batch, never one per user.
@@ -8,37 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from models import locks
 from models.errors import EventNotFound
-from models.rules import EventSeats, Membership, Standing
-from models.tables import Event, Registration, User
+from models.rules import Command, EventSeats, Membership, Standing, promotions_needed
+from models.tables import Event, Registration
 
 
 def lock_seats(
-    session: Session,
-    event_id: str,
-    user_ids: Collection[str],
-    waitlist_heads: int | Callable[[EventSeats], int],
+    session: Session, event_id: str, user_ids: Collection[str], commands: Iterable[Command]
 ) -> EventSeats:
-    """Lock the event row (`FOR UPDATE`: this serialises everything that changes its seats)
-    and load a window of its seats: the standing of `user_ids` and the first
-    `waitlist_heads` people waiting (a number, or a function of the counts just read).
-    """
-    row = session.execute(
-        select(
-            Event.capacity,
-            Event.waitlist_enabled,
-            Event.registered_count,
-            Event.waitlisted_count,
-            Event.next_order,
-        )
-        .where(Event.event_id == event_id)
-        .with_for_update()
-    ).one_or_none()
+    """Lock the event row (this serialises everything that changes its seats) and load the
+    window the commands need: the standing of `user_ids`, and as many of the first people
+    waiting as the commands can promote (`rules.promotions_needed`)."""
+    row = locks.lock_event(
+        session,
+        event_id,
+        Event.capacity,
+        Event.waitlist_enabled,
+        Event.registered_count,
+        Event.waitlisted_count,
+        Event.next_order,
+    )
     if row is None:
         raise EventNotFound(event_id)
     seats = EventSeats(
@@ -56,12 +52,16 @@ def lock_seats(
             )
         ):
             seats.members[user_id] = Membership(Standing(standing), order)
-    wanted = waitlist_heads(seats) if callable(waitlist_heads) else waitlist_heads
-    heads = min(wanted, seats.waitlisted_count)
+    heads = min(
+        promotions_needed(commands, registered=seats.registered_count), seats.waitlisted_count
+    )
     if heads:
         head_rows = session.execute(
             select(Registration.user_id, Registration.place_order)
-            .where(Registration.event_id == event_id, Registration.standing == "waitlisted")
+            .where(
+                Registration.event_id == event_id,
+                Registration.standing == Standing.WAITLISTED.value,
+            )
             .order_by(Registration.place_order)
             .limit(heads)
         ).all()
@@ -86,6 +86,7 @@ _DELETE = text(
     "DELETE FROM registrations"
     " WHERE event_id = :event_id AND user_id = ANY(CAST(:user_ids AS text[]))"
 )
+
 _EXISTING_USERS = text(
     "SELECT user_id FROM users WHERE user_id = ANY(CAST(:user_ids AS text[])) FOR KEY SHARE"
 )
@@ -97,17 +98,7 @@ def save_seats(
     """Write what the rules changed: memberships of `seats.changed`, the counts and the
     order counter. `touch` also moves `updated_at` (a change made through PUT)."""
     gone = [u for u in seats.changed if seats.members.get(u) is None]
-    kept = [
-        {
-            "event_id": event_id,
-            "user_id": u,
-            "standing": m.standing.value,
-            "place_order": m.order,
-            "since": now,
-        }
-        for u in seats.changed
-        if (m := seats.members.get(u)) is not None
-    ]
+    kept = [(u, m) for u in seats.changed if (m := seats.members.get(u)) is not None]
     if gone:
         session.execute(_DELETE, {"event_id": event_id, "user_ids": gone})
     if kept:
@@ -117,9 +108,9 @@ def save_seats(
             {
                 "event_id": event_id,
                 "now": now,
-                "user_ids": [k["user_id"] for k in kept],
-                "standings": [k["standing"] for k in kept],
-                "orders": [k["place_order"] for k in kept],
+                "user_ids": [u for u, _ in kept],
+                "standings": [m.standing.value for _, m in kept],
+                "orders": [m.order for _, m in kept],
             },
         )
     values: dict[str, object] = {
@@ -136,28 +127,16 @@ def save_seats(
 
 
 def existing_user_ids(session: Session, user_ids: Collection[str]) -> set[str]:
-    """The users that exist, share-locked so that a concurrent deletion waits for us (and we
-    never seat a user whose row is being deleted)."""
+    """The users that exist, share-locked (`FOR KEY SHARE`) so that a concurrent deletion waits
+    for us and we never seat a user whose row is being deleted."""
     if not user_ids:
         return set()
     rows = session.execute(_EXISTING_USERS, {"user_ids": list(user_ids)})
     return {user_id for (user_id,) in rows}
 
 
-def lock_user_for_removal(session: Session, user_id: str) -> list[str] | None:
-    """Lock the events a user is part of (sorted, so two removals cannot deadlock), then the
-    user row. Returns the event ids, or None when the user does not exist. The caller must
-    check the list is still complete after the lock (`user_event_ids`)."""
-    event_ids = user_event_ids(session, user_id)
-    for event_id in sorted(event_ids):
-        session.execute(select(Event.event_id).where(Event.event_id == event_id).with_for_update())
-    found = session.execute(
-        select(User.user_id).where(User.user_id == user_id).with_for_update()
-    ).one_or_none()
-    return None if found is None else event_ids
-
-
 def user_event_ids(session: Session, user_id: str) -> list[str]:
+    """The events where the user is seated or waiting, in event-id order."""
     return list(
         session.scalars(
             select(Registration.event_id)

@@ -1,8 +1,9 @@
-"""Units of work that change seats outside the worker: removing a user, changing an event.
+"""The synchronous changes to users and events: create, rename, change, delete.
 
-They take the same event row lock as the worker's apply loop, so they serialise with it, and
-they go through the same rules. The caller owns the transaction and publishes the returned
-updates after it commits.
+Those that change seats (removing a user, changing an event) take the same event row lock as
+the worker's apply loop, so they serialise with it, and they go through the same rules. Each
+runs inside the caller's transaction (`models.db.run`); the status updates it writes are
+published once that transaction commits.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import RowMapping, delete, func, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models import rules, updates
-from models.errors import UserNotFound
-from models.rules import EventSeats
-from models.seats import lock_seats, lock_user_for_removal, save_seats, user_event_ids
+from models import event_log, locks
+from models.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
+from models.queries import EVENT_COLUMNS, USER_COLUMNS
+from models.rules import ChangeCapacity, RemoveUser, promoted_by
+from models.seats import lock_seats, save_seats, user_event_ids
 from models.tables import Event, User
 
 EVENT_FIELDS = frozenset(
@@ -32,50 +35,101 @@ EVENT_FIELDS = frozenset(
         "waitlist_enabled",
     }
 )
+_SEAT_FIELDS = frozenset({"capacity", "waitlist_enabled"})
 
 
-def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[updates.Update]:
+# --- users ------------------------------------------------------------------------------
+
+
+def create_user(session: Session, user_id: str, name: str) -> RowMapping:
+    statement = (
+        insert(User)
+        .values(user_id=user_id, name=name)
+        .on_conflict_do_nothing(index_elements=[User.user_id])
+        .returning(*USER_COLUMNS)
+    )
+    row = session.execute(statement).mappings().one_or_none()
+    if row is None:
+        raise DuplicateUser(user_id)
+    return row
+
+
+def rename_user(session: Session, user_id: str, name: str) -> RowMapping:
+    row = (
+        session.execute(
+            update(User)
+            .where(User.user_id == user_id)
+            .values(name=name, updated_at=func.now())
+            .returning(*USER_COLUMNS)
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise UserNotFound(user_id)
+    return row
+
+
+def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_log.Update]:
     """Delete a user: they leave every event first, each freed seat going to that event's
     waitlist head in the same transaction."""
-    event_ids = lock_user_for_removal(session, user_id)
-    if event_ids is None:
+    locks.lock_event_rows(session, user_event_ids(session, user_id))
+    if not locks.lock_user_row(session, user_id):
         raise UserNotFound(user_id)
-    # With the user row locked no new place can be taken for them; pick up any taken between
-    # our first look and the lock.
-    event_ids = sorted(set(event_ids) | set(user_event_ids(session, user_id)))
-    published: list[updates.Update] = []
-    for event_id in event_ids:
-        seats = lock_seats(session, event_id, [user_id], waitlist_heads=1)
-        removed = rules.remove_user(seats, user_id)
+    # With the user row locked no new place can be taken for them; this list is complete.
+    published: list[event_log.Update] = []
+    for event_id in user_event_ids(session, user_id):
+        command = RemoveUser(user_id)
+        seats = lock_seats(session, event_id, [user_id], [command])
+        outcome = seats.handle(command)
         save_seats(session, event_id, seats, now)
-        if removed.promoted_user_id is not None:
-            published.append(updates.promoted(event_id, removed.promoted_user_id))
+        published += event_log.promotions(event_id, promoted_by(outcome))
     session.execute(delete(User).where(User.user_id == user_id))
-    return updates.append(session, published)
+    return event_log.append(session, published)
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
+    statement = (
+        insert(Event)
+        .values(**fields)
+        .on_conflict_do_nothing(index_elements=[Event.event_id])
+        .returning(*EVENT_COLUMNS)
+    )
+    row = session.execute(statement).mappings().one_or_none()
+    if row is None:
+        raise DuplicateEvent(str(fields["event_id"]))
+    return row
 
 
 def update_event(
     session: Session, event_id: str, changes: Mapping[str, Any], now: dt.datetime
-) -> list[updates.Update]:
+) -> list[event_log.Update]:
     """Apply a partial update. A capacity raise promotes the waitlist FIFO at once; a capacity
     below the registered count raises CapacityBelowRegistered and changes nothing."""
     unknown = set(changes) - EVENT_FIELDS
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
-
-    def heads_for(seats: EventSeats) -> int:
-        capacity = changes.get("capacity", seats.capacity)
-        return max(0, int(capacity) - seats.registered_count)
-
-    seats = lock_seats(session, event_id, [], waitlist_heads=heads_for)
+    commands = [ChangeCapacity(changes["capacity"])] if "capacity" in changes else []
+    seats = lock_seats(session, event_id, [], commands)
     promoted: tuple[str, ...] = ()
-    if "capacity" in changes:
-        promoted = rules.change_capacity(seats, changes["capacity"]).promoted_user_ids
+    for command in commands:
+        promoted += promoted_by(seats.handle(command))
     if "waitlist_enabled" in changes:
-        # Turning the waitlist off keeps those already waiting; it only denies newcomers.
-        seats.waitlist_enabled = bool(changes["waitlist_enabled"])
+        seats.set_waitlist_enabled(bool(changes["waitlist_enabled"]))
     save_seats(session, event_id, seats, now, touch=True)
-    plain = {k: v for k, v in changes.items() if k not in {"capacity", "waitlist_enabled"}}
+    plain = {k: v for k, v in changes.items() if k not in _SEAT_FIELDS}
     if plain:
         session.execute(update(Event).where(Event.event_id == event_id).values(**plain))
-    return updates.append(session, [updates.promoted(event_id, u) for u in promoted])
+    return event_log.append(session, event_log.promotions(event_id, promoted))
+
+
+def delete_event(session: Session, event_id: str) -> None:
+    """Delete an event; its registrations and waitlist go with it (ON DELETE CASCADE)."""
+    deleted = session.execute(
+        delete(Event).where(Event.event_id == event_id).returning(Event.event_id)
+    ).first()
+    if deleted is None:
+        raise EventNotFound(event_id)

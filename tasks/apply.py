@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
 
+from tessera.messaging import APPLY_EVENT_TASK, WAKE_EVENTS_TASK
 from workers import apply, runtime
 from workers.app import app
 
 
 @app.task(
-    name="tessera.apply_event",
+    name=APPLY_EVENT_TASK,
     acks_late=True,
     ignore_result=True,
     autoretry_for=(OperationalError,),
@@ -19,10 +20,10 @@ from workers.app import app
     max_retries=None,  # PostgreSQL may be down for a while; the ticket rows wait, and so do we
 )
 def apply_event(event_id: str) -> None:
-    apply.drain_event(runtime.current(), event_id)
+    apply.drain_event(runtime.current(app), event_id)
 
 
-@app.task(name="tessera.wake_events", acks_late=True, ignore_result=True)
+@app.task(name=WAKE_EVENTS_TASK, acks_late=True, ignore_result=True)
 def wake_events(event_ids: list[str]) -> None:
     """Fan-out of a request that woke many events at once: one task per event, so distinct
     events are applied in parallel by the pool."""

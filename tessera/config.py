@@ -1,4 +1,8 @@
-"""Settings read from the environment once, at start-up, into one immutable value."""
+"""Settings read from the environment once, at start-up, into one immutable value.
+
+The only reader of Tessera's environment variables: the API, the workers, the Celery
+configuration (`celeryconfig.py`) and the tools all take their settings from here.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ class Settings:
     apply_batch_size: int = 500
     sweep_interval_seconds: float = 2.0
     sweep_min_age_seconds: float = 2.0
+    visibility_timeout_seconds: int = 60
     max_body_bytes: int = 4 * 1024 * 1024
     log_json: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -75,6 +80,7 @@ class Settings:
                 apply_batch_size=int(env.get("TESSERA_APPLY_BATCH_SIZE", "500")),
                 sweep_interval_seconds=float(env.get("TESSERA_SWEEP_INTERVAL", "2")),
                 sweep_min_age_seconds=float(env.get("TESSERA_SWEEP_MIN_AGE", "2")),
+                visibility_timeout_seconds=int(env.get("TESSERA_VISIBILITY_TIMEOUT", "60")),
                 max_body_bytes=int(env.get("TESSERA_MAX_BODY_BYTES", str(4 * 1024 * 1024))),
                 log_json=env.get("TESSERA_LOG_FORMAT", "json") == "json",
             )

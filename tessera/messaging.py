@@ -1,7 +1,9 @@
 """Redis as a messenger, never as the truth: wake-ups for events and status-update publishing.
 
 Shared by the API (wakes an event after accepting a ticket, publishes promotions it caused) and
-the workers (publish results, wake events again). Imports no project package but `models`.
+the workers (publish results, wake events again), through `RedisMessenger`, which the models'
+after-commit hook calls. Imports no other project package. The Celery task names and the queue
+are defined here, once, for the tasks, the routes and the senders.
 
 Coalescing wake-ups: a key `tessera:wake:{event}` says "a wake-up for this event is queued and
 its worker has not started yet". A sender queues a task only when it sets that key (SET NX);
@@ -16,17 +18,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 import redis
 
-from models.updates import Update
-
 log = logging.getLogger("tessera.messaging")
 
+QUEUE = "tessera"
 APPLY_EVENT_TASK = "tessera.apply_event"
 WAKE_EVENTS_TASK = "tessera.wake_events"
+SWEEP_TASK = "tessera.sweep"
+TASK_NAMES = (APPLY_EVENT_TASK, WAKE_EVENTS_TASK, SWEEP_TASK)
 WAKE_KEY_TTL_SECONDS = 30
 # Redis must never make the API hang: a call that cannot reach it fails within this.
 REDIS_SOCKET_TIMEOUT = 1.0
@@ -51,6 +54,19 @@ def ticket_channel(ticket_id: str) -> str:
 
 def event_channel(event_id: str) -> str:
     return f"tessera:event:{event_id}"
+
+
+class Update(Protocol):
+    """A status update as the event log wrote it (`models.event_log.Update`)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def log_id(self) -> int | None: ...
 
 
 class TaskSender(Protocol):
@@ -91,7 +107,7 @@ class Waker:
         return len(due)
 
 
-def queue_depth(client: redis.Redis, queue: str = "tessera") -> int:
+def queue_depth(client: redis.Redis, queue: str = QUEUE) -> int:
     """Wake-ups waiting in the Celery queue (its Redis list); 0 if Redis does not answer."""
     try:
         return int(client.llen(queue))
@@ -127,3 +143,18 @@ def publish(client: redis.Redis, updates: Iterable[Update]) -> None:
     except redis.RedisError:
         # Readers fall back to the database; a missed publish delays them, never misleads.
         log.warning("could not publish %d status updates", count)
+
+
+class RedisMessenger:
+    """What committed transactions announce, sent through Redis: status updates published,
+    events woken (the `models.db.Messenger` of the API and the workers)."""
+
+    def __init__(self, client: redis.Redis, waker: Waker) -> None:
+        self.client = client
+        self.waker = waker
+
+    def publish(self, updates: Sequence[Update]) -> None:
+        publish(self.client, updates)
+
+    def wake(self, event_ids: Collection[str]) -> None:
+        self.waker.wake(event_ids)

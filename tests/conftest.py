@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_sessionmaker, migrate
 from models.tables import Base
-from tessera.servers import ServerUrls, servers
+from tessera.tools.servers import ServerUrls, servers
 
 
 @pytest.fixture(scope="session")

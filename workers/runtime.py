@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
-from tessera.messaging import TaskSender, Waker, redis_client
+from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
 
 
 @dataclass
@@ -30,15 +30,17 @@ def build(settings: Settings, sender: TaskSender) -> Runtime:
         raise ConfigError("workers need DATABASE_URL and REDIS_URL")
     engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
     client = redis_client(settings.redis_url)
-    return Runtime(settings, engine, make_sessionmaker(engine), client, Waker(client, sender))
+    waker = Waker(client, sender)
+    sessions = make_sessionmaker(engine, RedisMessenger(client, waker))
+    return Runtime(settings, engine, sessions, client, waker)
 
 
-def current() -> Runtime:
+def current(sender: TaskSender) -> Runtime:
+    """This process's runtime, built on first use (after the pool forked us): `sender` is the
+    Celery app the tasks belong to."""
     global _current  # noqa: PLW0603 - one runtime per process, rebuilt after fork
     if _current is None:
-        from workers.app import app
-
-        _current = build(Settings.from_env(), app)
+        _current = build(Settings.from_env(), sender)
     return _current
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from models.locks import MIGRATION_KEY
 from models.tables import Base
 
 target_metadata = Base.metadata
@@ -16,11 +17,11 @@ def run_migrations_online() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         # Serialise concurrent `tessera migrate` runs (several containers starting at once).
-        connection.exec_driver_sql("SELECT pg_advisory_lock(7426001)")
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_KEY})")
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()
-        connection.exec_driver_sql("SELECT pg_advisory_unlock(7426001)")
+        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_KEY})")
         connection.commit()
     engine.dispose()
 

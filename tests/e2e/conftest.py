@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from tessera.localstack import LocalStack
-from tessera.servers import ServerUrls
+from benchmarks.localstack import LocalStack
+from tessera.tools.servers import ServerUrls
 
 ADMIN_KEY = "e2e-admin-key"
 CLIENT_KEY = "e2e-client-key"

@@ -13,10 +13,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks.localstack import LocalStack
 from models.tables import Batch, Ticket
-from tessera.cli import main
-from tessera.importer import Row, chunk_request
-from tessera.localstack import LocalStack
+from tessera.tools.cli import main
+from tessera.tools.importer import Row, chunk_request
 from tests.e2e.conftest import ADMIN_KEY, CLIENT_KEY, Api
 
 pytestmark = pytest.mark.e2e

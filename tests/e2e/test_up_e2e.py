@@ -15,7 +15,7 @@ import psutil
 import pytest
 import requests
 
-from tessera.servers import free_port
+from tessera.tools.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, str
         [
             sys.executable,
             "-m",
-            "tessera.cli",
+            "tessera.tools.cli",
             "up",
             "--port",
             str(port),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.tables import Ticket
 from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
-from tessera.servers import ServerUrls
+from tessera.tools.servers import ServerUrls
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime
 

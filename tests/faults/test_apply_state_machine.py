@@ -32,11 +32,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import invariants, services
 from models.errors import CapacityBelowRegistered, UserNotFound
+from models.event_log import REGISTRATION_PROMOTED, TICKET_COMPLETED
 from models.tables import Event, Registration, Ticket, User
 from models.tickets import NewTicket, insert_tickets
-from models.updates import REGISTRATION_PROMOTED, TICKET_COMPLETED
 from tessera.config import Settings
-from tessera.servers import ServerUrls
+from tessera.tools.servers import ServerUrls
 from tests.conftest import wipe
 from tests.unit.reference_model import ReferenceEvent, RefOutcome, Rejected
 from workers import apply, runtime

@@ -19,7 +19,7 @@ from flask import Flask
 
 from api.app import create_app
 from tessera.config import ApiKey, Settings
-from tessera.servers import free_port
+from tessera.tools.servers import free_port
 from tests.faults.lab import ADMIN_KEY, CLIENT_KEY, OTHER_CLIENT_KEY, FaultLab
 
 pytestmark = pytest.mark.e2e
@@ -206,7 +206,7 @@ def flower(lab: FaultLab) -> Iterator[str]:
     lab.stack.env = {**saved, "TESSERA_FLOWER_AUTH": ":".join(FLOWER_AUTH)}
     try:
         lab.stack.spawn(
-            "flower", [sys.executable, "-m", "tessera.cli", "flower", "--port", str(port)]
+            "flower", [sys.executable, "-m", "tessera.tools.cli", "flower", "--port", str(port)]
         )
     finally:
         lab.stack.env = saved

@@ -79,7 +79,7 @@ def tessera_check(lab: FaultLab) -> tuple[bool, str] | None:
         "REDIS_URL": lab.urls.redis_url,
     }
     probe = subprocess.run(
-        [sys.executable, "-m", "tessera.cli", "check", "--help"],
+        [sys.executable, "-m", "tessera.tools.cli", "check", "--help"],
         capture_output=True,
         text=True,
         env=env,
@@ -89,7 +89,7 @@ def tessera_check(lab: FaultLab) -> tuple[bool, str] | None:
     if probe.returncode != 0:
         return None
     result = subprocess.run(
-        [sys.executable, "-m", "tessera.cli", "check"],
+        [sys.executable, "-m", "tessera.tools.cli", "check"],
         capture_output=True,
         text=True,
         env=env,

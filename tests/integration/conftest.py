@@ -21,10 +21,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from models.rules import Register, handle
+from models.rules import Register
 from models.seats import lock_seats, save_seats
 from tessera.config import ApiKey, Settings
-from tessera.servers import ServerUrls
+from tessera.tools.servers import ServerUrls
 from workers import runtime
 
 ADMIN_KEY = "admin-key"
@@ -143,9 +143,9 @@ def take_places(db: sessionmaker[Session], event_id: str, *user_ids: str) -> Non
     """Register users directly through the rules (seat, or waitlist when full), as the worker
     would, without going through tickets."""
     with db.begin() as session:
-        seats = lock_seats(session, event_id, user_ids, waitlist_heads=0)
+        seats = lock_seats(session, event_id, user_ids, [])
         for user_id in user_ids:
-            handle(seats, Register(user_id))
+            seats.handle(Register(user_id))
         save_seats(session, event_id, seats, NOW)
 
 

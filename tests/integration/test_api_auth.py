@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from api.app import create_app
 from tessera.config import ApiKey, ConfigError, Settings
-from tessera.servers import free_port
+from tessera.tools.servers import free_port
 from tests.integration.conftest import (
     ADMIN,
     ADMIN_KEY,

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tessera.config import Settings
-from tessera.servers import free_port
+from tessera.tools.servers import free_port
 from tests.integration.conftest import AppFactory
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from api import updates
 from api.app import create_app
 from models.tables import Ticket
 from tessera.config import Settings
-from tessera.servers import ServerUrls
+from tessera.tools.servers import ServerUrls
 from tests.integration.conftest import AppFactory
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime

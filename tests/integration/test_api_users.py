@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import catalog
+from models.db import run
 from models.tables import User
 from tessera.messaging import event_channel
 from tests.integration.conftest import (
@@ -254,17 +254,16 @@ def test_a_unit_of_work_aborted_by_a_deadlock_is_run_again(db: sessionmaker[Sess
     def lock_in_order(first: str, second: str) -> None:
         name = first + second
 
-        def work() -> None:
+        def work(session: Session) -> None:
             attempts[name] += 1
-            with db.begin() as session:
-                lock = "SELECT 1 FROM users WHERE user_id = :id FOR UPDATE"
-                session.execute(text(lock), {"id": first})
-                if attempts[name] == 1:
-                    both_hold_their_first_lock.wait(timeout=5)
-                session.execute(text(lock), {"id": second})
+            lock = "SELECT 1 FROM users WHERE user_id = :id FOR UPDATE"
+            session.execute(text(lock), {"id": first})
+            if attempts[name] == 1:
+                both_hold_their_first_lock.wait(timeout=5)
+            session.execute(text(lock), {"id": second})
 
         try:
-            catalog.retrying(work)
+            run(db, work)
         except BaseException as error:  # reported below, in the test's own thread
             failures.append(error)
 

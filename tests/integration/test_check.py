@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.invariants import run_checks, violations
 from models.rules import Register, Unregister
-from tessera.cli import main
-from tessera.servers import ServerUrls, free_port
+from tessera.tools.cli import main
+from tessera.tools.servers import ServerUrls, free_port
 from tests.integration.test_seats_persistence import apply, make_event, make_users
 
 pytestmark = pytest.mark.integration

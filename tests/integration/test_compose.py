@@ -14,7 +14,8 @@ import click
 import pytest
 import yaml
 
-from tessera.cli import flower_argv, main
+from tessera.tools.cli import main
+from tessera.tools.processes import flower_argv
 
 pytestmark = pytest.mark.unit
 

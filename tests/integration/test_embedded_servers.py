@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import redis
 
-from tessera.servers import EmbeddedPostgres, EmbeddedRedis, servers
+from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, servers
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from models.tables import Event, EventLogEntry, Registration, Ticket
 from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
 from tessera.messaging import APPLY_EVENT_TASK, WAKE_EVENTS_TASK, Waker, wake_key
-from tessera.servers import ServerUrls
+from tessera.tools.servers import ServerUrls
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime, sweeper
 
@@ -209,14 +209,14 @@ def test_a_ticket_the_rules_cannot_take_fails_alone_and_the_rest_complete(
     make_event(db, capacity=10)
     make_users(db, "ann", "bob", "cy")
     ids = submit(db, "e1", ("register", "ann"), ("register", "bob"), ("register", "cy"))
-    real_handle = rules.handle
+    real_handle = rules.EventSeats.handle
 
     def broken_for_bob(seats: rules.EventSeats, command: rules.Command) -> rules.Outcome:
         if getattr(command, "user_id", None) == "bob":
             raise RuntimeError("a bug that only bob's ticket triggers")
         return real_handle(seats, command)
 
-    monkeypatch.setattr(apply, "handle", broken_for_bob)
+    monkeypatch.setattr(rules.EventSeats, "handle", broken_for_bob)
     apply.drain_event(rt, "e1")
 
     assert statuses(db, ids) == ["registered", "failed", "registered"]

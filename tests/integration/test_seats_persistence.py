@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import services
 from models.errors import CapacityBelowRegistered, EventNotFound, UserNotFound
-from models.rules import Register, Unregister, handle
+from models.rules import Register, Unregister
 from models.seats import lock_seats, save_seats
 from models.tables import Event, Registration, User
 
@@ -51,8 +51,8 @@ def apply(
 ) -> list[object]:
     user_ids = {c.user_id for c in commands}
     with db.begin() as session:
-        seats = lock_seats(session, event_id, user_ids, waitlist_heads=len(commands))
-        outcomes: list[object] = [handle(seats, c) for c in commands]
+        seats = lock_seats(session, event_id, user_ids, commands)
+        outcomes: list[object] = [seats.handle(c) for c in commands]
         save_seats(session, event_id, seats, NOW)
     return outcomes
 
@@ -108,7 +108,7 @@ def test_a_window_of_the_waitlist_promotes_the_true_head(db: sessionmaker[Sessio
 
 def test_locking_an_unknown_event_raises_event_not_found(db: sessionmaker[Session]) -> None:
     with db.begin() as session, pytest.raises(EventNotFound):
-        lock_seats(session, "missing", [], 0)
+        lock_seats(session, "missing", [], [])
 
 
 def test_two_concurrent_units_of_work_on_one_event_serialise_and_never_oversell(
@@ -121,10 +121,10 @@ def test_two_concurrent_units_of_work_on_one_event_serialise_and_never_oversell(
 
     def slow_first() -> None:
         with db.begin() as session:
-            seats = lock_seats(session, "e1", [f"a{i}" for i in range(5)], 0)
+            seats = lock_seats(session, "e1", [f"a{i}" for i in range(5)], [])
             first_has_lock.set()
             time.sleep(0.3)  # hold the lock while the second one tries
-            results["a"] = [handle(seats, Register(f"a{i}")) for i in range(5)]
+            results["a"] = [seats.handle(Register(f"a{i}")) for i in range(5)]
             save_seats(session, "e1", seats, NOW)
 
     def second() -> None:

@@ -30,7 +30,6 @@ from models.rules import (
     Unregistered,
     UserRemoved,
     Waitlisted,
-    handle,
 )
 
 from .reference_model import (
@@ -161,7 +160,7 @@ def run_rules(seats: EventSeats, step: Step) -> RefOutcome:
         seats.waitlist_enabled = step.enabled
         return ("toggled", step.enabled)
     try:
-        return as_reference(handle(seats, step))
+        return as_reference(seats.handle(step))
     # The subclass must be matched before InvalidInput, which it extends.
     except InvalidCapacity:
         return ("rejected", INVALID_CAPACITY)
@@ -196,7 +195,7 @@ def apply_quietly(seats: EventSeats, step: Step) -> None:
         seats.waitlist_enabled = step.enabled
         return
     with contextlib.suppress(DomainError):
-        handle(seats, step)
+        seats.handle(step)
 
 
 def walk(capacity: int, waitlist_enabled: bool, history: Iterable[Step]) -> Iterator[EventSeats]:

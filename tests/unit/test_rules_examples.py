@@ -23,14 +23,10 @@ from models.rules import (
     Unregistered,
     UserRemoved,
     Waitlisted,
-    change_capacity,
-    invariant_violations,
     promotions_needed,
-    register,
-    remove_user,
-    unregister,
 )
-from models.standings import registrations_of, waitlists_of
+
+from .standings import registrations_of, waitlists_of
 
 pytestmark = pytest.mark.unit
 
@@ -38,82 +34,82 @@ pytestmark = pytest.mark.unit
 def event_with(capacity: int, *user_ids: str, waitlist_enabled: bool = True) -> EventSeats:
     seats = EventSeats.empty(capacity, waitlist_enabled=waitlist_enabled)
     for user_id in user_ids:
-        register(seats, user_id)
+        seats.register(user_id)
     return seats
 
 
 def test_the_first_registrant_gets_a_seat() -> None:
     seats = event_with(2)
-    assert register(seats, "ada") == Registered("ada")
+    assert seats.register("ada") == Registered("ada")
     assert seats.available == 1
 
 
 def test_a_full_event_with_a_waitlist_queues_newcomers_in_arrival_order() -> None:
     seats = event_with(1, "ada")
-    assert register(seats, "bob") == Waitlisted("bob", position=1)
-    assert register(seats, "cy") == Waitlisted("cy", position=2)
+    assert seats.register("bob") == Waitlisted("bob", position=1)
+    assert seats.register("cy") == Waitlisted("cy", position=2)
     assert list(seats.waitlist) == ["bob", "cy"]
 
 
 def test_a_full_event_without_a_waitlist_turns_newcomers_away() -> None:
     seats = event_with(1, "ada", waitlist_enabled=False)
-    assert register(seats, "bob") == Denied("bob", DenialCode.EVENT_FULL)
+    assert seats.register("bob") == Denied("bob", DenialCode.EVENT_FULL)
 
 
 def test_registering_twice_is_denied_with_the_users_current_standing() -> None:
     seats = event_with(1, "ada", "bob")
-    assert register(seats, "ada") == Denied("ada", DenialCode.ALREADY_REGISTERED)
-    assert register(seats, "bob") == Denied("bob", DenialCode.ALREADY_WAITLISTED)
+    assert seats.register("ada") == Denied("ada", DenialCode.ALREADY_REGISTERED)
+    assert seats.register("bob") == Denied("bob", DenialCode.ALREADY_WAITLISTED)
 
 
 def test_unregistering_a_seated_user_promotes_the_head_of_the_waitlist() -> None:
     seats = event_with(1, "ada", "bob", "cy")
-    assert unregister(seats, "ada") == Unregistered("ada", Standing.REGISTERED, "bob")
+    assert seats.unregister("ada") == Unregistered("ada", Standing.REGISTERED, "bob")
     assert seats.members["bob"] == Membership(Standing.REGISTERED, order=4)
     assert list(seats.waitlist) == ["cy"]
 
 
 def test_leaving_the_waitlist_moves_everyone_behind_up_one_place() -> None:
     seats = event_with(1, "ada", "bob", "cy", "dee")
-    assert unregister(seats, "cy") == Unregistered("cy", Standing.WAITLISTED)
+    assert seats.unregister("cy") == Unregistered("cy", Standing.WAITLISTED)
     assert seats.position("dee") == 2
-    assert invariant_violations(seats) == []
+    assert seats.invariant_violations() == []
 
 
 def test_unregistering_someone_who_never_registered_is_denied() -> None:
     seats = event_with(1, "ada")
-    assert unregister(seats, "bob") == Denied("bob", DenialCode.NOT_REGISTERED)
+    assert seats.unregister("bob") == Denied("bob", DenialCode.NOT_REGISTERED)
 
 
 def test_raising_the_capacity_seats_waiters_first_come_first_served() -> None:
     seats = event_with(1, "ada", "bob", "cy", "dee")
-    assert change_capacity(seats, 3) == CapacityChanged(3, ("bob", "cy"))
+    assert seats.change_capacity(3) == CapacityChanged(3, ("bob", "cy"))
     assert list(seats.waitlist) == ["dee"]
 
 
 def test_lowering_the_capacity_below_the_seats_taken_is_refused() -> None:
     seats = event_with(3, "ada", "bob")
     with pytest.raises(CapacityBelowRegistered):
-        change_capacity(seats, 1)
+        seats.change_capacity(1)
     assert seats.capacity == 3
 
 
 def test_turning_the_waitlist_off_keeps_those_already_waiting() -> None:
     seats = event_with(1, "ada", "bob")
     seats.waitlist_enabled = False
-    assert register(seats, "cy") == Denied("cy", DenialCode.EVENT_FULL)
-    assert unregister(seats, "ada") == Unregistered("ada", Standing.REGISTERED, "bob")
+    assert seats.register("cy") == Denied("cy", DenialCode.EVENT_FULL)
+    assert seats.unregister("ada") == Unregistered("ada", Standing.REGISTERED, "bob")
 
 
 def test_deleting_a_seated_user_hands_their_seat_to_the_head_of_the_waitlist() -> None:
     seats = event_with(1, "ada", "bob")
-    assert remove_user(seats, "ada") == UserRemoved("ada", Standing.REGISTERED, "bob")
+    assert seats.remove_user("ada") == UserRemoved("ada", Standing.REGISTERED, "bob")
     assert seats.members["ada"] is None
 
 
 def test_deleting_a_user_with_no_standing_changes_nothing() -> None:
     seats = event_with(1, "ada")
-    assert remove_user(seats, "bob") == UserRemoved("bob", left=None)
+    assert seats.remove_user("bob") == UserRemoved("bob", left=None)
     assert seats.changed == {"ada"}
 
 
@@ -125,7 +121,7 @@ def test_a_loader_fetches_one_head_per_leave_and_up_to_the_new_capacity_per_chan
 def test_a_window_refuses_to_guess_about_a_user_it_did_not_load() -> None:
     window = EventSeats(capacity=1, waitlist_enabled=True, registered_count=1)
     with pytest.raises(StateNotLoaded):
-        register(window, "stranger")
+        window.register("stranger")
 
 
 def test_a_user_can_be_seated_at_one_event_and_waiting_at_another() -> None:

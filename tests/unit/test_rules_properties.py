@@ -1,5 +1,5 @@
 """Property tests for the pure registration rules (`models.rules`, `models.identity`) and the
-standings queries (`models.standings`), checked against the contract and a naive reference.
+standings oracle (`tests/unit/standings.py`), checked against the contract and a naive reference.
 """
 
 from __future__ import annotations
@@ -29,16 +29,11 @@ from models.rules import (
     Unregistered,
     UserRemoved,
     Waitlisted,
-    change_capacity,
-    invariant_violations,
     promotions_needed,
-    register,
-    remove_user,
-    unregister,
 )
-from models.standings import registrations_of, waitlists_of
 
 from .reference_model import reference_registrations, reference_waitlists
+from .standings import registrations_of, waitlists_of
 from .strategies import (
     USER_IDS,
     Scenario,
@@ -111,7 +106,7 @@ def test_valid_ids_and_names_round_trip(user_id: str, name: tuple[str, str]) -> 
     bad_id=malformed_ids,
     blank_user_id=blank_strings,
     scenario=busy_scenarios,
-    rule=st.sampled_from([register, unregister, remove_user]),
+    rule=st.sampled_from([EventSeats.register, EventSeats.unregister, EventSeats.remove_user]),
 )
 def test_blank_or_malformed_input_is_rejected_and_changes_nothing(
     blank_name: str,
@@ -160,13 +155,13 @@ def test_invalid_capacities_are_refused_and_change_nothing(
 
     before = copy.deepcopy(scenario.seats)
     with pytest.raises(InvalidCapacity):
-        change_capacity(scenario.seats, bad_capacity)
+        scenario.seats.change_capacity(bad_capacity)
     assert scenario.seats == before
 
     too_small = scenario.seats.registered_count - shortfall
     if too_small >= 1:
         with pytest.raises(CapacityBelowRegistered):
-            change_capacity(scenario.seats, too_small)
+            scenario.seats.change_capacity(too_small)
         assert scenario.seats == before
 
 
@@ -182,7 +177,7 @@ def test_registering_on_a_full_event_with_a_waitlist_queues_at_the_end(
     queue_before = list(seats.waitlist)
     seated_before = seated_users(seats)
 
-    outcome = register(seats, user_id)
+    outcome = seats.register(user_id)
 
     assert outcome == Waitlisted(user_id, position=len(queue_before) + 1)
     assert outcome.position == len(seats.waitlist) == seats.waitlisted_count
@@ -201,7 +196,7 @@ def test_registering_on_a_full_event_without_a_waitlist_is_denied(
     user_id = newcomer(data, scenario)
     before = copy.deepcopy(scenario.seats)
 
-    assert register(scenario.seats, user_id) == Denied(user_id, DenialCode.EVENT_FULL)
+    assert scenario.seats.register(user_id) == Denied(user_id, DenialCode.EVENT_FULL)
     assert scenario.seats == before
 
 
@@ -216,7 +211,7 @@ def test_registering_with_a_free_seat_seats_the_user(
     registered_before = seats.registered_count
     seated_before = seated_users(seats)
 
-    assert register(seats, user_id) == Registered(user_id)
+    assert seats.register(user_id) == Registered(user_id)
     assert standing_of(seats, user_id) == Standing.REGISTERED
     assert seats.registered_count == registered_before + 1
     assert seated_users(seats) == [*seated_before, user_id]
@@ -241,7 +236,7 @@ def test_registering_twice_is_denied_and_changes_nothing(
     }[membership.standing]
     before = copy.deepcopy(scenario.seats)
 
-    assert register(scenario.seats, user_id) == Denied(user_id, expected_code)
+    assert scenario.seats.register(user_id) == Denied(user_id, expected_code)
     assert scenario.seats == before
 
 
@@ -257,7 +252,7 @@ def test_unregistering_removes_a_member_and_denies_anyone_else(
     standing = standing_of(seats, user_id)
     before = copy.deepcopy(seats)
 
-    outcome = unregister(seats, user_id)
+    outcome = seats.unregister(user_id)
 
     if standing is None:
         assert outcome == Denied(user_id, DenialCode.NOT_REGISTERED)
@@ -288,7 +283,7 @@ def test_a_freed_seat_goes_to_the_head_of_the_waitlist(
     queue_before = list(seats.waitlist)
     registered_before = seats.registered_count
 
-    outcome = unregister(seats, leaver)
+    outcome = seats.unregister(leaver)
 
     assert outcome == Unregistered(leaver, Standing.REGISTERED, promoted_user_id=queue_before[0])
     assert standing_of(seats, queue_before[0]) == Standing.REGISTERED
@@ -307,7 +302,7 @@ def test_leaving_the_waitlist_keeps_the_others_in_order(
     leaver = data.draw(st.sampled_from(queue_before))
     seated_before = seated_users(seats)
 
-    outcome = unregister(seats, leaver)
+    outcome = seats.unregister(leaver)
 
     assert outcome == Unregistered(leaver, Standing.WAITLISTED, promoted_user_id=None)
     remaining = [user_id for user_id in queue_before if user_id != leaver]
@@ -365,28 +360,28 @@ def test_promotion_follows_the_order_of_joining(
 ) -> None:
     seats = EventSeats.empty(capacity, waitlist_enabled=True)
     for index in range(capacity):
-        register(seats, f"s{index}")
+        seats.register(f"s{index}")
     for user_id in join_order:
-        assert isinstance(register(seats, user_id), Waitlisted)
+        assert isinstance(seats.register(user_id), Waitlisted)
 
     # Join order is a random permutation, so sorting by id would not pass by luck.
     still_waiting = list(join_order)
     for action, number in actions:
         promoted: tuple[str, ...] = ()
         if action == "raise":
-            raised = change_capacity(seats, seats.capacity + number)
+            raised = seats.change_capacity(seats.capacity + number)
             promoted = raised.promoted_user_ids
         elif action == "leave_waitlist":
             if not still_waiting:
                 continue
             leaver = still_waiting.pop(number % len(still_waiting))
-            assert unregister(seats, leaver) == Unregistered(leaver, Standing.WAITLISTED)
+            assert seats.unregister(leaver) == Unregistered(leaver, Standing.WAITLISTED)
         else:
             seated = seated_users(seats)
             if not seated:
                 continue
             leaver = seated[number % len(seated)]
-            rule = unregister if action == "unregister" else remove_user
+            rule = EventSeats.unregister if action == "unregister" else EventSeats.remove_user
             left = rule(seats, leaver)
             assert isinstance(left, Unregistered | UserRemoved)
             promoted = () if left.promoted_user_id is None else (left.promoted_user_id,)
@@ -460,7 +455,7 @@ def test_raising_the_capacity_promotes_the_heads_in_order(
     new_capacity = seats.capacity + raise_by
     promoted_count = min(raise_by, len(queue_before))
 
-    outcome = change_capacity(seats, new_capacity)
+    outcome = seats.change_capacity(new_capacity)
 
     assert outcome == CapacityChanged(new_capacity, tuple(queue_before[:promoted_count]))
     assert list(seats.waitlist) == queue_before[promoted_count:]
@@ -481,7 +476,7 @@ def test_removing_a_user_cascades_out_of_the_event(scenario: Scenario, data: st.
     queue_before = list(seats.waitlist)
     before = copy.deepcopy(seats)
 
-    outcome = remove_user(seats, user_id)
+    outcome = seats.remove_user(user_id)
 
     assert isinstance(outcome, UserRemoved)
     assert outcome.left == standing
@@ -581,7 +576,7 @@ def test_invariant_violations_notices_a_corrupted_state(
     scenario: Scenario, corruption: str
 ) -> None:
     seats = scenario.seats
-    assert invariant_violations(seats) == []
+    assert seats.invariant_violations() == []
     queue = seats.waitlist
     seated = seated_users(seats)
     match corruption:
@@ -604,7 +599,7 @@ def test_invariant_violations_notices_a_corrupted_state(
         case "waiting_twice":
             assume(queue)
             queue.append(queue[0])
-    assert invariant_violations(seats) != []
+    assert seats.invariant_violations() != []
 
 
 # The loader calls promotions_needed before handle() has had the chance to refuse the

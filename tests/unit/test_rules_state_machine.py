@@ -18,7 +18,6 @@ from models.rules import (
     Register,
     RemoveUser,
     Unregister,
-    invariant_violations,
 )
 
 from .reference_model import ReferenceEvent, RefOutcome
@@ -104,7 +103,7 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_invariant_is_violated(self) -> None:
-        assert invariant_violations(self.seats) == []
+        assert self.seats.invariant_violations() == []
 
     @invariant()
     def standings_match_the_reference(self) -> None:

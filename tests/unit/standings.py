@@ -1,8 +1,8 @@
-"""Where one user stands across several events: pure queries over `EventSeats`, no I/O.
+"""Where one user stands across several events: a pure oracle over `EventSeats` for the tests.
 
-They answer "which events is this user registered for" and "which waitlists are they on,
-and where" from complete `EventSeats`. Results are sorted by event id so that the answer
-does not depend on the order the caller happened to load the events in.
+The read model answers the same questions in SQL (`models.queries`); this answers them from
+complete `EventSeats`, so the two can be compared. Results are sorted by event id so that the
+answer does not depend on the order the events were loaded in.
 """
 
 from __future__ import annotations

@@ -7,22 +7,27 @@ embedded servers of --data-dir, joining them if they already run (e.g. under `te
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import click
 
 from tessera.config import DEFAULT_DATA_DIR, Settings
-from tessera.servers import ServerUrls, servers
+from tessera.tools.processes import (
+    api_argv,
+    beat_argv,
+    child_env,
+    flower_argv,
+    metrics_env,
+    worker_argv,
+)
+from tessera.tools.servers import ServerUrls, servers
 
 data_dir_option = click.option(
     "--data-dir",
@@ -46,21 +51,6 @@ def resolved(data_dir: Path) -> Iterator[ServerUrls]:
         yield urls
 
 
-def child_env(urls: ServerUrls, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DATABASE_URL=urls.database_url, REDIS_URL=urls.redis_url, PYTHONUNBUFFERED="1")
-    env.update(extra or {})
-    return env
-
-
-def metrics_env(data_dir: Path) -> dict[str, str]:
-    """A fresh directory for gunicorn workers' shared Prometheus metrics (multiprocess mode)."""
-    directory = data_dir.resolve() / "prometheus"
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    return {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
-
-
 def run_foreground(argv: Sequence[str], env: Mapping[str, str]) -> int:
     """Run a child until it ends, passing on SIGINT/SIGTERM (so `with servers()` can stop what
     it started once the child is gone)."""
@@ -73,44 +63,6 @@ def run_foreground(argv: Sequence[str], env: Mapping[str, str]) -> int:
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     return process.wait()
-
-
-def api_argv(host: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "gunicorn",
-        "--config", "python:api.gunicorn_conf",
-        "--bind", f"{host}:{port}",
-        "api.wsgi:create()",
-    ]  # fmt: skip
-
-
-def worker_argv(concurrency: int) -> list[str]:
-    return [
-        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
-        "--loglevel", "INFO",
-        "--concurrency", str(concurrency),
-        "--queues", "tessera",
-        # unique per process, so several workers on one machine stay apart in Flower
-        "--hostname", f"tessera-{uuid.uuid4().hex[:8]}@%h",
-    ]  # fmt: skip
-
-
-def beat_argv(data_dir: Path) -> list[str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        sys.executable, "-m", "celery", "-A", "workers.app", "beat",
-        "--loglevel", "INFO",
-        "--schedule", str(data_dir / "celerybeat-schedule"),
-    ]  # fmt: skip
-
-
-def flower_argv(port: int, basic_auth: str, host: str = "127.0.0.1") -> list[str]:
-    return [
-        sys.executable, "-m", "celery", "-A", "workers.app", "flower",
-        f"--address={host}",
-        f"--port={port}",
-        f"--basic-auth={basic_auth}",
-    ]  # fmt: skip
 
 
 @main.command()
@@ -198,7 +150,7 @@ def _ready(url: str) -> bool:
 def up(data_dir: Path, host: str, port: int) -> None:
     """Run the whole stack in the foreground: servers, migrations, API, worker, beat, Flower."""
     from models.db import migrate as run_migrations
-    from tessera.supervisor import Supervisor
+    from tessera.tools.supervisor import Supervisor
 
     settings = Settings.from_env()
     supervisor = Supervisor()
@@ -361,7 +313,7 @@ def import_(
     already accepted. Exit 1 if a row is bad (nothing is sent) or a command failed."""
     from rich.console import Console
 
-    from tessera import importer
+    from tessera.tools import importer
 
     console = Console(highlight=False, soft_wrap=True)
     try:

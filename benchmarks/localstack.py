@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psutil
 
-from tessera.cli import api_argv, beat_argv, metrics_env, worker_argv
-from tessera.servers import ServerUrls, free_port
+from tessera.tools.processes import api_argv, beat_argv, metrics_env, worker_argv
+from tessera.tools.servers import ServerUrls, free_port
 
 
 @dataclass

@@ -1,0 +1,135 @@
+"""Status updates of an event's tickets and registrations: built from outcomes, appended to the
+event log in the same transaction as the change, announced after commit, read back by SSE.
+
+The log is the stream (`GET /events/{id}/updates`); Redis pub/sub only says "look now". Every
+writer of an event's log rows holds that event's row lock, so ids within one event grow in
+commit order and `id > cursor` never skips a row. Rows older than `RETENTION` are purged by the
+sweeper and no longer replayed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
+
+from models.db import after_commit
+from models.tables import EventLogEntry
+
+TICKET_COMPLETED = "ticket.completed"
+REGISTRATION_PROMOTED = "registration.promoted"
+
+# How far back a reconnecting stream can replay (`Last-Event-ID`), and so how long rows live.
+RETENTION = dt.timedelta(hours=1)
+MAX_READ = 1000
+
+
+@dataclass(frozen=True)
+class Update:
+    event_id: str
+    kind: str
+    payload: dict[str, Any]
+    log_id: int | None = None
+
+
+def promoted(event_id: str, user_id: str) -> Update:
+    return Update(
+        event_id,
+        REGISTRATION_PROMOTED,
+        {"eventId": event_id, "userId": user_id, "status": "registered"},
+    )
+
+
+def ticket_completed(
+    event_id: str, user_id: str, ticket_id: str, status: str, result: dict[str, Any] | None
+) -> Update:
+    return Update(
+        event_id,
+        TICKET_COMPLETED,
+        {
+            "eventId": event_id,
+            "userId": user_id,
+            "ticketId": ticket_id,
+            "status": status,
+            "result": result,
+        },
+    )
+
+
+def promotions(event_id: str, user_ids: Iterable[str]) -> list[Update]:
+    return [promoted(event_id, user_id) for user_id in user_ids]
+
+
+_APPEND = text(
+    """
+    INSERT INTO event_log (event_id, kind, payload)
+    SELECT v.event_id, v.kind, CAST(v.payload AS jsonb)
+      FROM unnest(CAST(:event_ids AS text[]), CAST(:kinds AS text[]), CAST(:payloads AS text[]))
+           WITH ORDINALITY AS v(event_id, kind, payload, n)
+     ORDER BY v.n
+    RETURNING id
+    """
+)
+
+
+def append(session: Session, updates: list[Update]) -> list[Update]:
+    """Write the updates to the event log and have them published once the transaction
+    commits; return them carrying their log ids (the SSE `id:`)."""
+    if not updates:
+        return []
+    # One statement over arrays. Identity values are drawn in insertion order (ORDER BY n), so
+    # our ids sorted ascending are in the order of `updates`.
+    ids = sorted(
+        session.scalars(
+            _APPEND,
+            {
+                "event_ids": [u.event_id for u in updates],
+                "kinds": [u.kind for u in updates],
+                "payloads": [json.dumps(u.payload, separators=(",", ":")) for u in updates],
+            },
+        ).all()
+    )
+    written = [
+        Update(u.event_id, u.kind, u.payload, log_id)
+        for u, log_id in zip(updates, ids, strict=True)
+    ]
+    after_commit(session, lambda messenger: messenger.publish(written))
+    return written
+
+
+# --- reading it back --------------------------------------------------------------------
+
+
+def entries_after(session: Session, event_id: str, after: int) -> list[Update]:
+    """The event's entries with ids above `after` still within the replay window, in order."""
+    rows = session.execute(
+        select(EventLogEntry.id, EventLogEntry.kind, EventLogEntry.payload)
+        .where(
+            EventLogEntry.event_id == event_id,
+            EventLogEntry.id > after,
+            EventLogEntry.created_at > func.now() - RETENTION,
+        )
+        .order_by(EventLogEntry.id)
+        .limit(MAX_READ)
+    )
+    return [Update(event_id, row.kind, row.payload, row.id) for row in rows]
+
+
+def latest_id(session: Session, event_id: str) -> int:
+    latest = session.scalar(
+        select(func.max(EventLogEntry.id)).where(EventLogEntry.event_id == event_id)
+    )
+    return int(latest or 0)
+
+
+def purge_expired(session: Session) -> int:
+    """Delete entries past the replay window (by the database's clock, like the reads)."""
+    deleted = session.execute(
+        delete(EventLogEntry).where(EventLogEntry.created_at < func.now() - RETENTION)
+    )
+    return int(getattr(deleted, "rowcount", 0) or 0)

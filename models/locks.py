@@ -1,0 +1,121 @@
+"""Every lock Tessera takes to order its writes, in one table: the hardest rule in the system is
+per-event order, and these are its keys.
+
+- **applier**: advisory `hashtextextended(event_id, APPLIER_SPACE)`, transaction-scoped. Taken
+  (try) by the worker applying an event's tickets, (wait) by `fail_ticket`. One applier per
+  event: a second worker leaves at once instead of queueing behind the first.
+- **accept bucket**: advisory `(ACCEPT_SPACE, hashtext(event_id) & ACCEPT_MASK)`, transaction-
+  scoped, SHARED. Held by every transaction that inserts tickets, until it ends.
+- **accept barrier**: the same key, EXCLUSIVE for an instant, by the applier before it reads
+  pending tickets (`settle_barrier`): no ticket with a smaller `seq` can commit after a larger
+  one was applied, so apply order is `seq` order.
+- **event row**: `SELECT … FOR UPDATE` on `events`, by the applier and every synchronous seat
+  change (capacity change, user deletion): one writer of an event's seats at a time.
+- **user row**: `SELECT … FOR UPDATE` on `users`, after the rows of the user's events, by user
+  deletion: no new place can be taken for a user being deleted. The applier share-locks the
+  users it seats (`FOR KEY SHARE`, `models.seats.existing_user_ids`).
+- **migrations**: advisory `MIGRATION_KEY`, session-scoped, by `tessera migrate` (the Alembic
+  env): concurrent migrations (several containers starting) run one after another.
+
+Lock order, to stay free of deadlocks: applier lock, then event rows in event-id order, then the
+user row. Accept buckets are taken in bucket order, shared, so accepts never block each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Row, select, text
+from sqlalchemy.orm import Session
+
+from models.tables import Event, User
+
+APPLIER_SPACE = 7426
+ACCEPT_SPACE = 7427
+# Buckets, not events, so that a 10,000-event batch holds at most ACCEPT_BUCKETS locks.
+ACCEPT_BUCKETS = 1024
+ACCEPT_MASK = ACCEPT_BUCKETS - 1
+MIGRATION_KEY = 7426001
+
+# Parameters of statements that take the accept bucket lock inline (one round trip, not two).
+ACCEPT_PARAMS = {"accept_space": ACCEPT_SPACE, "accept_mask": ACCEPT_MASK}
+
+
+def try_take_event(session: Session, event_id: str) -> bool:
+    """Become the event's applier for this transaction, or learn that another worker is."""
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:event_id, :space))"),
+            {"event_id": event_id, "space": APPLIER_SPACE},
+        ).scalar_one()
+    )
+
+
+def take_event(session: Session, event_id: str) -> None:
+    """Become the event's applier for this transaction, waiting for the current one."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:event_id, :space))"),
+        {"event_id": event_id, "space": APPLIER_SPACE},
+    )
+
+
+def hold_accept_locks(session: Session, event_ids: Collection[str]) -> None:
+    """Until this transaction ends, the events' accept buckets are held shared."""
+    if not event_ids:
+        return
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock_shared(:accept_space, b) FROM ("
+            " SELECT DISTINCT hashtext(e) & :accept_mask AS b"
+            " FROM unnest(CAST(:events AS text[])) AS e ORDER BY 1) AS buckets"
+        ),
+        {**ACCEPT_PARAMS, "events": sorted(event_ids)},
+    )
+
+
+def settle_barrier(session: Session, event_id: str) -> int:
+    """The highest `seq` below which the event has no ticket still being accepted.
+
+    Reads the ticket sequence, then waits for the accepting transactions of the event's bucket
+    that may hold a smaller one. Run it in its own short transaction: the exclusive lock is
+    transaction-scoped, so the barrier can never outlive it and stall the bucket's accepts."""
+    watermark = session.execute(
+        text(
+            "SELECT coalesce(pg_sequence_last_value("
+            "CAST(pg_get_serial_sequence('tickets', 'seq') AS regclass)), 0)"
+        )
+    ).scalar_one()
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:accept_space, hashtext(:e) & :accept_mask)"),
+        {**ACCEPT_PARAMS, "e": event_id},
+    )
+    return int(watermark)
+
+
+def lock_event(session: Session, event_id: str, *columns: Any) -> Row[Any] | None:
+    """Lock one event's row `FOR UPDATE` and read `columns` of it; None if there is none."""
+    return session.execute(
+        select(*columns).where(Event.event_id == event_id).with_for_update()
+    ).one_or_none()
+
+
+def lock_event_rows(session: Session, event_ids: Collection[str]) -> set[str]:
+    """Lock the events' rows `FOR UPDATE`, in event-id order; returns the ids that exist."""
+    if not event_ids:
+        return set()
+    found = session.scalars(
+        select(Event.event_id)
+        .where(Event.event_id.in_(sorted(event_ids)))
+        .order_by(Event.event_id)
+        .with_for_update()
+    )
+    return set(found)
+
+
+def lock_user_row(session: Session, user_id: str) -> bool:
+    """Lock the user's row `FOR UPDATE` (after their events'); False if there is none."""
+    found = session.execute(
+        select(User.user_id).where(User.user_id == user_id).with_for_update()
+    ).one_or_none()
+    return found is not None

@@ -1,0 +1,67 @@
+"""How each part of the stack is started as a process: the command lines and environments that
+`tessera up`, the single-part subcommands and the test and benchmark harnesses share."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from tessera.messaging import QUEUE
+from tessera.tools.servers import ServerUrls
+
+
+def child_env(urls: ServerUrls, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DATABASE_URL=urls.database_url, REDIS_URL=urls.redis_url, PYTHONUNBUFFERED="1")
+    env.update(extra or {})
+    return env
+
+
+def metrics_env(data_dir: Path) -> dict[str, str]:
+    """A fresh directory for gunicorn workers' shared Prometheus metrics (multiprocess mode)."""
+    directory = data_dir.resolve() / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+
+def api_argv(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--config", "python:api.gunicorn_conf",
+        "--bind", f"{host}:{port}",
+        "api.wsgi:create()",
+    ]  # fmt: skip
+
+
+def worker_argv(concurrency: int) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+        "--loglevel", "INFO",
+        "--concurrency", str(concurrency),
+        "--queues", QUEUE,
+        # unique per process, so several workers on one machine stay apart in Flower
+        "--hostname", f"tessera-{uuid.uuid4().hex[:8]}@%h",
+    ]  # fmt: skip
+
+
+def beat_argv(data_dir: Path) -> list[str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.app", "beat",
+        "--loglevel", "INFO",
+        "--schedule", str(data_dir / "celerybeat-schedule"),
+    ]  # fmt: skip
+
+
+def flower_argv(port: int, basic_auth: str, host: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.app", "flower",
+        f"--address={host}",
+        f"--port={port}",
+        f"--basic-auth={basic_auth}",
+    ]  # fmt: skip
