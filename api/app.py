@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 from flask import Flask, Response, g, request
 from ulid import ULID
 
 from api import auth, cors, docs, events, health, observability, ratelimit, users
+from api.accepts import AcceptQueue
 from api.context import ApiContext
 from api.errors import register_error_handlers
+from api.waiting import Listener
 from models.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
 from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
@@ -29,10 +32,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = make_engine(settings.database_url, pool_size=10, max_overflow=20)
     client = redis_client(settings.redis_url)
     waker = Waker(client, _celery_client(settings.redis_url))
+    sessions = make_sessionmaker(engine, RedisMessenger(client, waker))
+    redis_url = settings.redis_url
     app.extensions["tessera"] = ApiContext(
         settings=settings,
-        sessions=make_sessionmaker(engine, RedisMessenger(client, waker)),
+        sessions=sessions,
         redis=client,
+        accepts=AcceptQueue(sessions),
+        listener=Listener(lambda: redis_client(redis_url), sessions),
+        streams=threading.BoundedSemaphore(settings.max_streams),
     )
 
     # Hook order matters: request id first (every answer carries it), then timing and the

@@ -3,33 +3,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import time
+from dataclasses import replace
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, g, jsonify, request, url_for
 
+from api.accepts import AcceptTimeout
 from api.auth import current_principal
 from api.body import ID, checked_id, json_object, validate
 from api.command_schemas import RegisterRequest, TicketQuery
 from api.context import ctx
-from api.errors import not_found
+from api.errors import ApiError, not_found
 from api.idempotency import claim_request
-from models import db, idempotency, tickets
-from models.errors import EventNotFound, UserNotFound
-from tessera.messaging import ticket_channel
+from models import tickets
+from models.errors import DomainError, EventNotFound, UserNotFound
+from models.idempotency import Replay
+from models.results import rfc3339
 
 bp = Blueprint("commands", __name__)
-
-DB_POLL_SECONDS = 0.1
-
-
-def rfc3339(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
@@ -64,22 +55,21 @@ def unregister(event_id: str, user_id: str) -> Response:
 def _accept(ticket: tickets.NewTicket, body: Any) -> Response:
     """Accept the command exactly once (a repeated Idempotency-Key replays the first ticket),
     and answer 202 with the ticket: a fresh one as the insert returned it, a replay as it is
-    now."""
-    claim = claim_request(body)
-    owner = current_principal().owner
-    accepted = db.run(
-        ctx().sessions,
-        lambda session: idempotency.accept_once(
-            session,
-            claim,
-            lambda s: tickets.accept_one(s, ticket, owner),
-            resource_id=lambda view: view.ticket_id,
-        ),
-    )
-    replayed = isinstance(accepted, idempotency.Replay)
-    view = (
-        _read_ticket(accepted.resource_id) if isinstance(accepted, idempotency.Replay) else accepted
-    )
+    now. The command joins this process's next group commit (`api.accepts`)."""
+    accept = tickets.Accept(ticket, current_principal().owner, claim_request(body))
+    try:
+        outcome = ctx().accepts.accept(accept)
+    except AcceptTimeout:
+        raise ApiError(
+            503,
+            "NOT_READY",
+            "The database is not answering; retry shortly.",
+            headers={"Retry-After": "1"},
+        ) from None
+    if isinstance(outcome, DomainError):
+        raise outcome
+    replayed = isinstance(outcome, Replay)
+    view = _read_ticket(outcome.resource_id) if isinstance(outcome, Replay) else outcome
     g.ticket_id = view.ticket_id
     response = jsonify(ticket_json(view))
     response.status_code = 202
@@ -104,38 +94,18 @@ def _read_ticket(ticket_id: str) -> tickets.TicketView:
 @bp.get("/tickets/<ticket_id>")
 def get_ticket(ticket_id: str) -> Response:
     query = validate(TicketQuery, {k: request.args[k] for k in request.args})
-    view = _read_ticket(ticket_id)
-    if view.status == "pending" and query.wait:
-        view = _wait_until_done(ticket_id, query.wait)
+    if not query.wait:
+        return jsonify(ticket_json(_read_ticket(ticket_id)))
+    # Registered before the read, so that a completion between the two is not missed.
+    with ctx().listener.waiting_for_ticket(ticket_id) as waiter:
+        view = _read_ticket(ticket_id)
+        if view.status == "pending":
+            outcome = waiter.wait(query.wait)
+            if outcome is not None:
+                view = replace(
+                    view,
+                    status=outcome.status,
+                    result=outcome.result,
+                    completed_at=outcome.completed_at,
+                )
     return jsonify(ticket_json(view))
-
-
-def _wait_until_done(ticket_id: str, seconds: float) -> tickets.TicketView:
-    """Return as soon as the ticket is no longer pending, or after `seconds`.
-
-    Woken by the ticket's Redis channel; the database is re-read after every wake-up and at
-    least once a second, and polled on its own if Redis is unreachable."""
-    deadline = time.monotonic() + seconds
-    pubsub: Any = None
-    try:
-        pubsub = ctx().redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        pubsub.subscribe(ticket_channel(ticket_id))
-    except redis.RedisError:
-        pubsub = None
-    try:
-        while True:
-            view = _read_ticket(ticket_id)
-            remaining = deadline - time.monotonic()
-            if view.status != "pending" or remaining <= 0:
-                return view
-            if pubsub is not None:
-                try:
-                    pubsub.get_message(timeout=min(remaining, 1.0))
-                    continue
-                except redis.RedisError:
-                    pubsub = None
-            time.sleep(min(remaining, DB_POLL_SECONDS))
-    finally:
-        if pubsub is not None:
-            with contextlib.suppress(redis.RedisError):
-                pubsub.close()

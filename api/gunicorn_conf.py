@@ -1,19 +1,23 @@
 """gunicorn settings for `tessera api` (environment-overridable).
 
-Request handling is I/O-bound (PostgreSQL round trips, Redis, long-polls that sleep on a
-pub/sub socket), so threads, not processes, carry the concurrency: `gthread` with a few
-workers and many threads each."""
+Request handling is I/O-bound (PostgreSQL round trips, Redis, long-polls and SSE streams that
+wait), so an evented worker carries the concurrency: `gevent`, a few processes, each holding
+thousands of connections as greenlets. psycopg 3 (>= 3.1.14), redis-py and the Celery client
+cooperate with gevent's monkey-patching, which gunicorn applies before it loads the app. Set
+`TESSERA_API_WORKER_CLASS=gthread` for plain threads (then streams hold a thread each).
+"""
 
 from __future__ import annotations
 
 import os
 
 bind = os.environ.get("TESSERA_API_BIND", "127.0.0.1:8000")
-worker_class = "gthread"
+worker_class = os.environ.get("TESSERA_API_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("TESSERA_API_WORKERS", "2"))
-threads = int(os.environ.get("TESSERA_API_THREADS", "16"))
-# Long-polls (?wait= up to 30 s) and SSE streams hold a thread; the timeout only fires on a
-# worker that stops answering its heartbeat, so it must exceed neither's natural length.
+worker_connections = int(os.environ.get("TESSERA_API_CONNECTIONS", "5000"))
+threads = int(os.environ.get("TESSERA_API_THREADS", "16"))  # gthread only
+# Long-polls (?wait= up to 30 s) and SSE streams wait; the timeout only fires on a worker that
+# stops answering its heartbeat, so it must exceed neither's natural length.
 timeout = int(os.environ.get("TESSERA_API_TIMEOUT", "60"))
 graceful_timeout = 5
 keepalive = 5

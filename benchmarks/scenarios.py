@@ -158,7 +158,7 @@ def worker_batches(stack: BenchStack, offset: int) -> Figures:
     with contextlib.suppress(OSError), path.open("rb") as log:
         log.seek(offset)
         for line in log:
-            if b"Task tessera.apply_event[" in line and line.rstrip().endswith(b"received"):
+            if b"Task tessera.drain[" in line and line.rstrip().endswith(b"received"):
                 tasks += 1
             elif (wakes := _SWEEP_WAKES.search(line)) is not None:
                 swept += int(wakes.group(1))

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 import psycopg.errors
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("tessera.db")
@@ -58,11 +58,10 @@ def psycopg_url(database_url: str) -> str:
 
 
 def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,  # a PostgreSQL restart must cost one retry, not a burst of 500s
         pool_recycle=1800,
         connect_args={
             "connect_timeout": 5,
@@ -71,6 +70,33 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
             "options": "-c timezone=utc",
         },
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
+_IDLE_SINCE = "tessera.idle_since"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle for a while: a PostgreSQL
+    restart must cost one retry, not a burst of errors, but a connection returned a moment ago
+    is alive, and pinging it on every checkout would cost a round trip per request. (One that
+    died meanwhile fails its statement; SQLAlchemy then discards the whole pool.)"""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as error:
+            raise DisconnectionError("idle connection is gone") from error
 
 
 def make_sessionmaker(engine: Engine, messenger: Messenger | None = None) -> sessionmaker[Session]:

@@ -19,7 +19,9 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from models.db import after_commit
+from models.results import rfc3339
 from models.tables import EventLogEntry
+from models.tickets import TicketView
 
 TICKET_COMPLETED = "ticket.completed"
 REGISTRATION_PROMOTED = "registration.promoted"
@@ -46,17 +48,21 @@ def promoted(event_id: str, user_id: str) -> Update:
 
 
 def ticket_completed(
-    event_id: str, user_id: str, ticket_id: str, status: str, result: dict[str, Any] | None
+    ticket: TicketView, status: str, result: dict[str, Any] | None, completed_at: dt.datetime
 ) -> Update:
+    """What a waiting client needs to answer without reading the ticket again: its outcome, and
+    when it was accepted and completed (the 202-to-done time)."""
     return Update(
-        event_id,
+        ticket.event_id,
         TICKET_COMPLETED,
         {
-            "eventId": event_id,
-            "userId": user_id,
-            "ticketId": ticket_id,
+            "eventId": ticket.event_id,
+            "userId": ticket.user_id,
+            "ticketId": ticket.ticket_id,
             "status": status,
             "result": result,
+            "createdAt": rfc3339(ticket.created_at),
+            "completedAt": rfc3339(completed_at),
         },
     )
 

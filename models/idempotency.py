@@ -101,6 +101,30 @@ def bind(session: Session, claim_: Claim, resource_id: str) -> None:
     )
 
 
+_BIND_MANY = text(
+    """
+    UPDATE idempotency_keys AS k SET resource_id = v.resource_id
+      FROM unnest(CAST(:owners AS text[]), CAST(:keys AS text[]), CAST(:resources AS text[]))
+           AS v(owner, key, resource_id)
+     WHERE k.owner = v.owner AND k.key = v.key
+    """
+)
+
+
+def bind_many(session: Session, bound: list[tuple[Claim, str]]) -> None:
+    """`bind` for many claims, in one statement."""
+    if not bound:
+        return
+    session.execute(
+        _BIND_MANY,
+        {
+            "owners": [claim_.owner for claim_, _ in bound],
+            "keys": [claim_.key for claim_, _ in bound],
+            "resources": [resource_id for _, resource_id in bound],
+        },
+    )
+
+
 @dataclass(frozen=True)
 class Replay:
     """The request repeats an accepted one: here is what that one created."""

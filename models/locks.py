@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, String, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from models.tables import Event, User
@@ -74,12 +75,12 @@ def hold_accept_locks(session: Session, event_ids: Collection[str]) -> None:
     )
 
 
-def settle_barrier(session: Session, event_id: str) -> int:
-    """The highest `seq` below which the event has no ticket still being accepted.
+def settle_barrier(session: Session, event_ids: Collection[str]) -> int:
+    """The highest `seq` below which the events have no ticket still being accepted.
 
-    Reads the ticket sequence, then waits for the accepting transactions of the event's bucket
-    that may hold a smaller one. Run it in its own short transaction: the exclusive lock is
-    transaction-scoped, so the barrier can never outlive it and stall the bucket's accepts."""
+    Reads the ticket sequence, then waits for the accepting transactions of the events' buckets
+    that may hold a smaller one. Run it in its own short transaction: the exclusive locks are
+    transaction-scoped, so the barrier can never outlive it and stall the buckets' accepts."""
     watermark = session.execute(
         text(
             "SELECT coalesce(pg_sequence_last_value("
@@ -87,30 +88,60 @@ def settle_barrier(session: Session, event_id: str) -> int:
         )
     ).scalar_one()
     session.execute(
-        text("SELECT pg_advisory_xact_lock(:accept_space, hashtext(:e) & :accept_mask)"),
-        {**ACCEPT_PARAMS, "e": event_id},
+        text(
+            "SELECT pg_advisory_xact_lock(:accept_space, b) FROM ("
+            " SELECT DISTINCT hashtext(e) & :accept_mask AS b"
+            " FROM unnest(CAST(:events AS text[])) AS e ORDER BY 1) AS buckets"
+        ),
+        {**ACCEPT_PARAMS, "events": sorted(event_ids)},
     )
     return int(watermark)
 
 
-def lock_event(session: Session, event_id: str, *columns: Any) -> Row[Any] | None:
-    """Lock one event's row `FOR UPDATE` and read `columns` of it; None if there is none."""
-    return session.execute(
-        select(*columns).where(Event.event_id == event_id).with_for_update()
-    ).one_or_none()
+_TAKE_PENDING_EVENTS = text(
+    """
+    SELECT event_id FROM (
+            SELECT event_id, min(seq) AS first FROM tickets
+             WHERE status = 'pending'
+               AND (CAST(:only AS text[]) IS NULL OR event_id = ANY(CAST(:only AS text[])))
+             GROUP BY event_id ORDER BY first) AS waiting
+     WHERE pg_try_advisory_xact_lock(hashtextextended(event_id, :space))
+     LIMIT :limit
+    """
+)
 
 
-def lock_event_rows(session: Session, event_ids: Collection[str]) -> set[str]:
-    """Lock the events' rows `FOR UPDATE`, in event-id order; returns the ids that exist."""
-    if not event_ids:
-        return set()
-    found = session.scalars(
-        select(Event.event_id)
-        .where(Event.event_id.in_(sorted(event_ids)))
-        .order_by(Event.event_id)
-        .with_for_update()
+def take_pending_events(
+    session: Session, limit: int, only: Collection[str] | None = None
+) -> list[str]:
+    """Become, for this transaction, the applier of up to `limit` events with pending tickets,
+    those waiting longest first, passing over the events another worker is applying (the
+    try-lock runs row by row under the LIMIT, so no event is locked without being returned)."""
+    rows = session.execute(
+        _TAKE_PENDING_EVENTS,
+        {
+            "only": None if only is None else sorted(only),
+            "space": APPLIER_SPACE,
+            "limit": limit,
+        },
     )
-    return set(found)
+    return [event_id for (event_id,) in rows]
+
+
+def lock_event_rows(session: Session, event_ids: Collection[str], *columns: Any) -> list[Row[Any]]:
+    """Lock the events' rows `FOR UPDATE`, in event-id order, reading `event_id` and `columns`
+    of each; events that do not exist are simply absent."""
+    if not event_ids:
+        return []
+    ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
+    return list(
+        session.execute(
+            select(Event.event_id, *columns)
+            .where(Event.event_id == any_(ids))
+            .order_by(Event.event_id)
+            .with_for_update()
+        )
+    )
 
 
 def lock_user_row(session: Session, user_id: str) -> bool:

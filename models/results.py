@@ -6,6 +6,7 @@ writes what this returns and the API's schemas describe it from the same enums.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from typing import Any
 
@@ -57,3 +58,10 @@ def _result(
         "position": position,
         "promotedUserId": promoted,
     }
+
+
+def rfc3339(moment: dt.datetime | None) -> str | None:
+    """The contract's timestamps: RFC 3339, UTC, milliseconds, `Z`."""
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

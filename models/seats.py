@@ -1,129 +1,219 @@
-"""Persistence of the rules: load a window of one event's seats under its row lock, write the
+"""Persistence of the rules: load windows of events' seats under their row locks, write the
 changes back.
 
-This is a hot path (the worker's apply loop runs through it for every batch of tickets), so it
-speaks SQLAlchemy Core: a handful of set-based statements per batch, never one per user.
+This is the applier's hot path, for one event or for hundreds in one pass, so it speaks SQL over
+arrays: a fixed handful of statements per pass whatever the number of events or users, never
+one per row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import select, text, update
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models import locks
 from models.errors import EventNotFound
 from models.rules import Command, EventSeats, Membership, Standing, promotions_needed
-from models.tables import Event, Registration
+from models.tables import Event
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a pass needs of one event: the standing of these users, and as much of the line as
+    these commands can promote."""
+
+    user_ids: Collection[str]
+    commands: Iterable[Command]
+
+
+_SEAT_COLUMNS = (
+    Event.capacity,
+    Event.waitlist_enabled,
+    Event.registered_count,
+    Event.waitlisted_count,
+    Event.next_order,
+)
+_MEMBERSHIPS = text(
+    """
+    SELECT r.event_id, r.user_id, r.standing, r.place_order
+      FROM registrations AS r
+      JOIN unnest(CAST(:event_ids AS text[]), CAST(:user_ids AS text[])) AS w(event_id, user_id)
+           ON r.event_id = w.event_id AND r.user_id = w.user_id
+    """
+)
+_LINE_HEADS = text(
+    """
+    SELECT w.event_id, h.user_id, h.place_order
+      FROM unnest(CAST(:event_ids AS text[]), CAST(:heads AS int[])) AS w(event_id, heads)
+     CROSS JOIN LATERAL (
+            SELECT user_id, place_order FROM registrations
+             WHERE event_id = w.event_id AND standing = 'waitlisted'
+             ORDER BY place_order LIMIT w.heads) AS h
+     ORDER BY w.event_id, h.place_order
+    """
+)
+
+
+def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, EventSeats]:
+    """Lock the events' rows (in event-id order: this serialises everything that changes their
+    seats) and load the window of each that exists; events that do not are left out."""
+    if not wanted:
+        return {}
+    found: dict[str, EventSeats] = {
+        row.event_id: EventSeats(
+            capacity=row.capacity,
+            waitlist_enabled=row.waitlist_enabled,
+            registered_count=row.registered_count,
+            waitlisted_count=row.waitlisted_count,
+            next_order=row.next_order,
+        )
+        for row in locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
+    }
+    pairs = [(e, u) for e in found for u in wanted[e].user_ids]
+    for event_id, seats in found.items():
+        seats.members = dict.fromkeys(wanted[event_id].user_ids)
+    if pairs:
+        rows = session.execute(
+            _MEMBERSHIPS,
+            {"event_ids": [e for e, _ in pairs], "user_ids": [u for _, u in pairs]},
+        )
+        for event_id, user_id, standing, order in rows:
+            found[event_id].members[user_id] = Membership(Standing(standing), order)
+    heads = {
+        event_id: needed
+        for event_id, seats in found.items()
+        if (
+            needed := min(
+                promotions_needed(wanted[event_id].commands, registered=seats.registered_count),
+                seats.waitlisted_count,
+            )
+        )
+        > 0
+    }
+    if heads:
+        rows = session.execute(
+            _LINE_HEADS, {"event_ids": list(heads), "heads": list(heads.values())}
+        )
+        for event_id, user_id, order in rows:
+            found[event_id].waitlist.append(user_id)
+            found[event_id].members[user_id] = Membership(Standing.WAITLISTED, order)
+    return found
 
 
 def lock_seats(
     session: Session, event_id: str, user_ids: Collection[str], commands: Iterable[Command]
 ) -> EventSeats:
-    """Lock the event row (this serialises everything that changes its seats) and load the
-    window the commands need: the standing of `user_ids`, and as many of the first people
-    waiting as the commands can promote (`rules.promotions_needed`)."""
-    row = locks.lock_event(
-        session,
-        event_id,
-        Event.capacity,
-        Event.waitlist_enabled,
-        Event.registered_count,
-        Event.waitlisted_count,
-        Event.next_order,
-    )
-    if row is None:
+    """One event's window (see `lock_windows`); EventNotFound if it does not exist."""
+    found = lock_windows(session, {event_id: Wanted(user_ids, list(commands))})
+    if event_id not in found:
         raise EventNotFound(event_id)
-    seats = EventSeats(
-        capacity=row.capacity,
-        waitlist_enabled=row.waitlist_enabled,
-        registered_count=row.registered_count,
-        waitlisted_count=row.waitlisted_count,
-        next_order=row.next_order,
-    )
-    if user_ids:
-        seats.members = dict.fromkeys(user_ids)
-        for user_id, standing, order in session.execute(
-            select(Registration.user_id, Registration.standing, Registration.place_order).where(
-                Registration.event_id == event_id, Registration.user_id.in_(list(user_ids))
-            )
-        ):
-            seats.members[user_id] = Membership(Standing(standing), order)
-    heads = min(
-        promotions_needed(commands, registered=seats.registered_count), seats.waitlisted_count
-    )
-    if heads:
-        head_rows = session.execute(
-            select(Registration.user_id, Registration.place_order)
-            .where(
-                Registration.event_id == event_id,
-                Registration.standing == Standing.WAITLISTED.value,
-            )
-            .order_by(Registration.place_order)
-            .limit(heads)
-        ).all()
-        seats.waitlist = deque(user_id for user_id, _ in head_rows)
-        for user_id, order in head_rows:
-            seats.members[user_id] = Membership(Standing.WAITLISTED, order)
-    return seats
+    return found[event_id]
 
 
+_DELETE = text(
+    """
+    DELETE FROM registrations AS r
+     USING unnest(CAST(:event_ids AS text[]), CAST(:user_ids AS text[])) AS g(event_id, user_id)
+     WHERE r.event_id = g.event_id AND r.user_id = g.user_id
+    """
+)
 _UPSERT = text(
     """
     INSERT INTO registrations (event_id, user_id, standing, place_order, since)
-    SELECT :event_id, v.user_id, v.standing, v.place_order, :now
-      FROM unnest(CAST(:user_ids AS text[]), CAST(:standings AS text[]),
-                  CAST(:orders AS bigint[])) AS v(user_id, standing, place_order)
+    SELECT v.event_id, v.user_id, v.standing, v.place_order, :now
+      FROM unnest(CAST(:event_ids AS text[]), CAST(:user_ids AS text[]),
+                  CAST(:standings AS text[]), CAST(:orders AS bigint[]))
+           AS v(event_id, user_id, standing, place_order)
     ON CONFLICT (event_id, user_id) DO UPDATE
        SET standing = excluded.standing, place_order = excluded.place_order,
            since = excluded.since
     """
 )
-_DELETE = text(
-    "DELETE FROM registrations"
-    " WHERE event_id = :event_id AND user_id = ANY(CAST(:user_ids AS text[]))"
+_UPDATE_EVENTS = text(
+    """
+    UPDATE events AS e
+       SET capacity = v.capacity, waitlist_enabled = v.waitlist_enabled,
+           registered_count = v.registered_count, waitlisted_count = v.waitlisted_count,
+           next_order = v.next_order,
+           updated_at = CASE WHEN v.touch THEN :now ELSE e.updated_at END
+      FROM unnest(CAST(:event_ids AS text[]), CAST(:capacities AS int[]),
+                  CAST(:waitlist_enabled AS boolean[]), CAST(:registered AS int[]),
+                  CAST(:waitlisted AS int[]), CAST(:next_orders AS bigint[]),
+                  CAST(:touch AS boolean[]))
+           AS v(event_id, capacity, waitlist_enabled, registered_count, waitlisted_count,
+                next_order, touch)
+     WHERE e.event_id = v.event_id
+    """
 )
 
-_EXISTING_USERS = text(
-    "SELECT user_id FROM users WHERE user_id = ANY(CAST(:user_ids AS text[])) FOR KEY SHARE"
-)
+
+def save_windows(
+    session: Session,
+    windows: Mapping[str, EventSeats],
+    now: dt.datetime,
+    *,
+    touch: bool = False,
+) -> None:
+    """Write what the rules changed in each window: the memberships of `seats.changed`, the
+    counts and the order counters. `touch` also moves `updated_at` (a change made by PUT)."""
+    if not windows:
+        return
+    gone: list[tuple[str, str]] = []
+    kept: list[tuple[str, str, Membership]] = []
+    for event_id, seats in windows.items():
+        for user_id in seats.changed:
+            membership = seats.members.get(user_id)
+            if membership is None:
+                gone.append((event_id, user_id))
+            else:
+                kept.append((event_id, user_id, membership))
+    if gone:
+        session.execute(
+            _DELETE, {"event_ids": [e for e, _ in gone], "user_ids": [u for _, u in gone]}
+        )
+    if kept:
+        session.execute(
+            _UPSERT,
+            {
+                "now": now,
+                "event_ids": [e for e, _, _ in kept],
+                "user_ids": [u for _, u, _ in kept],
+                "standings": [m.standing.value for _, _, m in kept],
+                "orders": [m.order for _, _, m in kept],
+            },
+        )
+    events = list(windows)
+    session.execute(
+        _UPDATE_EVENTS,
+        {
+            "now": now,
+            "event_ids": events,
+            "capacities": [windows[e].capacity for e in events],
+            "waitlist_enabled": [windows[e].waitlist_enabled for e in events],
+            "registered": [windows[e].registered_count for e in events],
+            "waitlisted": [windows[e].waitlisted_count for e in events],
+            "next_orders": [windows[e].next_order for e in events],
+            "touch": [touch] * len(events),
+        },
+    )
+    for seats in windows.values():
+        seats.changed.clear()
 
 
 def save_seats(
     session: Session, event_id: str, seats: EventSeats, now: dt.datetime, *, touch: bool = False
 ) -> None:
-    """Write what the rules changed: memberships of `seats.changed`, the counts and the
-    order counter. `touch` also moves `updated_at` (a change made through PUT)."""
-    gone = [u for u in seats.changed if seats.members.get(u) is None]
-    kept = [(u, m) for u in seats.changed if (m := seats.members.get(u)) is not None]
-    if gone:
-        session.execute(_DELETE, {"event_id": event_id, "user_ids": gone})
-    if kept:
-        # One statement over arrays: no per-row bind parameters to render, parse and send.
-        session.execute(
-            _UPSERT,
-            {
-                "event_id": event_id,
-                "now": now,
-                "user_ids": [u for u, _ in kept],
-                "standings": [m.standing.value for _, m in kept],
-                "orders": [m.order for _, m in kept],
-            },
-        )
-    values: dict[str, object] = {
-        "capacity": seats.capacity,
-        "waitlist_enabled": seats.waitlist_enabled,
-        "registered_count": seats.registered_count,
-        "waitlisted_count": seats.waitlisted_count,
-        "next_order": seats.next_order,
-    }
-    if touch:
-        values["updated_at"] = now
-    session.execute(update(Event).where(Event.event_id == event_id).values(**values))
-    seats.changed.clear()
+    """One event's window (see `save_windows`)."""
+    save_windows(session, {event_id: seats}, now, touch=touch)
+
+
+_EXISTING_USERS = text(
+    "SELECT user_id FROM users WHERE user_id = ANY(CAST(:user_ids AS text[])) FOR KEY SHARE"
+)
 
 
 def existing_user_ids(session: Session, user_ids: Collection[str]) -> set[str]:
@@ -131,16 +221,14 @@ def existing_user_ids(session: Session, user_ids: Collection[str]) -> set[str]:
     for us and we never seat a user whose row is being deleted."""
     if not user_ids:
         return set()
-    rows = session.execute(_EXISTING_USERS, {"user_ids": list(user_ids)})
+    rows = session.execute(_EXISTING_USERS, {"user_ids": sorted(user_ids)})
     return {user_id for (user_id,) in rows}
 
 
 def user_event_ids(session: Session, user_id: str) -> list[str]:
     """The events where the user is seated or waiting, in event-id order."""
-    return list(
-        session.scalars(
-            select(Registration.event_id)
-            .where(Registration.user_id == user_id)
-            .order_by(Registration.event_id)
-        )
+    rows = session.execute(
+        text("SELECT event_id FROM registrations WHERE user_id = :user_id ORDER BY event_id"),
+        {"user_id": user_id},
     )
+    return [event_id for (event_id,) in rows]

@@ -1,29 +1,36 @@
 """Tickets: accepted commands waiting to be applied, and their results.
 
-Accepting is on the hot path of every request and of 10,000-item batches, so new tickets go in
-with COPY (one round trip for any number), or a single statement for a single command; their
-sequence numbers, which fix the acceptance order, come from the table's identity column.
-Completing is on the applier's hot path: one set-based UPDATE per batch. Both are SQL here on
-purpose (SQLAlchemy Core and raw COPY), in this one module.
+Accepting is on the hot path of every request: single commands are accepted in groups
+(`accept_many`, one transaction for every command an API process received meanwhile) and
+batches with COPY; their sequence numbers, which fix the acceptance order, come from the
+table's identity column. Completing is on the applier's hot path: one set-based UPDATE per
+pass. Both are SQL here on purpose, in this one module. Every timestamp is the database's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import String, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from models import locks
-from models.db import after_commit
-from models.errors import EventNotFound, UserNotFound
+from models import idempotency, locks
+from models.db import after_commit, database_now
+from models.errors import (
+    DomainError,
+    EventNotFound,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    UserNotFound,
+)
 from models.rules import Command, Register, Unregister
-from models.tables import Event, Ticket
+from models.tables import Ticket
 
 CommandType = Literal["register", "unregister"]
 
@@ -74,12 +81,166 @@ def new_ticket_ids(count: int) -> list[str]:
     return [str(ULID()) for _ in range(count)]
 
 
+def command_of(ticket: TicketView) -> Command:
+    """The rules' command a ticket carries."""
+    if ticket.type == "register":
+        return Register(ticket.user_id)
+    return Unregister(ticket.user_id)
+
+
 def _wake_after_commit(session: Session, event_ids: Sequence[str]) -> None:
     wanted = list(dict.fromkeys(event_ids))
     after_commit(session, lambda messenger: messenger.wake(wanted))
 
 
-# --- accept -----------------------------------------------------------------------------
+# --- accept single commands, in groups --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accept:
+    """One single command to accept: what, for whom, and its claim on an Idempotency-Key."""
+
+    ticket: NewTicket
+    owner: str
+    claim: idempotency.ClaimRequest | None = None
+
+
+AcceptOutcome = TicketView | idempotency.Replay | DomainError
+
+_LOCK_AND_FIND = text(
+    """
+    SELECT (SELECT count(*) FROM (
+                SELECT pg_advisory_xact_lock_shared(:accept_space, b)
+                  FROM (SELECT DISTINCT hashtext(e) & :accept_mask AS b
+                          FROM unnest(CAST(:event_ids AS text[])) AS e ORDER BY 1) AS buckets
+            ) AS held) AS held,
+           ARRAY(SELECT event_id FROM events
+                  WHERE event_id = ANY(CAST(:event_ids AS text[]))) AS events,
+           ARRAY(SELECT user_id FROM users
+                  WHERE user_id = ANY(CAST(:user_ids AS text[]))) AS users
+    """
+)
+_INSERT = text(
+    """
+    INSERT INTO tickets (ticket_id, type, user_id, event_id, owner, status, created_at)
+    SELECT v.ticket_id, v.type, v.user_id, v.event_id, v.owner, 'pending', now()
+      FROM unnest(CAST(:ticket_ids AS text[]), CAST(:types AS text[]), CAST(:user_ids AS text[]),
+                  CAST(:event_ids AS text[]), CAST(:owners AS text[]))
+           WITH ORDINALITY AS v(ticket_id, type, user_id, event_id, owner, n)
+     ORDER BY v.n
+    RETURNING ticket_id, seq, created_at
+    """
+)
+
+
+def accept_many(session: Session, accepts: Sequence[Accept]) -> list[AcceptOutcome]:
+    """Accept many single commands in this transaction, each on its own terms: a new ticket, a
+    replay of the ticket its Idempotency-Key already names, or the error that refuses it
+    (unknown event or user, a key in flight or reused), which leaves nothing behind and never
+    affects its neighbours. The accepted tickets' events are woken once, after commit."""
+    events = sorted({a.ticket.event_id for a in accepts})
+    found = session.execute(
+        _LOCK_AND_FIND,
+        {
+            **locks.ACCEPT_PARAMS,
+            "event_ids": events,
+            "user_ids": sorted({a.ticket.user_id for a in accepts}),
+        },
+    ).one()
+    known_events, known_users = set(found.events), set(found.users)
+    outcomes: list[AcceptOutcome | None] = []
+    for accept in accepts:
+        if accept.ticket.event_id not in known_events:
+            outcomes.append(EventNotFound(accept.ticket.event_id))
+        elif accept.ticket.user_id not in known_users:
+            outcomes.append(UserNotFound(accept.ticket.user_id))
+        else:
+            outcomes.append(None)
+    claims, same_key_as = _claim_keys(session, accepts, outcomes)
+    fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    if fresh:
+        ids = new_ticket_ids(len(fresh))
+        rows = session.execute(
+            _INSERT,
+            {
+                "ticket_ids": ids,
+                "types": [accepts[i].ticket.type for i in fresh],
+                "user_ids": [accepts[i].ticket.user_id for i in fresh],
+                "event_ids": [accepts[i].ticket.event_id for i in fresh],
+                "owners": [accepts[i].owner for i in fresh],
+            },
+        )
+        inserted = {ticket_id: (seq, created_at) for ticket_id, seq, created_at in rows}
+        for i, ticket_id in zip(fresh, ids, strict=True):
+            ticket, (seq, created_at) = accepts[i].ticket, inserted[ticket_id]
+            outcomes[i] = TicketView(
+                ticket_id,
+                seq,
+                ticket.type,
+                ticket.user_id,
+                ticket.event_id,
+                None,
+                accepts[i].owner,
+                "pending",
+                None,
+                created_at,
+                None,
+            )
+        idempotency.bind_many(
+            session,
+            [(claim, _ticket_id(outcomes[i])) for i, claim in claims.items()],
+        )
+        _wake_after_commit(session, [accepts[i].ticket.event_id for i in fresh])
+    for i, first in same_key_as.items():
+        earlier = outcomes[first]
+        outcomes[i] = (
+            idempotency.Replay(earlier.ticket_id) if isinstance(earlier, TicketView) else earlier
+        )
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _claim_keys(
+    session: Session, accepts: Sequence[Accept], outcomes: list[AcceptOutcome | None]
+) -> tuple[dict[int, idempotency.Claim], dict[int, int]]:
+    """Claim the Idempotency-Keys of the commands still standing, each in a savepoint so that a
+    key in flight elsewhere refuses only its own command. A key repeated within the group is
+    claimed once; its repeats become replays of the first (or share its refusal)."""
+    claims: dict[int, idempotency.Claim] = {}
+    same_key_as: dict[int, int] = {}
+    first_of: dict[tuple[str, str], int] = {}
+    for i, accept in enumerate(accepts):
+        request = accept.claim
+        if request is None or outcomes[i] is not None:
+            continue
+        key = (request.owner, request.key)
+        if key in first_of:
+            first = first_of[key]
+            if accepts[first].claim == request:
+                same_key_as[i] = first
+                outcomes[i] = IdempotencyKeyInFlight()  # a placeholder until the first is known
+            else:
+                outcomes[i] = IdempotencyKeyReused()
+            continue
+        first_of[key] = i
+        try:
+            with session.begin_nested():
+                claim = idempotency.claim(session, request)
+        except (IdempotencyKeyInFlight, IdempotencyKeyReused) as refused:
+            outcomes[i] = refused
+            continue
+        if claim.replay_of is not None:
+            outcomes[i] = idempotency.Replay(claim.replay_of)
+        else:
+            claims[i] = claim
+    return claims, same_key_as
+
+
+def _ticket_id(outcome: AcceptOutcome | None) -> str:
+    assert isinstance(outcome, TicketView)
+    return outcome.ticket_id
+
+
+# --- accept batches ---------------------------------------------------------------------
 
 
 def insert_tickets(
@@ -87,13 +248,12 @@ def insert_tickets(
     tickets: Sequence[NewTicket],
     owner: str,
     batch_id: str | None = None,
-    now: dt.datetime | None = None,
 ) -> list[str]:
     """COPY the tickets in, in the given order, and return their ids in that order; their
     events are woken once the transaction commits."""
-    now = now or dt.datetime.now(dt.UTC)
     ids = new_ticket_ids(len(tickets))
     locks.hold_accept_locks(session, {t.event_id for t in tickets})
+    now = database_now(session)
     raw = session.connection().connection.driver_connection
     assert raw is not None
     with (
@@ -120,87 +280,35 @@ def insert_tickets(
     return ids
 
 
-# The accept bucket lock (`models.locks`) is taken inline: one round trip for the whole accept.
-_ACCEPT_ONE = text(
-    """
-    INSERT INTO tickets (ticket_id, type, user_id, event_id, owner, status, created_at)
-    SELECT :ticket_id, :type, CAST(:user_id AS varchar), CAST(:event_id AS varchar), :owner,
-           'pending', :now
-      FROM (SELECT pg_advisory_xact_lock_shared(
-                     :accept_space, hashtext(CAST(:event_id AS varchar)) & :accept_mask))
-           AS accept_lock
-     WHERE EXISTS (SELECT 1 FROM users WHERE user_id = CAST(:user_id AS varchar))
-       AND EXISTS (SELECT 1 FROM events WHERE event_id = CAST(:event_id AS varchar))
-    RETURNING seq
-    """
-)
-
-
-def accept_one(session: Session, ticket: NewTicket, owner: str) -> TicketView:
-    """Insert one ticket, in one round trip (the hot path of every single command), and wake
-    its event after commit. A missing event or user raises EventNotFound / UserNotFound, and
-    nothing is written."""
-    now = dt.datetime.now(dt.UTC)
-    (ticket_id,) = new_ticket_ids(1)
-    seq = session.execute(
-        _ACCEPT_ONE,
-        {
-            "ticket_id": ticket_id,
-            "type": ticket.type,
-            "user_id": ticket.user_id,
-            "event_id": ticket.event_id,
-            "owner": owner,
-            "now": now,
-            **locks.ACCEPT_PARAMS,
-        },
-    ).scalar_one_or_none()
-    if seq is None:
-        if session.scalar(select(func.count()).where(Event.event_id == ticket.event_id)) == 0:
-            raise EventNotFound(ticket.event_id)
-        raise UserNotFound(ticket.user_id)
-    _wake_after_commit(session, [ticket.event_id])
-    return TicketView(
-        ticket_id,
-        seq,
-        ticket.type,
-        ticket.user_id,
-        ticket.event_id,
-        None,
-        owner,
-        "pending",
-        None,
-        now,
-        None,
-    )
-
-
 # --- read -------------------------------------------------------------------------------
 
 
 def get_ticket(session: Session, ticket_id: str) -> TicketView | None:
-    row = session.execute(
-        select(*TICKET_COLUMNS).where(Ticket.ticket_id == ticket_id)
-    ).one_or_none()
+    query = select(*TICKET_COLUMNS).where(Ticket.ticket_id == ticket_id)
+    row = session.execute(query).one_or_none()
     return None if row is None else TicketView(*row)
 
 
 def pending_tickets(
-    session: Session, event_id: str, limit: int, up_to_seq: int | None = None
+    session: Session, event_ids: Collection[str], limit: int, up_to_seq: int | None = None
 ) -> list[TicketView]:
-    """An event's pending tickets in acceptance order (served by a partial index), optionally
-    only those with `seq <= up_to_seq`."""
-    query = select(*TICKET_COLUMNS).where(Ticket.event_id == event_id, Ticket.status == "pending")
+    """The events' pending tickets in acceptance order (served by a partial index), optionally
+    only those with `seq <= up_to_seq`: for each event, a prefix of its line of tickets."""
+    ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
+    query = select(*TICKET_COLUMNS).where(Ticket.event_id == any_(ids), Ticket.status == "pending")
     if up_to_seq is not None:
         query = query.where(Ticket.seq <= up_to_seq)
     rows = session.execute(query.order_by(Ticket.seq).limit(limit))
     return [TicketView(*row) for row in rows]
 
 
-def has_pending(session: Session, event_id: str) -> bool:
-    found = session.scalar(
-        select(Ticket.seq).where(Ticket.event_id == event_id, Ticket.status == "pending").limit(1)
-    )
-    return found is not None
+def has_pending(session: Session, event_ids: Collection[str] | None = None) -> bool:
+    """Whether any ticket (of these events) is still pending."""
+    query = select(Ticket.seq).where(Ticket.status == "pending")
+    if event_ids is not None:
+        ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
+        query = query.where(Ticket.event_id == any_(ids))
+    return session.scalar(query.limit(1)) is not None
 
 
 def stale_pending_events(session: Session, older_than: dt.datetime, limit: int = 1000) -> list[str]:
@@ -252,10 +360,10 @@ def complete(
     batch: Sequence[TicketView],
     statuses: Sequence[str],
     results: Sequence[dict[str, Any] | None],
-) -> dt.datetime:
-    """Mark the tickets done with their results, in one statement over arrays. Raises
+    now: dt.datetime,
+) -> None:
+    """Mark the tickets done at `now` with their results, in one statement over arrays. Raises
     TicketConflict (the caller rolls back) if any of them was no longer pending."""
-    now = dt.datetime.now(dt.UTC)
     done = session.execute(
         _COMPLETE,
         {
@@ -267,11 +375,25 @@ def complete(
     )
     if getattr(done, "rowcount", len(batch)) != len(batch):
         raise TicketConflict(f"{len(batch)} tickets to complete, but not all were pending")
-    return now
 
 
-def command_of(ticket: TicketView) -> Command:
-    """The rules' command a ticket carries."""
-    if ticket.type == "register":
-        return Register(ticket.user_id)
-    return Unregister(ticket.user_id)
+@dataclass(frozen=True)
+class Settled:
+    """What a ticket became: enough to answer a client waiting for it."""
+
+    status: str
+    result: dict[str, Any] | None
+    completed_at: dt.datetime | None
+
+
+def settled(session: Session, ticket_ids: Collection[str]) -> dict[str, Settled]:
+    """Those of the tickets that are no longer pending, with their outcomes."""
+    if not ticket_ids:
+        return {}
+    ids = bindparam("ticket_ids", sorted(ticket_ids), type_=ARRAY(String))
+    rows = session.execute(
+        select(Ticket.ticket_id, Ticket.status, Ticket.result, Ticket.completed_at).where(
+            Ticket.ticket_id == any_(ids), Ticket.status != "pending"
+        )
+    )
+    return {ticket_id: Settled(status, result, done) for ticket_id, status, result, done in rows}

@@ -57,6 +57,7 @@ class Settings:
     sweep_min_age_seconds: float = 2.0
     visibility_timeout_seconds: int = 60
     max_body_bytes: int = 4 * 1024 * 1024
+    max_streams: int = 2000
     log_json: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -82,6 +83,7 @@ class Settings:
                 sweep_min_age_seconds=float(env.get("TESSERA_SWEEP_MIN_AGE", "2")),
                 visibility_timeout_seconds=int(env.get("TESSERA_VISIBILITY_TIMEOUT", "60")),
                 max_body_bytes=int(env.get("TESSERA_MAX_BODY_BYTES", str(4 * 1024 * 1024))),
+                max_streams=int(env.get("TESSERA_MAX_STREAMS", "2000")),
                 log_json=env.get("TESSERA_LOG_FORMAT", "json") == "json",
             )
         except ValueError as exc:

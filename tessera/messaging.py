@@ -1,17 +1,18 @@
-"""Redis as a messenger, never as the truth: wake-ups for events and status-update publishing.
+"""Redis as a messenger, never as the truth: wake-ups of the appliers and status updates.
 
-Shared by the API (wakes an event after accepting a ticket, publishes promotions it caused) and
-the workers (publish results, wake events again), through `RedisMessenger`, which the models'
-after-commit hook calls. Imports no other project package. The Celery task names and the queue
-are defined here, once, for the tasks, the routes and the senders.
+Shared by the API (wakes an applier after accepting tickets, publishes promotions it caused) and
+the workers (publish results), through `RedisMessenger`, which the models' after-commit hook
+calls. Imports no other project package. The Celery task names and the queue are defined here,
+once, for the tasks, the routes and the senders.
 
-Coalescing wake-ups: a key `tessera:wake:{event}` says "a wake-up for this event is queued and
-its worker has not started yet". A sender queues a task only when it sets that key (SET NX);
-the task deletes the key *before* it reads the event's pending tickets. So a ticket committed
-before the delete is read by that task, and one committed after it finds the key gone and
-queues a new task: a burst of 10,000 tickets becomes a handful of tasks and none is stranded.
-The key expires on its own, and the sweeper re-wakes events from PostgreSQL, so a lost message
-or a restarted Redis costs seconds, never a ticket.
+Coalescing wake-ups: the key `tessera:drain` says "an applier is queued or draining, and will
+look for pending tickets again before it stops". A sender queues a `tessera.drain` task only
+when it sets that key (SET NX). A draining worker keeps the key set while it works, so a burst
+of accepts under load queues nothing more; when it finds nothing left it deletes the key and
+looks once more, so a ticket committed after that last look finds the key gone and queues a
+new task: none is stranded. The key expires on its own, and the sweeper re-wakes the appliers
+from PostgreSQL, so a lost message, a killed worker or a restarted Redis costs seconds, never
+a ticket.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import redis
 log = logging.getLogger("tessera.messaging")
 
 QUEUE = "tessera"
-APPLY_EVENT_TASK = "tessera.apply_event"
-WAKE_EVENTS_TASK = "tessera.wake_events"
+DRAIN_TASK = "tessera.drain"
 SWEEP_TASK = "tessera.sweep"
-TASK_NAMES = (APPLY_EVENT_TASK, WAKE_EVENTS_TASK, SWEEP_TASK)
-WAKE_KEY_TTL_SECONDS = 30
+TASK_NAMES = (DRAIN_TASK, SWEEP_TASK)
+DRAIN_KEY = "tessera:drain"
+DRAIN_KEY_TTL_SECONDS = 30
+EVENT_CHANNELS = "tessera:event:*"
 # Redis must never make the API hang: a call that cannot reach it fails within this.
 REDIS_SOCKET_TIMEOUT = 1.0
 
@@ -42,14 +44,6 @@ def redis_client(url: str) -> redis.Redis:
         socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
         health_check_interval=30,
     )
-
-
-def wake_key(event_id: str) -> str:
-    return f"tessera:wake:{event_id}"
-
-
-def ticket_channel(ticket_id: str) -> str:
-    return f"tessera:ticket:{ticket_id}"
 
 
 def event_channel(event_id: str) -> str:
@@ -74,37 +68,41 @@ class TaskSender(Protocol):
 
 
 class Waker:
-    """Sends coalesced wake-ups; any Redis failure is logged and swallowed (the ticket row is
-    committed, and the sweeper wakes its event later).
-
-    One `SET NX` round trip for all the events of a request (pipelined), then one message:
-    `apply_event` for a single event, or one `wake_events` fan-out that a worker turns into
-    per-event tasks, so a batch naming thousands of events costs its request one publish."""
+    """Sends coalesced wake-ups; any Redis failure is logged and swallowed (the ticket rows are
+    committed, and the sweeper wakes an applier later)."""
 
     def __init__(self, client: redis.Redis, sender: TaskSender) -> None:
         self.client = client
         self.sender = sender
 
-    def wake(self, event_ids: Iterable[str], *, force: bool = False) -> int:
-        wanted = list(dict.fromkeys(event_ids))
-        if not wanted:
-            return 0
+    def wake(self, event_ids: Iterable[str], *, force: bool = False) -> bool:
+        """Make sure an applier will look at the events' new tickets: queue a drain unless one
+        is queued or draining already (or always, with `force`). True if a task was sent."""
+        if not list(event_ids):
+            return False
         try:
-            if force:
-                due = wanted
-            else:
-                pipe = self.client.pipeline(transaction=False)
-                for event_id in wanted:
-                    pipe.set(wake_key(event_id), "1", nx=True, ex=WAKE_KEY_TTL_SECONDS)
-                due = [e for e, was_set in zip(wanted, pipe.execute(), strict=True) if was_set]
-            if len(due) == 1:
-                self.sender.send_task(APPLY_EVENT_TASK, args=[due[0]])
-            elif due:
-                self.sender.send_task(WAKE_EVENTS_TASK, args=[due])
+            if force or self.client.set(DRAIN_KEY, "1", nx=True, ex=DRAIN_KEY_TTL_SECONDS):
+                self.sender.send_task(DRAIN_TASK, args=[])
+                return True
         except Exception:  # broker down or slow: the sweeper is the safety net
-            log.warning("wake-up for %d event(s) not sent; the sweeper will retry", len(wanted))
-            return 0
-        return len(due)
+            log.warning("wake-up not sent; the sweeper will retry")
+        return False
+
+
+def mark_draining(client: redis.Redis) -> None:
+    """A worker is draining: senders need not queue another task while the key lives."""
+    try:
+        client.set(DRAIN_KEY, "1", ex=DRAIN_KEY_TTL_SECONDS)
+    except redis.RedisError:
+        log.warning("could not mark the applier as draining")
+
+
+def stop_draining(client: redis.Redis) -> None:
+    """The worker is about to stop: the next accepted ticket must queue a new task."""
+    try:
+        client.delete(DRAIN_KEY)
+    except redis.RedisError:
+        log.warning("could not clear the drain key")
 
 
 def queue_depth(client: redis.Redis, queue: str = QUEUE) -> int:
@@ -115,26 +113,19 @@ def queue_depth(client: redis.Redis, queue: str = QUEUE) -> int:
         return 0
 
 
-def clear_wake(client: redis.Redis, event_id: str) -> None:
-    try:
-        client.delete(wake_key(event_id))
-    except redis.RedisError:
-        log.warning("could not clear the wake key of %s", event_id)
+def encode(update: Update) -> str:
+    return json.dumps(
+        {"id": update.log_id, "event": update.kind, "data": update.payload},
+        separators=(",", ":"),
+    )
 
 
 def publish(client: redis.Redis, updates: Iterable[Update]) -> None:
-    """Publish after commit, on the event's channel and (for tickets) the ticket's."""
+    """Publish after commit, each update on its event's channel (one round trip for all)."""
     pipe = client.pipeline(transaction=False)
     count = 0
     for update in updates:
-        message = json.dumps(
-            {"id": update.log_id, "event": update.kind, "data": update.payload},
-            separators=(",", ":"),
-        )
-        pipe.publish(event_channel(update.event_id), message)
-        ticket_id = update.payload.get("ticketId")
-        if ticket_id:
-            pipe.publish(ticket_channel(ticket_id), message)
+        pipe.publish(event_channel(update.event_id), encode(update))
         count += 1
     if not count:
         return
@@ -147,7 +138,7 @@ def publish(client: redis.Redis, updates: Iterable[Update]) -> None:
 
 class RedisMessenger:
     """What committed transactions announce, sent through Redis: status updates published,
-    events woken (the `models.db.Messenger` of the API and the workers)."""
+    appliers woken (the `models.db.Messenger` of the API and the workers)."""
 
     def __init__(self, client: redis.Redis, waker: Waker) -> None:
         self.client = client

@@ -1,9 +1,12 @@
-"""The per-event apply loop: drain an event's pending tickets in acceptance order, a batch per
-transaction, under that event's locks (see `models.locks` for which and why).
+"""The apply loop: drain pending tickets in acceptance order, many events per transaction, under
+their locks (see `models.locks` for which and why).
 
-A ticket is completed by `UPDATE … WHERE status = 'pending'` in the same transaction as its
-seats, and the count of rows updated is checked, so a ticket can never be applied twice. The
-status updates written with it are published once that transaction commits.
+A pass takes every event with pending tickets that no other worker is applying (up to a bound),
+passes their settle barrier once, applies up to `apply_batch_size` of their tickets through the
+rules, and commits: so a thousand lightly loaded events cost about what one hot event costs. A
+ticket is completed by `UPDATE … WHERE status = 'pending'` in the same transaction as its seats
+and the row count is checked, so a ticket can never be applied twice. The status updates
+written with it are published once that transaction commits.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import datetime as dt
 import enum
 import logging
 import time
+from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +24,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models import event_log, locks, tickets
-from models.errors import EventNotFound
+from models.db import database_now
 from models.results import denied, result_of
-from models.rules import DenialCode, promoted_by
-from models.seats import existing_user_ids, lock_seats, save_seats
+from models.rules import Command, DenialCode, promoted_by
+from models.seats import Wanted, existing_user_ids, lock_windows, save_windows
 from models.tickets import TicketConflict, TicketView
-from tessera.messaging import clear_wake
+from tessera.messaging import mark_draining, stop_draining
 from tessera.telemetry import record_batch
 from workers.runtime import Runtime
 
@@ -32,36 +37,41 @@ log = logging.getLogger("tessera.worker")
 
 TRANSIENT = (OperationalError,)
 MAX_ATTEMPTS_PER_TICKET = 3
+MARK_EVERY_SECONDS = 5.0  # well within the drain key's time to live
 
 
-class BatchState(enum.Enum):
+class PassState(enum.Enum):
     APPLIED = "applied"
     DRAINED = "drained"  # nothing was pending
-    BUSY = "busy"  # another worker is this event's applier
+    BUSY = "busy"  # everything pending belongs to events other workers are applying
 
 
 @dataclass
 class DrainReport:
-    event_id: str
     applied: int = 0
     batches: int = 0
     busy: bool = False
     batch_sizes: list[int] = field(default_factory=list)
+    events: set[str] = field(default_factory=set)
 
 
-def drain_event(runtime: Runtime, event_id: str) -> DrainReport:
-    """Apply every pending ticket of the event, batch by batch.
+def drain(runtime: Runtime, only: Collection[str] | None = None) -> DrainReport:
+    """Apply every pending ticket (of the `only` events, if given), pass after pass.
 
-    Clears the event's wake key first (see tessera.messaging), and after letting go of the
-    event looks once more for pending tickets without a lock: a wake-up that arrived while we
-    held the event, and was dropped by its worker as BUSY, is served by us."""
-    clear_wake(runtime.redis, event_id)
-    report = DrainReport(event_id)
+    Keeps the drain key set while it works, so that accepts queue no more tasks meanwhile, and
+    before it stops clears the key and looks once more (see tessera.messaging). Events another
+    worker is applying are left to it: that worker looks again after each pass it makes."""
+    report = DrainReport()
     limit = max(1, runtime.settings.apply_batch_size)
     failures = 0
+    marked_at = 0.0
+    released = False
     while True:
+        if not released and time.monotonic() - marked_at > MARK_EVERY_SECONDS:
+            mark_draining(runtime.redis)
+            marked_at = time.monotonic()
         try:
-            state, applied = apply_batch(runtime, event_id, limit)
+            state, applied = apply_pass(runtime, limit, only, report.events)
         except TRANSIENT:
             raise  # the task retries with backoff; nothing was committed
         except Exception as error:
@@ -69,85 +79,110 @@ def drain_event(runtime: Runtime, event_id: str) -> DrainReport:
             # going one ticket at a time, and give up on a ticket only after several tries.
             failures += 1
             if limit > 1:
-                log.warning("batch on %s failed (%r); isolating one by one", event_id, error)
+                log.warning("apply pass failed (%r); isolating one ticket at a time", error)
                 limit = 1
             elif failures >= MAX_ATTEMPTS_PER_TICKET:
-                _fail_head(runtime, event_id, error)
+                _fail_oldest(runtime, only, error)
                 failures = 0
             continue
         failures = 0
-        if state is BatchState.BUSY:
-            report.busy = True
-            return report
-        if state is BatchState.APPLIED:
+        if state is PassState.APPLIED:
             report.applied += applied
             report.batches += 1
             report.batch_sizes.append(applied)
-            if applied == limit:
-                continue  # a full batch: more may be waiting, take the event again at once
-        # Drained (or a short batch took all that was visible): look once more without the
-        # lock, for tickets committed meanwhile whose wake-up was dropped as BUSY.
-        with runtime.sessions.begin() as session:
-            if not tickets.has_pending(session, event_id):
-                return report
+            if released:  # work came after all: keep senders quiet again
+                released, marked_at = False, 0.0
+            continue
+        if state is PassState.BUSY:
+            # Whoever holds those events is draining, and looks again after its pass.
+            report.busy = True
+            return report
+        if released:
+            return report
+        # Nothing left: from now on an accept queues a new task; one last look for the tickets
+        # committed before that.
+        stop_draining(runtime.redis)
+        released = True
 
 
-def apply_batch(runtime: Runtime, event_id: str, limit: int) -> tuple[BatchState, int]:
-    """One transaction: take the event, apply up to `limit` pending tickets, commit."""
+def drain_event(runtime: Runtime, event_id: str) -> DrainReport:
+    """Apply every pending ticket of one event."""
+    return drain(runtime, only=[event_id])
+
+
+def apply_pass(
+    runtime: Runtime,
+    limit: int,
+    only: Collection[str] | None = None,
+    seen: set[str] | None = None,
+) -> tuple[PassState, int]:
+    """One transaction: take the events, pass their barrier, apply up to `limit` tickets."""
     started = time.perf_counter()
     with runtime.sessions.begin() as session:
-        if not locks.try_take_event(session, event_id):
-            return BatchState.BUSY, 0
+        events = locks.take_pending_events(session, limit, only)
+        if not events:
+            pending = tickets.has_pending(session, only)
+            return (PassState.BUSY if pending else PassState.DRAINED), 0
         # Only tickets no smaller `seq` can still join: apply order is `seq` order.
         with runtime.sessions.begin() as barrier:
-            settled = locks.settle_barrier(barrier, event_id)
-        batch = tickets.pending_tickets(session, event_id, limit, up_to_seq=settled)
-        if not batch:
-            return BatchState.DRAINED, 0
-        results, promoted = decide(session, event_id, batch)
-        tickets.complete(session, batch, ["completed"] * len(batch), results)
-        event_log.append(
-            session,
-            [
-                event_log.ticket_completed(event_id, t.user_id, t.ticket_id, "completed", r)
-                for t, r in zip(batch, results, strict=True)
-            ]
-            + event_log.promotions(event_id, promoted),
-        )
+            settled = locks.settle_barrier(barrier, events)
+        batch = tickets.pending_tickets(session, events, limit, up_to_seq=settled)
+        if not batch:  # applied meanwhile by a worker that took them before us
+            return PassState.DRAINED, 0
+        now = database_now(session)
+        results, promoted = decide(session, batch, now)
+        tickets.complete(session, batch, ["completed"] * len(batch), results, now)
+        updates = [
+            event_log.ticket_completed(t, "completed", r, now)
+            for t, r in zip(batch, results, strict=True)
+        ]
+        for event_id, users in promoted.items():
+            updates += event_log.promotions(event_id, users)
+        event_log.append(session, updates)
+    if seen is not None:
+        seen.update(events)
     record_batch(runtime.redis, (r["status"] for r in results), len(batch))
     log.info(
         "applied batch",
         extra={
-            "eventId": event_id,
+            "events": len({t.event_id for t in batch}),
+            "eventId": batch[0].event_id,
             "applied": len(batch),
             "firstTicketId": batch[0].ticket_id,
             "lastTicketId": batch[-1].ticket_id,
             "durationMs": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return BatchState.APPLIED, len(batch)
+    return PassState.APPLIED, len(batch)
 
 
 def decide(
-    session: Session, event_id: str, batch: list[TicketView]
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Run the rules over one batch: each ticket's result, and who was promoted, in order."""
+    session: Session, batch: list[TicketView], now: dt.datetime
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Run the rules over one pass's tickets: each ticket's result, and who each event promoted,
+    in order. Tickets of one event are applied in `seq` order; events do not affect each other."""
     users = existing_user_ids(session, {t.user_id for t in batch})
     commands = [tickets.command_of(t) for t in batch]
-    try:
-        seats = lock_seats(session, event_id, users, commands)
-    except EventNotFound:
-        return [denied(DenialCode.EVENT_NOT_FOUND, t.user_id) for t in batch], []
-    results: list[dict[str, Any]] = []
-    promoted: list[str] = []
+    named: dict[str, set[str]] = {t.event_id: set() for t in batch}
+    given: dict[str, list[Command]] = {t.event_id: [] for t in batch}
     for ticket, command in zip(batch, commands, strict=True):
-        if ticket.user_id not in users:
+        if ticket.user_id in users:
+            named[ticket.event_id].add(ticket.user_id)
+            given[ticket.event_id].append(command)
+    windows = lock_windows(session, {e: Wanted(named[e], given[e]) for e in named})
+    results: list[dict[str, Any]] = []
+    promoted: dict[str, list[str]] = defaultdict(list)
+    for ticket, command in zip(batch, commands, strict=True):
+        seats = windows.get(ticket.event_id)
+        if seats is None:
+            results.append(denied(DenialCode.EVENT_NOT_FOUND, ticket.user_id))
+        elif ticket.user_id not in users:
             results.append(denied(DenialCode.USER_NOT_FOUND, ticket.user_id))
-            continue
-        outcome = seats.handle(command)
-        results.append(result_of(outcome))
-        promoted += promoted_by(outcome)
-    save_seats(session, event_id, seats, dt.datetime.now(dt.UTC))
+        else:
+            outcome = seats.handle(command)
+            results.append(result_of(outcome))
+            promoted[ticket.event_id] += promoted_by(outcome)
+    save_windows(session, windows, now)
     return results, promoted
 
 
@@ -157,20 +192,15 @@ def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:
         # Under the event's locks like any apply, so event-log ids stay in commit order.
         locks.take_event(session, ticket.event_id)
         locks.lock_event_rows(session, [ticket.event_id])
-        tickets.complete(session, [ticket], ["failed"], [None])
-        event_log.append(
-            session,
-            [
-                event_log.ticket_completed(
-                    ticket.event_id, ticket.user_id, ticket.ticket_id, "failed", None
-                )
-            ],
-        )
+        now = database_now(session)
+        tickets.complete(session, [ticket], ["failed"], [None], now)
+        event_log.append(session, [event_log.ticket_completed(ticket, "failed", None, now)])
 
 
-def _fail_head(runtime: Runtime, event_id: str, error: BaseException) -> None:
+def _fail_oldest(runtime: Runtime, only: Collection[str] | None, error: BaseException) -> None:
     with runtime.sessions.begin() as session:
-        head = tickets.pending_tickets(session, event_id, 1)
+        events = locks.take_pending_events(session, 1, only)
+        head = tickets.pending_tickets(session, events, 1) if events else []
     if head:
         log.error("ticket %s failed on its own: %r", head[0].ticket_id, error)
         try:

@@ -40,9 +40,7 @@ AppFactory = Callable[[Settings], Flask]
 def close_app(app: Flask) -> None:
     """Give back what the app holds: its connection pool (tests build many apps, and
     PostgreSQL's connection slots are finite) and its Redis connections."""
-    context = app.extensions["tessera"]
-    context.sessions.kw["bind"].dispose()
-    context.redis.close()
+    app.extensions["tessera"].close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import IdempotencyKey, Ticket
-from tessera.messaging import wake_key
+from tessera.messaging import DRAIN_KEY
 from tests.integration.conftest import ADMIN, CLIENT, OTHER_CLIENT
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime
@@ -38,7 +38,7 @@ def register(http: FlaskClient, user: str = "ann", headers: dict[str, str] | Non
     return http.post("/events/e1/registrations", json={"userId": user}, headers=headers or CLIENT)
 
 
-def test_registering_answers_202_with_a_pending_ticket_and_wakes_the_event(
+def test_registering_answers_202_with_a_pending_ticket_and_wakes_an_applier(
     http: FlaskClient, redis_client: redis.Redis
 ) -> None:
     response = register(http)
@@ -50,7 +50,7 @@ def test_registering_answers_202_with_a_pending_ticket_and_wakes_the_event(
     assert ticket["result"] is None
     assert (ticket["type"], ticket["userId"], ticket["eventId"]) == ("register", "ann", "e1")
     assert ticket["createdAt"].endswith("Z")
-    assert redis_client.get(wake_key("e1")) == b"1"
+    assert redis_client.get(DRAIN_KEY) == b"1"
 
 
 def test_unregistering_answers_202_with_an_unregister_ticket(http: FlaskClient) -> None:

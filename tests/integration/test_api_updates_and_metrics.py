@@ -109,7 +109,6 @@ def test_an_idle_stream_sends_heartbeat_comments(
     http: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(updates, "HEARTBEAT_SECONDS", 0.1)
-    monkeypatch.setattr(updates, "POLL_SECONDS", 0.05)
     response = http.get("/events/e1/updates", buffered=False)
     (beat,) = read_messages(response.response, 1)  # type: ignore[arg-type]
     response.close()

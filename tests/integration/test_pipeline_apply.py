@@ -16,7 +16,7 @@ from models import rules
 from models.tables import Event, EventLogEntry, Registration, Ticket
 from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
-from tessera.messaging import APPLY_EVENT_TASK, WAKE_EVENTS_TASK, Waker, wake_key
+from tessera.messaging import DRAIN_KEY, DRAIN_TASK, Waker
 from tessera.tools.servers import ServerUrls
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime, sweeper
@@ -25,19 +25,14 @@ pytestmark = pytest.mark.integration
 
 
 class RecordingSender:
-    """Stands in for Celery's producer only: records which events were woken."""
+    """Stands in for Celery's producer only: records the tasks sent."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
-        self.messages: list[str] = []
 
     def send_task(self, name: str, args: list[Any], **_: Any) -> object:
-        self.messages.append(name)
-        if name == APPLY_EVENT_TASK:
-            self.sent.append(args[0])
-        else:
-            assert name == WAKE_EVENTS_TASK
-            self.sent.extend(args[0])
+        assert (name, args) == (DRAIN_TASK, [])
+        self.sent.append(name)
         return None
 
 
@@ -236,7 +231,7 @@ def test_the_sweeper_wakes_only_events_with_stale_pending_tickets(
     report = sweeper.sweep(rt, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))
 
     assert report.woken == ["e1"]
-    assert sender.sent == ["e1"]
+    assert sender.sent == [DRAIN_TASK]
 
 
 def test_the_sweeper_purges_expired_idempotency_keys_and_old_log_entries(
@@ -262,25 +257,52 @@ def test_the_sweeper_purges_expired_idempotency_keys_and_old_log_entries(
     assert (report.purged_keys, report.purged_log) == (1, 1)
 
 
-def test_a_burst_of_wake_ups_sends_one_task_until_the_worker_starts(
+def test_a_burst_of_wake_ups_sends_one_task_until_the_worker_has_drained(
     rt: runtime.Runtime, redis_client: redis.Redis, sender: RecordingSender
 ) -> None:
     waker = Waker(redis_client, sender)
     for _ in range(1000):
         waker.wake(["hot"])
-    assert sender.sent == ["hot"]
+    assert sender.sent == [DRAIN_TASK]
 
-    apply.drain_event(rt, "hot")  # a worker starting clears the key first
-    assert redis_client.get(wake_key("hot")) is None
+    apply.drain(rt)  # a worker that finds nothing more clears the key before it stops
+    assert redis_client.get(DRAIN_KEY) is None
     waker.wake(["hot"])
-    assert sender.sent == ["hot", "hot"]
+    assert sender.sent == [DRAIN_TASK, DRAIN_TASK]
+
+
+def test_a_draining_worker_keeps_senders_quiet_until_it_stops(
+    rt: runtime.Runtime,
+    db: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sender: RecordingSender,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_event(db, capacity=5)
+    make_users(db, "ann", "bob")
+    submit(db, "e1", ("register", "ann"))
+    waker = Waker(redis_client, sender)
+    woken_while_draining: list[bool] = []
+    real_pass = apply.apply_pass
+
+    def accepting_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        woken_while_draining.append(waker.wake(["e1"]))
+        return real_pass(*args, **kwargs)
+
+    monkeypatch.setattr(apply, "apply_pass", accepting_meanwhile)
+    apply.drain(rt)
+
+    # while it drained, accepts queued nothing; its last look came after it let go of the key
+    assert woken_while_draining[0] is False
+    assert sender.sent == [DRAIN_TASK]
+    assert woken_while_draining[-1] is True
 
 
 def test_a_wake_up_while_redis_is_unreachable_is_swallowed(
     sender: RecordingSender,
 ) -> None:
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    assert Waker(unreachable, sender).wake(["e1"]) == 0
+    assert Waker(unreachable, sender).wake(["e1"]) is False
     assert sender.sent == []
 
 
@@ -290,8 +312,7 @@ def test_waking_many_events_at_once_costs_one_message(
     waker = Waker(redis_client, sender)
     events = [f"e{i}" for i in range(1000)]
 
-    assert waker.wake(events) == 1000
-    assert waker.wake(events) == 0  # all still queued: coalesced
+    assert waker.wake(events) is True
+    assert waker.wake(events) is False  # still queued: coalesced
 
-    assert sender.messages == [WAKE_EVENTS_TASK]
-    assert sender.sent == events
+    assert sender.sent == [DRAIN_TASK]

@@ -1,0 +1,101 @@
+"""Group commit of single commands: the register/unregister requests an API process receives
+while a transaction is being committed are accepted together in the next one.
+
+One flusher (a thread, or a greenlet under gevent) takes everything waiting, accepts it in one
+transaction (`models.tickets.accept_many`) and hands each request its own outcome; meanwhile
+the next group gathers. So fsyncs, round trips, the accept locks and the wake-up are paid per
+group, not per request, and a lone request at low load waits for nobody. The 202 still goes
+out only after its ticket is committed. A group that fails as a whole is retried one command
+at a time, so a failing command never fails its neighbours.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import db, tickets
+
+log = logging.getLogger("tessera.api")
+
+MAX_GROUP = 500
+WAIT_SECONDS = 30.0  # an accept that takes longer than this is answered 503 (PostgreSQL hangs)
+
+
+class AcceptTimeout(RuntimeError):
+    """The database did not commit the command's group in time; it may still do so later."""
+
+
+@dataclass(eq=False)
+class _Slot:
+    accept: tickets.Accept
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: tickets.AcceptOutcome | None = None
+    error: BaseException | None = None
+
+
+class AcceptQueue:
+    def __init__(self, sessions: sessionmaker[Session], max_group: int = MAX_GROUP) -> None:
+        self.sessions = sessions
+        self.max_group = max_group
+        self._waiting: list[_Slot] = []
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+
+    def accept(self, accept: tickets.Accept) -> tickets.AcceptOutcome:
+        """Accept one command (blocking until its group commits): a new ticket, a replay, or
+        the domain error that refuses it. Database failures are raised."""
+        slot = _Slot(accept)
+        with self._lock:
+            if self._flusher is None:
+                # Started on first use, in the serving process (after gunicorn forked it).
+                self._flusher = threading.Thread(target=self._run, name="accepts", daemon=True)
+                self._flusher.start()
+            self._waiting.append(slot)
+            self._arrived.notify()
+        if not slot.done.wait(WAIT_SECONDS):
+            raise AcceptTimeout("the accepting transaction did not commit in time")
+        if slot.error is not None:
+            raise slot.error
+        assert slot.outcome is not None
+        return slot.outcome
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._arrived.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting and not self._closed:
+                    self._arrived.wait()
+                if self._closed:
+                    return
+                group = self._waiting[: self.max_group]
+                del self._waiting[: self.max_group]
+            self._flush(group)
+
+    def _flush(self, group: list[_Slot]) -> None:
+        try:
+            outcomes = db.run(
+                self.sessions,
+                lambda session: tickets.accept_many(session, [s.accept for s in group]),
+            )
+        except Exception as error:
+            if len(group) > 1:
+                log.warning("a group of %d accepts failed (%r); one by one", len(group), error)
+                for slot in group:
+                    self._flush([slot])
+                return
+            group[0].error = error
+            group[0].done.set()
+            return
+        for slot, outcome in zip(group, outcomes, strict=True):
+            slot.outcome = outcome
+            slot.done.set()
