@@ -203,7 +203,8 @@ class Listener:
                         self._dispatch(message["data"])
             except redis.RedisError as error:
                 if not self._closed.is_set():
-                    log.warning("update listener lost Redis (%s); reconnecting", type(error).__name__)
+                    reason = type(error).__name__
+                    log.warning("update listener lost Redis (%s); reconnecting", reason)
                 self._closed.wait(RECONNECT_SECONDS)
             except Exception:  # never let the listener die: waiters would only have the poll
                 log.exception("update listener failed; restarting it")
