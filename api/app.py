@@ -17,6 +17,7 @@ from api.waiting import Listener
 from models.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
 from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
+from tessera.telemetry import configure_logging
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -25,11 +26,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     if not settings.database_url or not settings.redis_url:
         raise ConfigError("the API needs DATABASE_URL and REDIS_URL (tessera api resolves them)")
+    configure_logging(json_format=settings.log_json)
     app = Flask("tessera")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=20)
+    # Enough connections for the requests of one process that are in the database at once,
+    # and few beyond: under gevent a burst waits for a pooled connection rather than opening
+    # (and, after it, closing) new ones, each a PostgreSQL backend to fork.
+    engine = make_engine(settings.database_url, pool_size=16, max_overflow=4)
     client = redis_client(settings.redis_url)
     waker = Waker(client, _celery_client(settings.redis_url))
     sessions = make_sessionmaker(engine, RedisMessenger(client, waker))

@@ -20,7 +20,9 @@ threads = int(os.environ.get("TESSERA_API_THREADS", "16"))  # gthread only
 # stops answering its heartbeat, so it must exceed neither's natural length.
 timeout = int(os.environ.get("TESSERA_API_TIMEOUT", "60"))
 graceful_timeout = 5
-keepalive = 5
+# Idle keep-alive connections cost a greenlet's nothing; a long timeout makes it unlikely that a
+# client reuses one at the very moment the server closes it (a reset POST).
+keepalive = int(os.environ.get("TESSERA_API_KEEPALIVE", "75"))
 accesslog = None  # the app writes its own structured request log
 errorlog = "-"
 loglevel = os.environ.get("TESSERA_API_LOG_LEVEL", "info")

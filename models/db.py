@@ -62,6 +62,7 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_use_lifo=True,  # reuse the warmest connections; the rest may go idle and be pinged
         pool_recycle=1800,
         connect_args={
             "connect_timeout": 5,

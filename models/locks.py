@@ -24,6 +24,7 @@ user row. Accept buckets are taken in bucket order, shared, so accepts never blo
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, String, any_, bindparam, select, text
@@ -100,32 +101,42 @@ def settle_barrier(session: Session, event_ids: Collection[str]) -> int:
 
 _TAKE_PENDING_EVENTS = text(
     """
-    SELECT event_id FROM (
+    WITH waiting AS MATERIALIZED (
             SELECT event_id, min(seq) AS first FROM tickets
              WHERE status = 'pending'
                AND (CAST(:only AS text[]) IS NULL OR event_id = ANY(CAST(:only AS text[])))
-             GROUP BY event_id ORDER BY first) AS waiting
-     WHERE pg_try_advisory_xact_lock(hashtextextended(event_id, :space))
-     LIMIT :limit
+             GROUP BY event_id),
+         taken AS (
+            SELECT event_id FROM (SELECT event_id FROM waiting ORDER BY first) AS oldest_first
+             WHERE pg_try_advisory_xact_lock(hashtextextended(event_id, :space))
+             LIMIT :limit)
+    SELECT ARRAY(SELECT event_id FROM taken) AS taken, (SELECT count(*) FROM waiting) AS waiting
     """
 )
 
 
-def take_pending_events(
-    session: Session, limit: int, only: Collection[str] | None = None
-) -> list[str]:
+@dataclass(frozen=True)
+class Taken:
+    events: list[str]  # this transaction is their applier now, those waiting longest first
+    others_busy: bool  # nothing taken, though tickets wait: other workers are applying them
+
+
+def take_pending_events(session: Session, limit: int, only: Collection[str] | None = None) -> Taken:
     """Become, for this transaction, the applier of up to `limit` events with pending tickets,
-    those waiting longest first, passing over the events another worker is applying (the
-    try-lock runs row by row under the LIMIT, so no event is locked without being returned)."""
-    rows = session.execute(
+    those waiting longest first, passing over the events another worker is applying. The
+    try-lock runs row by row under the LIMIT, so no event is locked without being returned;
+    and since one statement sees one snapshot, "busy" really means held by another worker,
+    never "a ticket arrived meanwhile"."""
+    row = session.execute(
         _TAKE_PENDING_EVENTS,
         {
             "only": None if only is None else sorted(only),
             "space": APPLIER_SPACE,
             "limit": limit,
         },
-    )
-    return [event_id for (event_id,) in rows]
+    ).one()
+    events = list(row.taken)
+    return Taken(events, others_busy=not events and row.waiting > 0)
 
 
 def lock_event_rows(session: Session, event_ids: Collection[str], *columns: Any) -> list[Row[Any]]:

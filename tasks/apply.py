@@ -20,4 +20,4 @@ from workers.app import app
     max_retries=None,  # PostgreSQL may be down for a while; the ticket rows wait, and so do we
 )
 def drain() -> None:
-    apply.drain(runtime.current(app))
+    apply.drain(runtime.current(app), linger=apply.LINGER_SECONDS)

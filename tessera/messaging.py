@@ -7,8 +7,10 @@ once, for the tasks, the routes and the senders.
 
 Coalescing wake-ups: the key `tessera:drain` says "an applier is queued or draining, and will
 look for pending tickets again before it stops". A sender queues a `tessera.drain` task only
-when it sets that key (SET NX). A draining worker keeps the key set while it works, so a burst
-of accepts under load queues nothing more; when it finds nothing left it deletes the key and
+when it sets that key (SET NX), and always leaves a nudge (a one-element list) that a draining
+worker waiting for work pops at once. A draining worker keeps the key set while it works and
+for a moment after it runs dry (waiting for a nudge), so a stream of accepts is applied by one
+long-lived drain, without a Celery round trip each; when nothing comes it deletes the key and
 looks once more, so a ticket committed after that last look finds the key gone and queues a
 new task: none is stranded. The key expires on its own, and the sweeper re-wakes the appliers
 from PostgreSQL, so a lost message, a killed worker or a restarted Redis costs seconds, never
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -32,6 +35,7 @@ SWEEP_TASK = "tessera.sweep"
 TASK_NAMES = (DRAIN_TASK, SWEEP_TASK)
 DRAIN_KEY = "tessera:drain"
 DRAIN_KEY_TTL_SECONDS = 30
+NUDGE_KEY = "tessera:drain:nudge"
 EVENT_CHANNELS = "tessera:event:*"
 # Redis must never make the API hang: a call that cannot reach it fails within this.
 REDIS_SOCKET_TIMEOUT = 1.0
@@ -81,7 +85,12 @@ class Waker:
         if not list(event_ids):
             return False
         try:
-            if force or self.client.set(DRAIN_KEY, "1", nx=True, ex=DRAIN_KEY_TTL_SECONDS):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(DRAIN_KEY, "1", nx=True, ex=DRAIN_KEY_TTL_SECONDS)
+            pipe.rpush(NUDGE_KEY, "1")
+            pipe.ltrim(NUDGE_KEY, -1, -1)  # one nudge is as good as many
+            queued_here = pipe.execute()[0]
+            if force or queued_here:
                 self.sender.send_task(DRAIN_TASK, args=[])
                 return True
         except Exception:  # broker down or slow: the sweeper is the safety net
@@ -95,6 +104,20 @@ def mark_draining(client: redis.Redis) -> None:
         client.set(DRAIN_KEY, "1", ex=DRAIN_KEY_TTL_SECONDS)
     except redis.RedisError:
         log.warning("could not mark the applier as draining")
+
+
+def wait_for_nudge(client: redis.Redis, seconds: float) -> bool:
+    """Wait up to `seconds` for a sender's nudge (new tickets); False if none came, or if Redis
+    does not answer (the caller then stops, and the sweeper covers what it missed)."""
+    try:
+        # Short blocking pops: each must end within the client's socket timeout.
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            if client.blpop([NUDGE_KEY], timeout=min(remaining, 0.5)) is not None:
+                return True
+    except redis.RedisError:
+        log.warning("could not wait for a nudge")
+    return False
 
 
 def stop_draining(client: redis.Redis) -> None:

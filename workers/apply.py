@@ -29,7 +29,7 @@ from models.results import denied, result_of
 from models.rules import Command, DenialCode, promoted_by
 from models.seats import Wanted, existing_user_ids, lock_windows, save_windows
 from models.tickets import TicketConflict, TicketView
-from tessera.messaging import mark_draining, stop_draining
+from tessera.messaging import mark_draining, stop_draining, wait_for_nudge
 from tessera.telemetry import record_batch
 from workers.runtime import Runtime
 
@@ -38,12 +38,14 @@ log = logging.getLogger("tessera.worker")
 TRANSIENT = (OperationalError,)
 MAX_ATTEMPTS_PER_TICKET = 3
 MARK_EVERY_SECONDS = 5.0  # well within the drain key's time to live
+LINGER_SECONDS = 2.0  # how long a drain that ran dry waits for more before it stops
 
 
 class PassState(enum.Enum):
     APPLIED = "applied"
     DRAINED = "drained"  # nothing was pending
     BUSY = "busy"  # everything pending belongs to events other workers are applying
+    RACED = "raced"  # the events taken had been applied by the worker that just let them go
 
 
 @dataclass
@@ -55,21 +57,22 @@ class DrainReport:
     events: set[str] = field(default_factory=set)
 
 
-def drain(runtime: Runtime, only: Collection[str] | None = None) -> DrainReport:
+def drain(
+    runtime: Runtime, only: Collection[str] | None = None, linger: float = 0.0
+) -> DrainReport:
     """Apply every pending ticket (of the `only` events, if given), pass after pass.
 
-    Keeps the drain key set while it works, so that accepts queue no more tasks meanwhile, and
-    before it stops clears the key and looks once more (see tessera.messaging). Events another
-    worker is applying are left to it: that worker looks again after each pass it makes."""
+    Once it has work, it keeps the drain key set so that accepts queue no more tasks meanwhile;
+    when it runs dry it waits up to `linger` seconds for a sender's nudge, then clears the key
+    and looks once more before it stops (see tessera.messaging). A task that finds only events
+    another worker is applying leaves them, and the key, to that worker: it looks again after
+    each pass it makes."""
     report = DrainReport()
     limit = max(1, runtime.settings.apply_batch_size)
     failures = 0
-    marked_at = 0.0
+    marked_at: float | None = None
     released = False
     while True:
-        if not released and time.monotonic() - marked_at > MARK_EVERY_SECONDS:
-            mark_draining(runtime.redis)
-            marked_at = time.monotonic()
         try:
             state, applied = apply_pass(runtime, limit, only, report.events)
         except TRANSIENT:
@@ -86,23 +89,35 @@ def drain(runtime: Runtime, only: Collection[str] | None = None) -> DrainReport:
                 failures = 0
             continue
         failures = 0
+        if state is PassState.BUSY:
+            report.busy = True
+            return report
+        if state is PassState.DRAINED:
+            if released:
+                return report
+            if marked_at is not None:
+                marked_at = _keep_marked(runtime, marked_at)
+                if wait_for_nudge(runtime.redis, linger):
+                    continue
+            # Nothing came: from now on an accept queues a new task; one last look for the
+            # tickets committed before that.
+            stop_draining(runtime.redis)
+            released, marked_at = True, None
+            continue
+        released = False
+        marked_at = _keep_marked(runtime, marked_at)
         if state is PassState.APPLIED:
             report.applied += applied
             report.batches += 1
             report.batch_sizes.append(applied)
-            if released:  # work came after all: keep senders quiet again
-                released, marked_at = False, 0.0
-            continue
-        if state is PassState.BUSY:
-            # Whoever holds those events is draining, and looks again after its pass.
-            report.busy = True
-            return report
-        if released:
-            return report
-        # Nothing left: from now on an accept queues a new task; one last look for the tickets
-        # committed before that.
-        stop_draining(runtime.redis)
-        released = True
+
+
+def _keep_marked(runtime: Runtime, marked_at: float | None) -> float:
+    """While we work, senders need not queue more tasks: keep the drain key alive."""
+    if marked_at is None or time.monotonic() - marked_at > MARK_EVERY_SECONDS:
+        mark_draining(runtime.redis)
+        return time.monotonic()
+    return marked_at
 
 
 def drain_event(runtime: Runtime, event_id: str) -> DrainReport:
@@ -119,16 +134,16 @@ def apply_pass(
     """One transaction: take the events, pass their barrier, apply up to `limit` tickets."""
     started = time.perf_counter()
     with runtime.sessions.begin() as session:
-        events = locks.take_pending_events(session, limit, only)
+        taken = locks.take_pending_events(session, limit, only)
+        events = taken.events
         if not events:
-            pending = tickets.has_pending(session, only)
-            return (PassState.BUSY if pending else PassState.DRAINED), 0
+            return (PassState.BUSY if taken.others_busy else PassState.DRAINED), 0
         # Only tickets no smaller `seq` can still join: apply order is `seq` order.
         with runtime.sessions.begin() as barrier:
             settled = locks.settle_barrier(barrier, events)
         batch = tickets.pending_tickets(session, events, limit, up_to_seq=settled)
-        if not batch:  # applied meanwhile by a worker that took them before us
-            return PassState.DRAINED, 0
+        if not batch:
+            return PassState.RACED, 0
         now = database_now(session)
         results, promoted = decide(session, batch, now)
         tickets.complete(session, batch, ["completed"] * len(batch), results, now)
@@ -199,7 +214,7 @@ def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:
 
 def _fail_oldest(runtime: Runtime, only: Collection[str] | None, error: BaseException) -> None:
     with runtime.sessions.begin() as session:
-        events = locks.take_pending_events(session, 1, only)
+        events = locks.take_pending_events(session, 1, only).events
         head = tickets.pending_tickets(session, events, 1) if events else []
     if head:
         log.error("ticket %s failed on its own: %r", head[0].ticket_id, error)

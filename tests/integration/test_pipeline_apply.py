@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import rules
+from models import locks, rules
 from models.tables import Event, EventLogEntry, Registration, Ticket
 from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
@@ -292,10 +293,10 @@ def test_a_draining_worker_keeps_senders_quiet_until_it_stops(
     monkeypatch.setattr(apply, "apply_pass", accepting_meanwhile)
     apply.drain(rt)
 
-    # while it drained, accepts queued nothing; its last look came after it let go of the key
-    assert woken_while_draining[0] is False
-    assert sender.sent == [DRAIN_TASK]
-    assert woken_while_draining[-1] is True
+    # before it had work a wake-up queued a task; once it applied something, accepts queued
+    # nothing; its last look came after it let go of the key, so that wake-up queued again
+    assert woken_while_draining == [True, False, True]
+    assert sender.sent == [DRAIN_TASK, DRAIN_TASK]
 
 
 def test_a_wake_up_while_redis_is_unreachable_is_swallowed(
@@ -316,3 +317,42 @@ def test_waking_many_events_at_once_costs_one_message(
     assert waker.wake(events) is False  # still queued: coalesced
 
     assert sender.sent == [DRAIN_TASK]
+
+
+def test_a_drain_that_ran_dry_applies_what_a_nudge_brings_without_a_new_task(
+    rt: runtime.Runtime,
+    db: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sender: RecordingSender,
+) -> None:
+    make_event(db, capacity=5)
+    make_users(db, "ann", "bob")
+    submit(db, "e1", ("register", "ann"))
+    waker = Waker(redis_client, sender)
+    assert waker.wake(["e1"]) is True  # the task that will drain
+
+    def later() -> None:
+        time.sleep(0.3)
+        submit(db, "e1", ("register", "bob"))
+        waker.wake(["e1"])  # the drain is lingering: only a nudge
+
+    threading.Thread(target=later).start()
+    report = apply.drain(rt, linger=2.0)
+
+    assert report.applied == 2
+    assert sender.sent == [DRAIN_TASK]
+    assert redis_client.get(DRAIN_KEY) is None
+
+
+def test_taking_events_tells_busy_only_when_another_worker_holds_them(
+    db: sessionmaker[Session],
+) -> None:
+    make_event(db, capacity=5)
+    make_users(db, "ann")
+    with db.begin() as nothing_yet:
+        assert locks.take_pending_events(nothing_yet, 10) == locks.Taken([], others_busy=False)
+    submit(db, "e1", ("register", "ann"))
+    with db.begin() as holder:
+        assert locks.take_pending_events(holder, 10).events == ["e1"]
+        with db.begin() as other:
+            assert locks.take_pending_events(other, 10) == locks.Taken([], others_busy=True)
