@@ -251,9 +251,12 @@ def _hold(bench: Bench, layout: Layout, calls: list[Call]) -> Held:
         process.close()
         if beat:
             stack.local.start_beat()
+        # A thread-per-request server may still hold requests of clients that gave up,
+        # POSTs among them (accepted late, after the settle above): drain it, settle again.
+        figures["apiRecoveredS"], figures["apiRestarted"] = _recover(stack)
+    problems += _settle(bench)
     figures["maxQueue"] = queue.deepest
     rss["peak"] = {"apiMiB": round(peak.api / MIB, 1), "workerMiB": round(peak.worker / MIB, 1)}
-    figures["apiRecoveredS"], figures["apiRestarted"] = _recover(stack)
     rss["after"] = _rss(stack)
     return Held(results, waited, cpu, rss, figures, problems, profile.profiles if profile else [])
 
