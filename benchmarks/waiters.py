@@ -110,6 +110,7 @@ class WaiterResults:
     loop_lag_p99_ms: float
     cpu_seconds: float  # this process's own user + system time
     stopped_by: str  # "parent" or "deadline"
+    stopped_wall: float = NAN  # wall clock when the waiters stopped listening
 
 
 class _Stopped(Exception):
@@ -338,6 +339,7 @@ class _Waiters:
         except _Stopped:
             open_seconds = time.monotonic() - self.started
         finally:
+            stopped_wall = time.time()
             self.stop.set()
             for task in tasks:
                 task.cancel()
@@ -355,6 +357,7 @@ class _Waiters:
             loop_lag_p99_ms=round(1000 * lags[max(0, math.ceil(0.99 * len(lags)) - 1)], 1),
             cpu_seconds=usage.ru_utime + usage.ru_stime,
             stopped_by=self.stopped_by,
+            stopped_wall=stopped_wall,
         )
 
 

@@ -355,15 +355,20 @@ def _poll_figures(
 ) -> Figures:
     """Each long-poll's final answer against its ticket's completion. Lateness counts from
     the later of completion and the request (a ticket completed before it was asked for is
-    answered by a plain read)."""
+    answered by a plain read). A long-poll without a final answer is `unanswered` if its
+    ticket completed while it listened (a second before the waiters stopped at the latest),
+    else its ticket was not done in time (neither counts as on time)."""
     lateness: list[float] = []
-    unanswered = refused = errored = 0
+    unanswered = not_done = refused = errored = 0
     for poll in waited.polls:
         refused += bool(poll.refusals)
         errored += bool(poll.errors)
         row = tickets.get(poll.ticket_id)
         if poll.outcome is None:
-            unanswered += 1
+            if row is not None and row.completed <= waited.stopped_wall - ANSWER_WITHIN_S:
+                unanswered += 1
+            else:
+                not_done += 1
             continue
         if row is None or row.status != poll.outcome:
             problems.append(
@@ -379,6 +384,7 @@ def _poll_figures(
         "longPollsOnTime": on_time,
         "longPollsLate": len(lateness) - on_time,
         "longPollsUnanswered": unanswered,
+        "longPollsTicketNotDone": not_done,  # not completed while the waiters listened
         "longPollsRefused": refused,  # got a status other than 200 at least once
         "longPollsWithErrors": errored,  # a connection error or timeout at least once
         "longPollRefusalStatuses": sorted({s for p in waited.polls for s in p.refusals}),
@@ -391,7 +397,10 @@ def _stream_figures(
     waited: WaiterResults, tickets: dict[str, TicketRow], problems: list[str]
 ) -> Figures:
     """Each established stream must receive, within a second of `completedAt`, every
-    ticket.completed of its event that completed after it was established."""
+    ticket.completed of its event that completed while it listened: after it was
+    established, and a second before the waiters stopped at the latest (a server that works
+    through a queue of abandoned requests afterwards may accept and complete more)."""
+    until = waited.stopped_wall - ANSWER_WITHIN_S
     completed_by_event: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for ticket_id, row in tickets.items():
         if row.status == "completed":
@@ -419,8 +428,8 @@ def _stream_figures(
                 )
         stream_late = 0
         for ticket_id, completed in completed_by_event[stream.event_id]:
-            if completed < stream.established:
-                continue  # before this stream listened
+            if not stream.established <= completed <= until:
+                continue  # not while this stream listened
             expected += 1
             if ticket_id not in first:
                 missing += 1

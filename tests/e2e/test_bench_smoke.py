@@ -129,11 +129,15 @@ def test_the_waiter_checks_catch_a_wrong_answer() -> None:
         "A": TicketRow("e1", "completed", 100.0),
         "B": TicketRow("e1", "pending", math.nan),
         "C": TicketRow("e2", "completed", 101.0),
+        "D": TicketRow("e1", "completed", 119.5),  # after the waiters stopped listening
+        "E": TicketRow("e1", "completed", 102.0),
     }
     waited = WaiterResults(
         polls=[
             PollRecord("A", sent=99.0, answered=100.5, outcome="completed"),
             PollRecord("B", sent=99.0, answered=100.5, outcome="completed"),
+            PollRecord("D", sent=99.0),
+            PollRecord("E", sent=99.0),
         ],
         streams=[
             StreamRecord(
@@ -148,14 +152,18 @@ def test_the_waiter_checks_catch_a_wrong_answer() -> None:
         loop_lag_p99_ms=0.0,
         cpu_seconds=0.0,
         stopped_by="parent",
+        stopped_wall=120.0,
     )
     problems: list[str] = []
     polls = _poll_figures(waited, tickets, problems)
     streams = _stream_figures(waited, tickets, problems)
     assert polls["longPollsOnTime"] == 1
+    assert polls["longPollsUnanswered"] == 1  # E completed while its long-poll listened
+    assert polls["longPollsTicketNotDone"] == 1  # D, too late to blame the server
     assert any("long-poll of B answered 'completed'" in p for p in problems), problems
     assert any("stream of e1 sent ticket C (of e2)" in p for p in problems), problems
-    assert streams["streamMessagesMissing"] == 1  # A, completed while e1's stream listened
+    assert streams["streamMessagesExpected"] == 2  # A and E; not D
+    assert streams["streamMessagesMissing"] == 2
     assert streams["streamsAllOnTime"] == 0
 
 
