@@ -8,6 +8,7 @@ and fail the run only with --strict-targets, because on a shared machine they ar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import shlex
@@ -24,8 +25,9 @@ from benchmarks.stack import StackOptions, running_stack
 
 DEFAULT_DOCS = Path("docs/BENCHMARKS.md")
 # py-spy runs during these with --profile: the command path under load (hot), the applier
-# alone on full batches (drain), and single commands with their long-polls (moderate).
-PROFILED = ("hot", "moderate", "drain")
+# alone on full batches (drain), single commands with their long-polls (moderate), and the
+# hot load beside thousands of open waiters (waiters).
+PROFILED = ("hot", "moderate", "waiters", "drain")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Options:
     database_url: str | None = None  # None: embedded servers in a temporary directory
     redis_url: str | None = None
     keep_logs: Path | None = None
+    long_polls: int | None = None  # None: the scale's
+    streams: int | None = None
 
 
 def parse(argv: Sequence[str] | None = None) -> Options:
@@ -88,8 +92,19 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         "--keep-logs", type=Path, default=None, metavar="DIR",
         help="copy the API, worker, beat and PostgreSQL logs into DIR at the end",
     )  # fmt: skip
+    parser.add_argument(
+        "--long-polls", type=int, default=None, metavar="N",
+        help="open long-polls in the waiters scenario (default: 2,000 full, 16 smoke)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--streams", type=int, default=None, metavar="N",
+        help="open SSE streams in the waiters scenario (default: 1,000 full, 8 smoke)",
+    )  # fmt: skip
     parser.add_argument("--strict-targets", action="store_true")
     args = parser.parse_args(argv)
+    for name in ("long_polls", "streams"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more")
     complete_full = args.scale == "full" and not args.only
     docs_path = None if args.no_docs else (args.docs or (DEFAULT_DOCS if complete_full else None))
     return Options(
@@ -107,12 +122,18 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         keep_logs=args.keep_logs,
         database_url=os.environ.get("DATABASE_URL") or None,
         redis_url=os.environ.get("REDIS_URL") or None,
+        long_polls=args.long_polls,
+        streams=args.streams,
     )
 
 
 def run(options: Options, command: str = "python -m benchmarks") -> Report:
     """Run the selected scenarios on a fresh stack and return the report (files written)."""
     scale = SCALES[options.scale]
+    if options.long_polls is not None:
+        scale = dataclasses.replace(scale, waiters_long_polls=options.long_polls)
+    if options.streams is not None:
+        scale = dataclasses.replace(scale, waiters_streams=options.streams)
     load_processes = options.load_processes or (2 if scale.name == "full" else 1)
     budget = options.time_budget or (20 * 60 if scale.name == "full" else 5 * 60)
     selected = [name for name in SCENARIOS if not options.only or name in options.only]
@@ -146,7 +167,8 @@ def run(options: Options, command: str = "python -m benchmarks") -> Report:
             "postgres": f"PostgreSQL {version[0] if version else '?'}"
             + (" (embedded)" if not options.database_url else "")
             + ("" if options.durable else ", fsync off"),
-            "apiWorkers": int(os.environ.get("TESSERA_API_WORKERS", "2")),
+            "apiWorkerClass": stack.api_worker_class(),
+            "apiWorkers": stack.api_processes(),
             "apiThreads": int(os.environ.get("TESSERA_API_THREADS", "16")),
             "workerProcesses": options.worker_processes,
             "applyBatchSize": stack_options.apply_batch_size or 500,

@@ -272,12 +272,16 @@ def poisson_offsets(count: int, rate: float, seed: int = 7) -> list[float]:
 # --- processes --------------------------------------------------------------------------
 
 
-def _child(kind: str, slot: int, spec: Any, barrier: Any, queue: Any) -> None:
+def _child(
+    kind: str, slot: int, spec: Any, barrier: Any, queue: Any, *, started: Any = None
+) -> None:
     """Entry point of a load process: run its share, send the results (or the error) back."""
     try:
 
         def start() -> None:
             barrier.wait(BARRIER_TIMEOUT)
+            if started is not None:
+                started.set()
 
         results = _closed(spec, start) if kind == "closed" else _open(spec, start)
         queue.put((slot, results))
@@ -292,17 +296,31 @@ def _split(count: int, parts: int) -> list[list[int]]:
     return [list(range(p, count, parts)) for p in range(parts)]
 
 
-def _run(kind: str, specs: list[Any], shares: list[list[int]], total: int) -> Results:
+def _run(
+    kind: str, specs: list[Any], shares: list[list[int]], total: int, started: Any = None
+) -> Results:
+    """Run the shares (in this process if there is one, else one spawned process each);
+    `started`, a multiprocessing Event, is set the moment the load starts."""
     merged = Results.empty(total)
     if len(specs) == 1:
-        part = _closed(specs[0], _noop) if kind == "closed" else _open(specs[0], _noop)
+
+        def start() -> None:
+            if started is not None:
+                started.set()
+
+        part = _closed(specs[0], start) if kind == "closed" else _open(specs[0], start)
         merged.place(part, shares[0])
         return merged
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(specs))
     queue = context.Queue()
     processes = [
-        context.Process(target=_child, args=(kind, slot, spec, barrier, queue), daemon=True)
+        context.Process(
+            target=_child,
+            args=(kind, slot, spec, barrier, queue),
+            kwargs={"started": started},
+            daemon=True,
+        )
         for slot, spec in enumerate(specs)
     ]
     for process in processes:
@@ -323,16 +341,14 @@ def _run(kind: str, specs: list[Any], shares: list[list[int]], total: int) -> Re
     return merged
 
 
-def _noop() -> None:
-    return None
-
-
 def run_closed(
     target: Target,
     calls: list[Call],
     clients: int,
     processes: int = 1,
     time_limit: float = 600.0,
+    *,
+    started: Any = None,
 ) -> Results:
     processes = max(1, min(processes, clients))
     shares = _split(len(calls), processes)
@@ -343,7 +359,7 @@ def run_closed(
         ClosedSpec(target, [calls[i] for i in share], per_process[p], time_limit)
         for p, share in enumerate(shares)
     ]
-    return _run("closed", specs, shares, len(calls))
+    return _run("closed", specs, shares, len(calls), started)
 
 
 def run_open(

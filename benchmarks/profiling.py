@@ -96,8 +96,23 @@ class ProfileSummary:
     top_leaves: list[Share]  # where the samples were taken (any code), share of `samples`
 
 
-# What one unit of work is, per process group: a request, or an apply task.
-ROOTS = {"api": "ThreadWorker.handle_request", "worker": "apply_event"}
+# What one unit of work is, per process group: a request (under gunicorn's threaded or evented
+# workers), or an apply task. A profile in which none of them appears (a renamed task, another
+# server) is summarised whole.
+ROOTS: dict[str, tuple[str, ...]] = {
+    "api": (
+        "ThreadWorker.handle_request",
+        "AsyncWorker.handle_request",
+        "GeventWorker.handle_request",
+        "SyncWorker.handle_request",
+        # the API's own greenlets: the group commit of accepts and the waiters' listener
+        "AcceptQueue._run",
+        "Listener._listen",
+        "Listener._poll",
+    ),
+    "worker": ("drain", "apply_event"),
+}
+WHOLE_PROCESS = "(whole process)"
 
 
 def _function(frame: str) -> tuple[str, bool] | None:
@@ -119,11 +134,19 @@ def _function(frame: str) -> tuple[str, bool] | None:
 
 def summarise(path: Path, root: str | None = None, top: int = 15) -> ProfileSummary:
     """Fold py-spy's collapsed stacks (`frame;frame;… count` per line) into shares of the
-    samples taken inside `root` (a function name; default by the file's process group):
+    samples taken inside the root (a function name; default by the file's process group):
     this project's functions by inclusive share, and the leaf functions (where time is
     actually spent: a psycopg wait is a database round trip)."""
     name = path.name.split(".")[0]
-    root = root or ROOTS.get(name, "")
+    roots = (root,) if root else ROOTS.get(name, ())
+    summary = _fold(path, name, roots, top)
+    if summary.samples == 0 and not root:
+        summary = _fold(path, name, (), top)
+    return summary
+
+
+def _fold(path: Path, name: str, roots: tuple[str, ...], top: int) -> ProfileSummary:
+    """The summary of the samples under any of `roots` (every sample when there are none)."""
     inclusive: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
     total = 0
@@ -132,7 +155,11 @@ def summarise(path: Path, root: str | None = None, top: int = 15) -> ProfileSumm
         if not stack or not count_text.isdigit():
             continue
         frames = [f for f in (_function(x) for x in stack.split(";")) if f is not None]
-        starts = [i for i, (function, _) in enumerate(frames) if function.startswith(root)]
+        if not frames:
+            continue
+        starts = [
+            i for i, (function, _) in enumerate(frames) if function.startswith(roots)
+        ] if roots else [0]  # fmt: skip
         if not starts:
             continue
         count = int(count_text)
@@ -150,4 +177,5 @@ def summarise(path: Path, root: str | None = None, top: int = 15) -> ProfileSumm
             for frame, count in counter.most_common(top)
         ]
 
-    return ProfileSummary(name, root, total, shares(inclusive), shares(leaves))
+    label = " | ".join(roots) if roots else WHOLE_PROCESS
+    return ProfileSummary(name, label, total, shares(inclusive), shares(leaves))

@@ -35,6 +35,14 @@ class Scale:
     db_limit_rows: int
     db_limit_rounds: int
     http_limit_requests: int
+    waiters_long_polls: int  # open GET /tickets/{id}?wait=, one per parked ticket
+    waiters_streams: int  # open GET /events/{id}/updates
+    waiters_hot_streams: int  # of those, on the hot event (each gets every hot completion)
+    waiters_side_events: int  # events whose tickets are parked, then released one by one
+    waiters_registers: int  # the hot load beside the waiters
+    waiters_release_delay: float  # seconds after the hot load starts, before the first release
+    waiters_release_seconds: float  # from the first release to the last
+    waiters_time_limit: float  # the most the hot load beside the waiters may run
     apply_timeout: float  # how long the workers may take to finish after the last 202
     scenario_time_limit: float  # the most any one load phase may run
 
@@ -68,6 +76,14 @@ FULL = Scale(
     db_limit_rows=20_000,
     db_limit_rounds=3,
     http_limit_requests=20_000,
+    waiters_long_polls=2_000,
+    waiters_streams=1_000,
+    waiters_hot_streams=10,
+    waiters_side_events=100,
+    waiters_registers=20_000,
+    waiters_release_delay=2.0,
+    waiters_release_seconds=20.0,
+    waiters_time_limit=120.0,
     apply_timeout=300.0,
     scenario_time_limit=600.0,
 )
@@ -101,6 +117,14 @@ SMOKE = Scale(
     db_limit_rows=500,
     db_limit_rounds=1,
     http_limit_requests=200,
+    waiters_long_polls=16,
+    waiters_streams=8,
+    waiters_hot_streams=2,
+    waiters_side_events=4,
+    waiters_registers=240,
+    waiters_release_delay=0.5,
+    waiters_release_seconds=1.5,
+    waiters_time_limit=30.0,
     apply_timeout=45.0,
     scenario_time_limit=60.0,
 )

@@ -145,6 +145,7 @@ def worker_log_offset(stack: BenchStack) -> int:
 
 
 _SWEEP_WAKES = re.compile(rb'"msg":"waking (\d+) event')
+_APPLY_TASK = re.compile(rb"Task tessera\.(?:apply\w*|drain)\[")
 
 
 def worker_batches(stack: BenchStack, offset: int) -> Figures:
@@ -158,7 +159,7 @@ def worker_batches(stack: BenchStack, offset: int) -> Figures:
     with contextlib.suppress(OSError), path.open("rb") as log:
         log.seek(offset)
         for line in log:
-            if b"Task tessera.drain[" in line and line.rstrip().endswith(b"received"):
+            if _APPLY_TASK.search(line) and line.rstrip().endswith(b"received"):
                 tasks += 1
             elif (wakes := _SWEEP_WAKES.search(line)) is not None:
                 swept += int(wakes.group(1))
@@ -395,15 +396,13 @@ def bulk(bench: Bench) -> ScenarioResult:
 
 
 def moderate(bench: Bench) -> ScenarioResult:
-    """4. Open-loop arrivals at about half the best applied rate of this run, over 100 events;
+    """4. Open-loop arrivals at half the hot accepted rate of this run, over 100 events;
     latency from the 202 to the ticket's completion, seen by the client's long-poll."""
     stack = bench.stack
     scale = bench.scale
     stack.wipe()
-    measured = [
-        r for r in (bench.figure("hot", "appliedPerS"), bench.figure("spread", "appliedPerS")) if r
-    ]
-    rate = round(0.5 * max(measured), 1) if measured else scale.moderate_default_rate
+    hot_accepted = bench.figure("hot", "acceptedPerS")
+    rate = round(0.5 * hot_accepted, 1) if hot_accepted else scale.moderate_default_rate
     count = max(1, int(rate * scale.moderate_seconds))
     events = [f"m{i:04d}" for i in range(scale.moderate_events)]
     users = [f"m{i:06d}" for i in range(count)]
@@ -432,7 +431,7 @@ def moderate(bench: Bench) -> ScenarioResult:
     last_due = max(offsets) if offsets else math.nan
     figures = {
         "targetRatePerS": rate,
-        "rateSource": "0.5 x best applied/s of this run" if measured else "default",
+        "rateSource": "0.5 x hot accepted/s of this run" if hot_accepted else "default",
         "commands": count,
         "offeredPerS": _rate(count, last_due),
         "latencyP50Ms": _ms(percentile(latency, 0.5)),
@@ -490,7 +489,7 @@ def soak(bench: Bench) -> ScenarioResult:
     sent = 0
     started = time.monotonic()
     offset = worker_log_offset(stack)
-    with QueueDepth(stack) as queue:
+    with QueueDepth(stack) as queue, CpuMeter(stack) as cpu:
         while sent < scale.soak_commands and not problems:
             size = min(pairs, scale.soak_commands - sent)
             planned = [command(i) for i in range(sent, sent + size)]
@@ -535,6 +534,7 @@ def soak(bench: Bench) -> ScenarioResult:
         "growthFrom": base["commands"],
         **worker_batches(stack, offset),
         "maxQueue": queue.deepest,
+        "cpuMsPerCommand": cpu.per_command_ms(sent),
     }
     return ScenarioResult("soak", "", "ok", figures, problems)
 
@@ -693,8 +693,11 @@ def db_limit(bench: Bench) -> ScenarioResult:
     conn.execute("CREATE TABLE bench_scratch.registrations (LIKE registrations INCLUDING ALL)")
     conn.execute("CREATE TABLE bench_scratch.tickets (LIKE tickets INCLUDING ALL)")
     try:
-        whole = [_db_round(bench, count, count, result_json) for _ in range(scale.db_limit_rounds)]
-        chunked = _db_round(bench, count, 500, result_json)
+        with CpuMeter(bench.stack) as cpu:
+            whole = [
+                _db_round(bench, count, count, result_json) for _ in range(scale.db_limit_rounds)
+            ]
+            chunked = _db_round(bench, count, 500, result_json)
     finally:
         conn.execute("DROP SCHEMA IF EXISTS bench_scratch CASCADE")
     best = statistics.median(whole)
@@ -707,6 +710,8 @@ def db_limit(bench: Bench) -> ScenarioResult:
             "rowsPerS": round(best, 1),
             "rounds": [round(r, 1) for r in whole],
             "rowsPerSIn500RowTransactions": round(chunked, 1),
+            # per row written (the COPY of each round's tickets included)
+            "cpuMsPerCommand": cpu.per_command_ms(count * (scale.db_limit_rounds + 1)),
         },
     )
 
@@ -782,19 +787,24 @@ def http_limit(bench: Bench) -> ScenarioResult:
             json_call("POST", "/events/hot/registrations", {"userId": f"n{i:06d}"})
             for i in range(count)
         ]
-        results = run_closed(
-            Target(base, stack.admin_key, "ticket"),
-            calls,
-            bench.scale.clients,
-            bench.load_processes,
-            bench.scale.scenario_time_limit,
-        )
+        with CpuMeter(stack) as cpu:
+            results = run_closed(
+                Target(base, stack.admin_key, "ticket"),
+                calls,
+                bench.scale.clients,
+                bench.load_processes,
+                bench.scale.scenario_time_limit,
+            )
     finally:
         stack.local.stop("noop")
     problems = []
     if results.count_status(202) != count:
         problems.append(f"{count - results.count_status(202)} no-op requests failed")
-    figures = {"requests": count, "requestsPerS": _rate(results.count_status(202), results.span())}
+    figures = {
+        "requests": count,
+        "requestsPerS": _rate(results.count_status(202), results.span()),
+        "cpuMsPerCommand": cpu.per_command_ms(count),
+    }
     return ScenarioResult("http-limit", "", "ok", figures, problems)
 
 
@@ -812,13 +822,21 @@ def warm_up(bench: Bench) -> None:
     stack.wipe()
 
 
+def waiters(bench: Bench) -> ScenarioResult:
+    """6. Long-polls and SSE streams held open beside the hot load (see benchmarks.waiting,
+    which builds on this module)."""
+    from benchmarks.waiting import waiters as run_waiters
+
+    return run_waiters(bench)
+
+
 # --- running ----------------------------------------------------------------------------
 
 Scenario = Callable[[Bench], ScenarioResult]
 
 # In run order: the reference points first (the moderate-load rate is derived from the hot
-# and spread results), the one that restarts the workers (naive) late, and the soak last so
-# its memory figures cover one worker lifetime.
+# result), the one that restarts the workers (naive) late, and the soak last so its memory
+# figures cover one worker lifetime.
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "http-limit": ("Limit (HTTP): no-op endpoint, same gunicorn + load generator", http_limit),
     "db-limit": ("Limit (database): raw COPY + UPDATE of N applied commands", db_limit),
@@ -826,6 +844,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "spread": ("2. Spread over many events", spread),
     "bulk": ("3. Bulk via POST /batches", bulk),
     "moderate": ("4. Latency under moderate load (open loop)", moderate),
+    "waiters": ("6. Waiters: long-polls and SSE streams held open beside the hot load", waiters),
     "drain": ("Backlog drain: the applier alone, no HTTP in the way", drain),
     "naive": ("Naive: TESSERA_APPLY_BATCH_SIZE=1 (hot event, then backlog)", naive),
     "soak": ("5. Soak / memory", soak),

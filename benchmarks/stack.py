@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import secrets
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls, s
 # seeds its own).
 _TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 BATCH_SIZE_VARIABLE = "TESSERA_APPLY_BATCH_SIZE"
+_WORKER_CLASS = re.compile(r"Using worker: (\S+)")
 
 
 class BenchError(RuntimeError):
@@ -162,11 +164,28 @@ class BenchStack:
             return 0
         return total
 
+    def api_worker_class(self) -> str:
+        """gunicorn's worker class, as the API logged it at boot ("Using worker: gthread")."""
+        with contextlib.suppress(OSError):
+            found = _WORKER_CLASS.search(self.local.log_path("api").read_text(errors="replace"))
+            if found is not None:
+                return found.group(1)
+        return "unknown"
+
+    def api_processes(self) -> int:
+        """The API's worker processes (the gunicorn master's children)."""
+        process = self.local.processes.get("api")
+        if process is None:
+            return 0
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return len(psutil.Process(process.pid).children())
+        return 0
+
     def cpu_groups(self) -> dict[str, list[int]]:
         """The root pid of every process group whose CPU time a scenario accounts for."""
         groups: dict[str, list[int]] = {
             name: [self.local.processes[name].pid]
-            for name in ("api", "worker", "beat")
+            for name in ("api", "worker", "beat", "noop")  # noop: the HTTP-limit app
             if name in self.local.processes
         }
         if self.postgres_pid is not None:
@@ -311,7 +330,8 @@ class CpuMeter:
         machine) and `wall` (elapsed seconds)."""
         if self.before is None or self.after is None or commands <= 0:
             return {}
-        delta = {k: self.after[k] - self.before[k] for k in self.before}
+        # a group stopped or started inside the block (beat, in `waiters`) is left out
+        delta = {k: self.after[k] - self.before[k] for k in self.before if k in self.after}
         ours = sum(v for k, v in delta.items() if k not in {"machine busy", "wall"})
         delta["others"] = max(0.0, delta.pop("machine busy") - ours)
         wall = delta.pop("wall")

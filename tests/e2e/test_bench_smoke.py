@@ -6,9 +6,12 @@ a wrong answer."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -16,8 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks import verify
 from benchmarks.cli import Options, run
+from benchmarks.rawhttp import Connection, SseMessage, SseParser
 from benchmarks.report import markdown
 from benchmarks.scenarios import SCENARIOS
+from benchmarks.waiters import PollRecord, StreamRecord, WaiterResults
+from benchmarks.waiting import TicketRow, _poll_figures, _stream_figures
 from models.db import psycopg_url
 
 pytestmark = pytest.mark.e2e
@@ -42,6 +48,7 @@ def test_every_scenario_is_right_at_smoke_scale(tmp_path: Path) -> None:
         )
     assert ran["hot"].figures["applied"] == ran["hot"].figures["commands"]
     assert ran["soak"].figures["rss"][-1]["workerMiB"] > 0
+    _assert_every_waiter_is_accounted_for(ran["waiters"].figures)
 
     written = json.loads(out.read_text())
     assert written["correct"] is True
@@ -49,6 +56,115 @@ def test_every_scenario_is_right_at_smoke_scale(tmp_path: Path) -> None:
     table = markdown(report)
     assert "| target |" in table
     assert "1. Hot event" in table
+
+
+def _assert_every_waiter_is_accounted_for(waiters: dict[str, Any]) -> None:
+    """Timing is not asserted, but every waiter must end up answered: each long-poll saw
+    its ticket completed, and each stream the server accepted delivered every completion of
+    its event (a server at today's limits may refuse streams: a missed target, not wrong)."""
+    assert waiters["longPolls"] > 0
+    assert waiters["streams"] > 0
+    assert waiters["longPollsOpenAtStart"] == waiters["longPolls"], waiters["timeline"][:3]
+    answered = waiters["longPollsOnTime"] + waiters["longPollsLate"]
+    assert answered == waiters["longPolls"], waiters
+    assert waiters["streamsEstablished"] > 0
+    assert waiters["streamMessagesExpected"] > 0
+    assert waiters["streamMessagesMissing"] == 0, waiters
+    assert waiters["releasesAccepted"] == waiters["sideEvents"]
+    assert waiters["parkedAppliedBeforeRelease"] == 0
+    assert waiters["rss"]["open"]["apiMiB"] > 0
+
+
+def test_raw_client_reads_chunked_sse_split_anywhere() -> None:
+    """The waiter generator's own HTTP/1.1 client: chunked framing, SSE messages and a
+    multi-byte character split across chunks, and keep-alive for the next request."""
+    payload = (
+        "retry: 1000\n\n: keep-alive\n\nid: 7\nevent: ticket.completed\n"
+        'data: {"ticketId":"T1","userId":"é","completedAt":"2030-01-01T00:00:00.250Z"}\n\n'
+    ).encode()
+    split = payload.index("é".encode()) + 1  # between the two bytes of é
+    pieces = [payload[:5], payload[5:split], payload[split:]]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    second = b"HTTP/1.1 404 NOT FOUND\r\nContent-Length: 2\r\n\r\n{}"
+
+    async def scenario() -> tuple[list[SseMessage], str | None, int, bytes]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head)
+            for piece in [body[:9], body[9:40], body[40:]]:
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(second)
+            await writer.drain()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        connection = Connection("127.0.0.1", port, {})
+        await connection.send("GET", "/events/e/updates")
+        parser = SseParser()
+        messages = []
+        async for chunk in connection.body_chunks(await connection.read_head()):
+            messages += parser.feed(chunk)
+        status, answer = await connection.request("GET", "/tickets/x")
+        connection.discard()
+        server.close()
+        return messages, parser.last_id, status.status, answer
+
+    messages, last_id, status, answer = asyncio.run(scenario())
+    assert [(m.event, m.id) for m in messages] == [("ticket.completed", "7")]
+    assert json.loads(messages[0].data)["userId"] == "é"
+    assert last_id == "7"
+    assert (status, answer) == (404, b"{}")
+
+
+def test_the_waiter_checks_catch_a_wrong_answer() -> None:
+    """A long-poll told `completed` for a ticket the database holds pending, and a stream
+    that sends another event's ticket, are wrong answers; a missing message is counted."""
+    tickets = {
+        "A": TicketRow("e1", "completed", 100.0),
+        "B": TicketRow("e1", "pending", math.nan),
+        "C": TicketRow("e2", "completed", 101.0),
+        "D": TicketRow("e1", "completed", 119.5),  # after the waiters stopped listening
+        "E": TicketRow("e1", "completed", 102.0),
+    }
+    waited = WaiterResults(
+        polls=[
+            PollRecord("A", sent=99.0, answered=100.5, outcome="completed"),
+            PollRecord("B", sent=99.0, answered=100.5, outcome="completed"),
+            PollRecord("D", sent=99.0),
+            PollRecord("E", sent=99.0),
+        ],
+        streams=[
+            StreamRecord(
+                "e1", 200, established=50.0, ticket_ids=["C"], received=[101.1], completed_at=[None]
+            ),
+        ],
+        releases=[],
+        timeline=[],
+        go_wall=99.0,
+        open_seconds=1.0,
+        loop_lag_max_ms=0.0,
+        loop_lag_p99_ms=0.0,
+        cpu_seconds=0.0,
+        stopped_by="parent",
+        stopped_wall=120.0,
+    )
+    problems: list[str] = []
+    polls = _poll_figures(waited, tickets, problems)
+    streams = _stream_figures(waited, tickets, problems)
+    assert polls["longPollsOnTime"] == 1
+    assert polls["longPollsUnanswered"] == 1  # E completed while its long-poll listened
+    assert polls["longPollsTicketNotDone"] == 1  # D, too late to blame the server
+    assert any("long-poll of B answered 'completed'" in p for p in problems), problems
+    assert any("stream of e1 sent ticket C (of e2)" in p for p in problems), problems
+    assert streams["streamMessagesExpected"] == 2  # A and E; not D
+    assert streams["streamMessagesMissing"] == 2
+    assert streams["streamsAllOnTime"] == 0
 
 
 def test_the_checks_catch_a_wrong_answer(engine: Engine, db: sessionmaker[Session]) -> None:
