@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # request log, then CORS preflights (browsers send them without a key), then auth, then
     # the rate limit (keyed by the authenticated principal).
     _request_ids(app)
-    observability.init_app(app)
+    observability.init_app(app, json_lines=settings.log_json)
     register_error_handlers(app)
     cors.init_app(app, settings)
     auth.init_app(app, settings)

@@ -70,6 +70,8 @@ def _accept(ticket: tickets.NewTicket, body: Any) -> Response:
         raise outcome
     replayed = isinstance(outcome, Replay)
     view = _read_ticket(outcome.resource_id) if isinstance(outcome, Replay) else outcome
+    if not replayed:
+        ctx().listener.recent.accepted(view)
     g.ticket_id = view.ticket_id
     response = jsonify(ticket_json(view))
     response.status_code = 202
@@ -85,10 +87,14 @@ def _read_ticket(ticket_id: str) -> tickets.TicketView:
     if ID.fullmatch(ticket_id):  # e.g. a NUL byte: never sent to PostgreSQL
         with ctx().sessions.begin() as session:
             view = tickets.get_ticket(session, ticket_id)
-    principal = current_principal()
-    if view is None or not (principal.is_admin or view.owner == principal.owner):
+    if view is None or not _visible(view):
         raise not_found("TICKET_NOT_FOUND", f"Ticket {ticket_id!r} does not exist.")
     return view
+
+
+def _visible(view: tickets.TicketView) -> bool:
+    principal = current_principal()
+    return principal.is_admin or view.owner == principal.owner
 
 
 @bp.get("/tickets/<ticket_id>")
@@ -96,9 +102,14 @@ def get_ticket(ticket_id: str) -> Response:
     query = validate(TicketQuery, {k: request.args[k] for k in request.args})
     if not query.wait:
         return jsonify(ticket_json(_read_ticket(ticket_id)))
-    # Registered before the read, so that a completion between the two is not missed.
-    with ctx().listener.waiting_for_ticket(ticket_id) as waiter:
-        view = _read_ticket(ticket_id)
+    # Registered before the read, so that a completion between the two is not missed. A ticket
+    # this process accepted a moment ago need not be read: it is pending, or its completion is
+    # known (the listener remembers recent ones, and polls the database for the rest).
+    listener = ctx().listener
+    with listener.waiting_for_ticket(ticket_id) as waiter:
+        view = listener.recent.view(ticket_id)
+        if view is None or not _visible(view):
+            view = _read_ticket(ticket_id)
         if view.status == "pending":
             outcome = waiter.wait(query.wait)
             if outcome is not None:

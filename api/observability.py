@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from api.context import ctx
 from models import tickets
-from tessera.telemetry import BATCH_SIZE_BUCKETS, read_worker_metrics
+from tessera.telemetry import BATCH_SIZE_BUCKETS, read_worker_metrics, write_json_line
 
 log = logging.getLogger("tessera.api")
 
@@ -69,7 +69,7 @@ class _WorkerAndQueueCollector(Collector):
             )
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, json_lines: bool = True) -> None:
     registry = CollectorRegistry()
     requests_total = Counter(
         "tessera_http_requests",
@@ -101,9 +101,8 @@ def init_app(app: Flask) -> None:
         latency.labels(request.method, route).observe(elapsed)
         if response.status_code == 202 and request.method in {"POST", "DELETE"}:
             accepted.inc(int(g.get("accepted_tickets", 1)))
-        log.info(
-            "request",
-            extra={
+        if log.isEnabledFor(logging.INFO):
+            fields = {
                 "requestId": g.get("request_id"),
                 "method": request.method,
                 "path": request.path,
@@ -112,8 +111,11 @@ def init_app(app: Flask) -> None:
                 "durationMs": round(elapsed * 1000, 2),
                 "ticketId": g.get("ticket_id"),
                 "eventId": (request.view_args or {}).get("event_id"),
-            },
-        )
+            }
+            if json_lines:
+                write_json_line(log.name, "request", fields)
+            else:
+                log.info("request", extra=fields)
         return response
 
     @app.get("/metrics")

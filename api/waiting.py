@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ from tessera.messaging import EVENT_CHANNELS
 log = logging.getLogger("tessera.api")
 
 TICKET_POLL_SECONDS = 1.0  # the fallback for a lost message
+RECENT_TICKETS = 20_000  # accepted here / completed anywhere: what a long-poll can skip reading
+RECENT_SECONDS = 60.0
 FEED_POLL_SECONDS = 5.0
 FEED_BUFFER = 5000  # entries a feed keeps for streams that are slightly behind
 RECONNECT_SECONDS = 0.5
@@ -120,6 +123,38 @@ class Feed:
                 self._changed.notify_all()
 
 
+class Recent:
+    """A bounded, short memory of tickets: a long-poll for a ticket this process just accepted,
+    or that completed a moment ago, is answered without reading the database."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accepted: OrderedDict[str, tuple[float, tickets.TicketView]] = OrderedDict()
+        self._settled: OrderedDict[str, tickets.Settled] = OrderedDict()
+
+    def accepted(self, view: tickets.TicketView) -> None:
+        with self._lock:
+            self._accepted[view.ticket_id] = (time.monotonic(), view)
+            if len(self._accepted) > RECENT_TICKETS:
+                self._accepted.popitem(last=False)
+
+    def settled(self, ticket_id: str, outcome: tickets.Settled) -> None:
+        with self._lock:
+            self._settled[ticket_id] = outcome
+            if len(self._settled) > RECENT_TICKETS:
+                self._settled.popitem(last=False)
+
+    def view(self, ticket_id: str) -> tickets.TicketView | None:
+        """The ticket as accepted here, if that was a moment ago (else: read it)."""
+        found = self._accepted.get(ticket_id)
+        if found is None or time.monotonic() - found[0] > RECENT_SECONDS:
+            return None
+        return found[1]
+
+    def outcome(self, ticket_id: str) -> tickets.Settled | None:
+        return self._settled.get(ticket_id)
+
+
 class Listener:
     """The process's one subscriber to every event's channel, and its waiters."""
 
@@ -128,6 +163,7 @@ class Listener:
     ) -> None:
         self.make_redis = make_redis
         self.sessions = sessions
+        self.recent = Recent()
         self._lock = threading.Lock()
         self._tickets: dict[str, list[TicketWaiter]] = {}
         self._feeds: dict[str, Feed] = {}
@@ -143,6 +179,9 @@ class Listener:
         with self._lock:
             self._start()
             self._tickets.setdefault(ticket_id, []).append(waiter)
+            done = self.recent.outcome(ticket_id)
+        if done is not None:  # it completed just before we started listening
+            waiter.settle(done)
         try:
             yield waiter
         finally:
@@ -218,13 +257,17 @@ class Listener:
         message: dict[str, Any] = json.loads(raw)
         data: dict[str, Any] = message.get("data") or {}
         ticket_id = data.get("ticketId")
-        with self._lock:
-            waiters = list(self._tickets.get(ticket_id, ())) if ticket_id else []
-            feed = self._feeds.get(str(data.get("eventId")))
-        if waiters and data.get("status") != "pending":
+        outcome = None
+        if ticket_id and data.get("status") != "pending":
             outcome = tickets.Settled(
                 str(data["status"]), data.get("result"), _moment(data.get("completedAt"))
             )
+        with self._lock:
+            waiters = list(self._tickets.get(ticket_id, ())) if ticket_id else []
+            feed = self._feeds.get(str(data.get("eventId")))
+            if outcome is not None:
+                self.recent.settled(str(ticket_id), outcome)
+        if outcome is not None:
             for waiter in waiters:
                 waiter.settle(outcome)
         if feed is not None:

@@ -75,12 +75,12 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
     return engine
 
 
-PING_AFTER_IDLE_SECONDS = 5.0
+PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "tessera.idle_since"
 
 
 def _ping_idle_connections(engine: Engine) -> None:
-    """Check a pooled connection before use only if it sat idle for a while: a PostgreSQL
+    """Check a pooled connection before use only if it sat idle for a second: a PostgreSQL
     restart must cost one retry, not a burst of errors, but a connection returned a moment ago
     is alive, and pinging it on every checkout would cost a round trip per request. (One that
     died meanwhile fails its statement; SQLAlchemy then discards the whole pool.)"""

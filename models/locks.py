@@ -5,10 +5,12 @@ per-event order, and these are its keys.
   (try) by the worker applying an event's tickets, (wait) by `fail_ticket`. One applier per
   event: a second worker leaves at once instead of queueing behind the first.
 - **accept bucket**: advisory `(ACCEPT_SPACE, hashtext(event_id) & ACCEPT_MASK)`, transaction-
-  scoped, SHARED. Held by every transaction that inserts tickets, until it ends.
-- **accept barrier**: the same key, EXCLUSIVE for an instant, by the applier before it reads
-  pending tickets (`settle_barrier`): no ticket with a smaller `seq` can commit after a larger
-  one was applied, so apply order is `seq` order.
+  scoped, EXCLUSIVE. Held by every transaction that inserts tickets, from before it draws their
+  `seq` until it commits. So within a bucket, accepting transactions commit one after another
+  in `seq` order, and the committed tickets of an event are always a `seq`-prefix of all its
+  tickets: an applier that reads the pending ones `ORDER BY seq` applies in `seq` order with no
+  barrier. (Accepts are group-committed, one transaction per API process at a time, so this
+  serialises a few transactions per second per bucket, not requests.)
 - **event row**: `SELECT … FOR UPDATE` on `events`, by the applier and every synchronous seat
   change (capacity change, user deletion): one writer of an event's seats at a time.
 - **user row**: `SELECT … FOR UPDATE` on `users`, after the rows of the user's events, by user
@@ -18,11 +20,12 @@ per-event order, and these are its keys.
   env): concurrent migrations (several containers starting) run one after another.
 
 Lock order, to stay free of deadlocks: applier lock, then event rows in event-id order, then the
-user row. Accept buckets are taken in bucket order, shared, so accepts never block each other.
+user row. Accept buckets are taken in bucket order, before anything else of the transaction.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -63,31 +66,9 @@ def take_event(session: Session, event_id: str) -> None:
 
 
 def hold_accept_locks(session: Session, event_ids: Collection[str]) -> None:
-    """Until this transaction ends, the events' accept buckets are held shared."""
+    """Until this transaction ends, no other can accept tickets for the events' buckets."""
     if not event_ids:
         return
-    session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock_shared(:accept_space, b) FROM ("
-            " SELECT DISTINCT hashtext(e) & :accept_mask AS b"
-            " FROM unnest(CAST(:events AS text[])) AS e ORDER BY 1) AS buckets"
-        ),
-        {**ACCEPT_PARAMS, "events": sorted(event_ids)},
-    )
-
-
-def settle_barrier(session: Session, event_ids: Collection[str]) -> int:
-    """The highest `seq` below which the events have no ticket still being accepted.
-
-    Reads the ticket sequence, then waits for the accepting transactions of the events' buckets
-    that may hold a smaller one. Run it in its own short transaction: the exclusive locks are
-    transaction-scoped, so the barrier can never outlive it and stall the buckets' accepts."""
-    watermark = session.execute(
-        text(
-            "SELECT coalesce(pg_sequence_last_value("
-            "CAST(pg_get_serial_sequence('tickets', 'seq') AS regclass)), 0)"
-        )
-    ).scalar_one()
     session.execute(
         text(
             "SELECT pg_advisory_xact_lock(:accept_space, b) FROM ("
@@ -96,7 +77,6 @@ def settle_barrier(session: Session, event_ids: Collection[str]) -> int:
         ),
         {**ACCEPT_PARAMS, "events": sorted(event_ids)},
     )
-    return int(watermark)
 
 
 _TAKE_PENDING_EVENTS = text(
@@ -110,7 +90,8 @@ _TAKE_PENDING_EVENTS = text(
             SELECT event_id FROM (SELECT event_id FROM waiting ORDER BY first) AS oldest_first
              WHERE pg_try_advisory_xact_lock(hashtextextended(event_id, :space))
              LIMIT :limit)
-    SELECT ARRAY(SELECT event_id FROM taken) AS taken, (SELECT count(*) FROM waiting) AS waiting
+    SELECT ARRAY(SELECT event_id FROM taken) AS taken, (SELECT count(*) FROM waiting) AS waiting,
+           now() AS now
     """
 )
 
@@ -119,6 +100,7 @@ _TAKE_PENDING_EVENTS = text(
 class Taken:
     events: list[str]  # this transaction is their applier now, those waiting longest first
     others_busy: bool  # nothing taken, though tickets wait: other workers are applying them
+    now: dt.datetime  # the transaction's clock (the database's)
 
 
 def take_pending_events(session: Session, limit: int, only: Collection[str] | None = None) -> Taken:
@@ -136,7 +118,7 @@ def take_pending_events(session: Session, limit: int, only: Collection[str] | No
         },
     ).one()
     events = list(row.taken)
-    return Taken(events, others_busy=not events and row.waiting > 0)
+    return Taken(events, others_busy=not events and row.waiting > 0, now=row.now)
 
 
 def lock_event_rows(session: Session, event_ids: Collection[str], *columns: Any) -> list[Row[Any]]:

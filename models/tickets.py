@@ -110,7 +110,7 @@ AcceptOutcome = TicketView | idempotency.Replay | DomainError
 _LOCK_AND_FIND = text(
     """
     SELECT (SELECT count(*) FROM (
-                SELECT pg_advisory_xact_lock_shared(:accept_space, b)
+                SELECT pg_advisory_xact_lock(:accept_space, b)
                   FROM (SELECT DISTINCT hashtext(e) & :accept_mask AS b
                           FROM unnest(CAST(:event_ids AS text[])) AS e ORDER BY 1) AS buckets
             ) AS held) AS held,

@@ -71,6 +71,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+def write_json_line(logger: str, msg: str, fields: dict[str, Any]) -> None:
+    """The line `JsonFormatter` would write for an INFO record with these `extra=` fields,
+    without the logging machinery: for the log written on every request, where a record,
+    its handlers and its formatter cost more than the rest of the line."""
+    entry: dict[str, Any] = {
+        "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "level": "info",
+        "logger": logger,
+        "msg": msg,
+        **fields,
+    }
+    sys.stderr.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
+
+
 def configure_logging(json_format: bool = True, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(

@@ -350,9 +350,11 @@ def test_taking_events_tells_busy_only_when_another_worker_holds_them(
     make_event(db, capacity=5)
     make_users(db, "ann")
     with db.begin() as nothing_yet:
-        assert locks.take_pending_events(nothing_yet, 10) == locks.Taken([], others_busy=False)
+        taken = locks.take_pending_events(nothing_yet, 10)
+        assert (taken.events, taken.others_busy) == ([], False)
     submit(db, "e1", ("register", "ann"))
     with db.begin() as holder:
         assert locks.take_pending_events(holder, 10).events == ["e1"]
         with db.begin() as other:
-            assert locks.take_pending_events(other, 10) == locks.Taken([], others_busy=True)
+            taken = locks.take_pending_events(other, 10)
+            assert (taken.events, taken.others_busy) == ([], True)
