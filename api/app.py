@@ -8,7 +8,7 @@ import time
 from flask import Flask, Response, g, request
 from ulid import ULID
 
-from api import auth, cors, docs, events, health, observability, ratelimit, users
+from api import auth, console, cors, docs, events, health, observability, ratelimit, users
 from api.context import ApiContext
 from api.errors import register_error_handlers
 from models.db import make_engine, make_sessionmaker
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(users.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(console.bp)
     health.init_app(app)
     return app
 
