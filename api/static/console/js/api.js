@@ -112,7 +112,7 @@ export class Api {
   async isAdmin() {
     try {
       await this.request("POST", "users", { body: {} });
-      return true; // cannot happen (an empty body is never valid), but it would mean admin
+      return true; // an empty body is never valid; had it been taken, only an admin could
     } catch (error) {
       if (error instanceof ApiError && error.status === 422) return true;
       if (error instanceof ApiError && error.status === 403) return false;

@@ -47,7 +47,12 @@ function session(key, role) {
 function route() {
   const hash = location.hash.startsWith("#/") ? location.hash.slice(2) : "events";
   const [section, rawId] = hash.split("/", 2);
-  const id = rawId ? decodeURIComponent(rawId) : null;
+  let id = rawId || null;
+  try {
+    id = rawId ? decodeURIComponent(rawId) : null;
+  } catch {
+    // a malformed escape: look the text up as it is, and let the API say it names nothing
+  }
   if (section === "events" && id) return { name: "board", make: () => new Board(main, app, id) };
   if (section === "tickets")
     return { name: "tickets", make: () => new TicketLookup(main, app, id) };
