@@ -7,20 +7,26 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from tessera.localstack import LocalStack
+from tests.conftest import wipe
 
 # The e2e stack and its HTTP client, reused as they are (a fixture imported into a conftest is
 # that directory's fixture too).
-from tessera.localstack import LocalStack
-from tests.e2e.conftest import admin, client, stack
+from tests.e2e.conftest import ADMIN_KEY, CLIENT_KEY, Api, stack
 
-__all__ = ["admin", "browser", "client", "stack"]
+__all__ = ["admin", "browser", "client", "empty_database", "stack"]
 
 CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("TESSERA_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -67,3 +73,29 @@ def browser(stack: LocalStack) -> Iterator[WebDriver]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def empty_database(engine: Engine) -> None:
+    """The browser tests empty the database once and then use ids of their own, instead of a
+    TRUNCATE before each test (the e2e `db` fixture): a TRUNCATE can deadlock with the live
+    stack's sweeper, which reads tickets and then deletes from event_log in one transaction,
+    and PostgreSQL then aborts one of the two. Here the TRUNCATE is simply tried again."""
+    for attempt in range(5):
+        try:
+            wipe(engine)
+            return
+        except OperationalError as error:
+            if not isinstance(error.orig, psycopg.errors.DeadlockDetected) or attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def admin(stack: LocalStack, empty_database: None) -> Api:
+    return Api(stack.base_url, ADMIN_KEY)
+
+
+@pytest.fixture
+def client(stack: LocalStack, empty_database: None) -> Api:
+    return Api(stack.base_url, CLIENT_KEY)
