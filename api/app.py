@@ -9,7 +9,7 @@ import time
 from flask import Flask, Response, g, request
 from ulid import ULID
 
-from api import auth, cors, docs, events, health, observability, ratelimit, users
+from api import auth, console, cors, docs, events, health, observability, ratelimit, users
 from api.accepts import AcceptQueue
 from api.context import ApiContext
 from api.errors import register_error_handlers
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(users.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(console.bp)
     health.init_app(app)
     return app
 

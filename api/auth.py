@@ -26,6 +26,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "docs.openapi",
         "docs.swagger_ui",
         "docs.swagger_assets",
+        "console.page",
+        "console.page_with_slash",
+        "console.asset",
         "static",
     }
 )

@@ -447,6 +447,15 @@ OPERATIONS: tuple[Operation, ...] = (
         (500,),
         public=True,
     ),
+    Operation(
+        "get",
+        "/console",
+        "The operator console (an HTML page; it signs in with a key and calls this API)",
+        "operations",
+        (Reply(200, "An HTML page.", media="text/html"),),
+        (500,),
+        public=True,
+    ),
 )
 
 ERROR_DESCRIPTIONS = {

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_sessionmaker, migrate
+from models.db import make_engine, make_sessionmaker, migrate, run
 from models.tables import Base
 from tessera.tools.servers import ServerUrls, servers
 
@@ -47,9 +47,14 @@ def engine(server_urls: ServerUrls) -> Iterator[Engine]:
 
 
 def wipe(engine: Engine) -> None:
+    """Empty every table. A live stack's sweeper may hold locks the TRUNCATE collides with;
+    PostgreSQL then aborts one of the two (a deadlock), and the wipe runs again."""
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+    def truncate(session: Session) -> None:
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+    run(make_sessionmaker(engine), truncate, attempts=5)
 
 
 @pytest.fixture

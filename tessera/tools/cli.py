@@ -196,6 +196,7 @@ def up(data_dir: Path, host: str, port: int) -> None:
             if not announced and _ready(base + "/ready"):
                 announced = True
                 click.echo(f"Tessera ready: {base}", nl=True)
+                click.echo(f"Operator console: {base}/console (sign in with an API key)")
                 sys.stdout.flush()
 
         try:

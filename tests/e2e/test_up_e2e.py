@@ -68,6 +68,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, str
     )
     try:
         wait_for_line(process, f"Tessera ready: http://127.0.0.1:{port}")
+        wait_for_line(process, f"Operator console: http://127.0.0.1:{port}/console", timeout=5)
         yield f"http://127.0.0.1:{port}", flower_port, "ops:secret-pass", data_dir
         up_process = psutil.Process(process.pid)
         family = up_process.children(recursive=True)

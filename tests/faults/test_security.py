@@ -24,7 +24,9 @@ from tests.faults.lab import ADMIN_KEY, CLIENT_KEY, OTHER_CLIENT_KEY, FaultLab
 
 pytestmark = pytest.mark.e2e
 
-PUBLIC_PATHS = re.compile(r"^/(health|live|ready|openapi\.json|docs(/.*)?|static/.*)$")
+PUBLIC_PATHS = re.compile(
+    r"^/(health|live|ready|openapi\.json|docs(/.*)?|console(/.*)?|static/.*)$"
+)
 # The writes a client key may make (CONTRACT.md, Auth): commands and batches. Every other
 # write creates, changes or deletes a user or an event, and is admin-only.
 CLIENT_WRITES = {
@@ -132,7 +134,7 @@ def test_every_route_answers_the_key_matrix_of_the_contract(lab: FaultLab) -> No
 
 
 def test_the_public_routes_answer_without_a_key(lab: FaultLab) -> None:
-    for path in ("/health", "/live", "/ready", "/openapi.json", "/docs"):
+    for path in ("/health", "/live", "/ready", "/openapi.json", "/docs", "/console"):
         response = requests.get(lab.base_url + path, timeout=10)
         assert response.status_code == 200, (path, response.status_code)
 

@@ -120,7 +120,17 @@ def test_the_bearer_scheme_is_case_insensitive(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/health", "/live", "/ready", "/openapi.json", "/docs", "/docs/swagger-ui.css"]
+    "path",
+    [
+        "/health",
+        "/live",
+        "/ready",
+        "/openapi.json",
+        "/docs",
+        "/docs/swagger-ui.css",
+        "/console",
+        "/console/js/main.js",
+    ],
 )
 def test_probes_and_docs_need_no_key(client: FlaskClient, path: str) -> None:
     response = client.get(path)

@@ -54,8 +54,13 @@ CONTRACT_OPERATIONS = {
     ("get", "/openapi.json"),
     ("get", "/docs"),
 }
-# Beyond the contract's table: a batch's tickets page by page, and Prometheus metrics.
-EXTRA_OPERATIONS = {("get", "/batches/{batchId}/tickets"), ("get", "/metrics")}
+# Beyond the contract's table: a batch's tickets page by page, Prometheus metrics, and the
+# operator console's page.
+EXTRA_OPERATIONS = {
+    ("get", "/batches/{batchId}/tickets"),
+    ("get", "/metrics"),
+    ("get", "/console"),
+}
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -109,6 +114,7 @@ def test_only_the_probes_and_docs_are_public_and_every_other_call_can_be_401(
         ("get", "/ready"),
         ("get", "/openapi.json"),
         ("get", "/docs"),
+        ("get", "/console"),
     }
     for key, operation in operations(document).items():
         if key not in public:

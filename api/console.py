@@ -1,0 +1,70 @@
+"""The operator console at `/console`: static files shipped in the package (no build step, no
+CDN), served without a key under a strict Content-Security-Policy. The page holds no secret and
+grants nothing: it signs in with a key the operator types and calls only the public API with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, redirect, send_from_directory, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+bp = Blueprint("console", __name__)
+
+CONSOLE_DIR = Path(__file__).parent / "static" / "console"
+
+# Everything from this origin only, no inline script or style, no framing, and Trusted Types
+# enforced: the page cannot assign markup strings to innerHTML-like sinks even by mistake.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "manifest-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "require-trusted-types-for 'script'",
+        "trusted-types 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
+@bp.after_request
+def _secure(response: Response) -> Response:
+    """Every /console answer, its 404s included, carries the policy; revalidated on each load
+    (ETags make that cheap) so an upgrade never leaves a stale script beside a new page."""
+    response.headers.update(SECURITY_HEADERS)
+    response.cache_control.no_cache = True
+    return response
+
+
+@bp.get("/console")
+def page() -> Response:
+    return send_from_directory(CONSOLE_DIR, "index.html", max_age=0)
+
+
+@bp.get("/console/")
+def page_with_slash() -> BaseResponse:
+    # The page's asset paths are relative to /console, so /console/ would break them.
+    return redirect(url_for("console.page"), code=308)
+
+
+@bp.get("/console/<path:filename>")
+def asset(filename: str) -> Response:
+    # send_from_directory refuses any path that leaves the directory (404).
+    return send_from_directory(CONSOLE_DIR, filename, max_age=0)

@@ -1,0 +1,28 @@
+// What an event's JSON says about its seats, whichever API version answered. v2 fields
+// (registeredSeats, offeredSeats, waitlistSeats) are used when present; a v1 answer falls
+// back to its counts (one seat per registration, nothing offered).
+
+export const has = (object, name) => Object.prototype.hasOwnProperty.call(object ?? {}, name);
+const number = (value, fallback) => (Number.isFinite(value) ? value : fallback);
+
+/** @returns {{capacity: number, taken: number, offered: number, free: number,
+ *   waitingParties: number, waitingSeats: number|null, seatedParties: number,
+ *   parties: boolean, offers: boolean}} */
+export function seatFigures(event) {
+  const capacity = number(event.capacity, 0);
+  const seatedParties = number(event.registeredCount, 0);
+  const taken = number(event.registeredSeats, seatedParties);
+  const offered = number(event.offeredSeats, 0);
+  const free = number(event.availableSpots, Math.max(0, capacity - taken - offered));
+  return {
+    capacity,
+    taken,
+    offered,
+    free,
+    seatedParties,
+    waitingParties: number(event.waitlistCount, 0),
+    waitingSeats: has(event, "waitlistSeats") ? number(event.waitlistSeats, null) : null,
+    parties: has(event, "registeredSeats") || has(event, "maxPartySize"),
+    offers: has(event, "offeredSeats") || has(event, "promotion"),
+  };
+}
