@@ -14,6 +14,11 @@ import os
 VISIBILITY_TIMEOUT_SECONDS = int(os.environ.get("TESSERA_VISIBILITY_TIMEOUT", "60"))
 
 broker_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+# kombu's Redis transport, guarded so that losing Redis can never crash a worker
+# (docs/RELIABILITY.md, "The worker and a Redis outage")
+broker_transport = "tessera.broker:Transport"
+# Celery's consumer, reconnecting every second instead of backing off to 30 s
+worker_consumer = "workers.consumer:Consumer"
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]
