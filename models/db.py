@@ -23,6 +23,35 @@ def psycopg_url(database_url: str) -> str:
     return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+# A host that dies or drops off the network sends nothing: without these, its half-open
+# connections would hold their transactions, and an applier's event lock, for as long as TCP
+# takes to give up (about 15 minutes). Measured in docs/RELIABILITY.md ("A dead worker host").
+# Client side: probe an idle connection after 5 s, give up after 3 unanswered probes 1 s apart,
+# and drop one whose sent data stays unacknowledged for 8 s.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 8000,
+}
+# Server side, per session: the same probes towards the client, and a transaction left idle
+# for 5 s is ended (nothing of ours pauses in a transaction; a vanished client would hold its
+# locks until then). Sent as startup options, so they need no change to postgresql.conf.
+SESSION_SETTINGS = {
+    "timezone": "utc",  # timestamps come back in UTC whatever the server's default (RFC 3339 "Z")
+    "idle_in_transaction_session_timeout": "5s",
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "1",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "8000",
+}
+
+
+def session_options() -> str:
+    return " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
+
+
 def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     return create_engine(
         sqlalchemy_url(database_url),
@@ -33,8 +62,8 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
         connect_args={
             "connect_timeout": 5,
             "application_name": "tessera",
-            # timestamps come back in UTC whatever the server's default zone (RFC 3339 "Z")
-            "options": "-c timezone=utc",
+            "options": session_options(),
+            **KEEPALIVES,
         },
     )
 
