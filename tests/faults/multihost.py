@@ -280,19 +280,34 @@ class MultiHostLab:
         self.net.mend(a, b)
         self.healed(fault)
 
-    def kill_host(self, name: str) -> FaultRecord:
-        """The whole host dies at once: its cable is pulled first, so nothing it had open is
-        closed properly (no FIN, no RST), then every process on it is SIGKILLed."""
-        mid_batch = self.holds_event_lock(name)
-        self.net.link_down(name)
-        fault = self.record(f"{name} host killed", mid_batch)
+    def kill_host_mid_batch(self, name: str, attempts: int = 30) -> tuple[FaultRecord, list[int]]:
+        """The whole host dies while it applies a batch: its cable is pulled first, so nothing
+        it had open is closed properly (no FIN, no RST), then every process on it is
+        SIGKILLed. As in `cut_mid_batch`, the pull counts only if the event's lock is still
+        held a moment later (otherwise the cable goes back and we wait for the next batch).
+        Returns the fault and the dead host's backends that hold an event's lock."""
+        for _ in range(attempts):
+            backends = self.wait_for_event_lock(name)
+            self.net.link_down(name)
+            fault = self.record(f"{name} host killed", mid_batch=True)
+            time.sleep(0.3)
+            if self.scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = ANY(:pids)",
+                pids=backends,
+            ):
+                break
+            self.faults.remove(fault)
+            self.net.link_up(name)
+        else:
+            raise TimeoutError(f"{name} never held an event's lock when its cable was pulled")
         process = self.processes.pop(name, None)
         if process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=15)
         self._dead.add(name)
-        return fault
+        return fault, backends
 
     # --- what PostgreSQL says ---------------------------------------------------------------
 
@@ -329,9 +344,11 @@ class MultiHostLab:
                 time.sleep(0.002)
         raise TimeoutError(f"{name} applied no batch within {timeout}s")
 
-    def seconds_until_released(self, pids: list[int], timeout: float = 120.0) -> float:
-        """From now until none of these backends holds an advisory lock any more."""
-        started = time.monotonic()
+    def seconds_until_released(
+        self, pids: list[int], since: float, timeout: float = 120.0
+    ) -> float:
+        """From `since` (monotonic) until none of these backends holds an advisory lock."""
+        started = since
         while time.monotonic() - started < timeout:
             held = self.scalar(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"

@@ -190,9 +190,8 @@ def test_a_worker_host_killed_while_holding_an_event_lets_go_of_it_within_second
 
     def plan(lab: object, load: LoadRunner) -> None:
         load.wait_for_accepted(40)
-        backends = hosts.wait_for_event_lock("w3")
-        hosts.kill_host("w3")
-        held_for.append(hosts.seconds_until_released(backends))
+        fault, backends = hosts.kill_host_mid_batch("w3")
+        held_for.append(hosts.seconds_until_released(backends, since=fault.at))
 
     outcome = run_scenario(hosts, report, "hosts-worker-host-killed", LONG, plan)
 
