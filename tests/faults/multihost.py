@@ -368,6 +368,11 @@ class MultiHostLab:
         with self.engine.connect() as connection:
             return connection.execute(text(sql), params).scalar()
 
+    def execute(self, sql: str, **params: Any) -> None:
+        """Run a statement and commit it."""
+        with self.engine.begin() as connection:
+            connection.execute(text(sql), params)
+
     def database_now(self) -> dt.datetime:
         now: dt.datetime = self.scalar("SELECT now()")
         return now
