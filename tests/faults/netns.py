@@ -53,6 +53,18 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def _free_prefix() -> str:
+    """A /24 of 10.213.0.0/16 that no interface here uses (another run's lab may be up)."""
+    used = subprocess.run(
+        ["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    for step in range(250):
+        prefix = f"10.213.{(os.getpid() + step) % 250 + 1}"
+        if f" {prefix}." not in used:
+            return prefix
+    raise RuntimeError("no free /24 in 10.213.0.0/16 for the lab")
+
+
 @dataclass(frozen=True)
 class Host:
     name: str
@@ -84,7 +96,7 @@ class Network:
     def create(cls, numbers: Mapping[str, int]) -> Network:
         """A bridge and one namespace per host, `numbers` giving each host's last octet."""
         tag = f"ts{os.getpid() % 100000}"
-        network = cls(prefix=f"10.213.{os.getpid() % 250 + 1}", tag=tag)
+        network = cls(prefix=_free_prefix(), tag=tag)
         try:
             _ip("link", "add", network.bridge, "type", "bridge")
             _ip("addr", "add", f"{network.gateway}/24", "dev", network.bridge)
