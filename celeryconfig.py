@@ -12,6 +12,11 @@ from tessera.messaging import QUEUE, SWEEP_TASK, TASK_NAMES
 _settings = Settings.from_env()
 
 broker_url = _settings.redis_url or "redis://127.0.0.1:6379/0"
+# kombu's Redis transport, guarded so that losing Redis can never crash a worker
+# (docs/RELIABILITY.md, "The worker and a Redis outage")
+broker_transport = "tessera.broker:Transport"
+# Celery's consumer, reconnecting every second instead of backing off to 30 s
+worker_consumer = "workers.consumer:Consumer"
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]

@@ -17,6 +17,9 @@ Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strict=True)]
 MAX_BATCH_ITEMS = 10_000
 DEFAULT_TICKET_PAGE = 100
 MAX_TICKET_PAGE = 500
+# `GET /batches/{batchId}/tickets` cursor: the last ticket's `seq`. Every string of this form
+# names a position (18 digits stay within a BIGINT), so the document and the validator agree.
+TICKET_CURSOR_PATTERN = r"^[0-9]{1,18}$"
 
 
 class Strict(BaseModel):

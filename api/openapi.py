@@ -97,9 +97,21 @@ def limit(maximum: int, default: int) -> Param:
     )
 
 
-CURSOR = Param(
-    "cursor", "query", {"type": "string"}, "The `nextCursor` of the previous page (opaque)."
+def cursor(pattern: str, form: str) -> Param:
+    return Param(
+        "cursor",
+        "query",
+        {"type": "string", "pattern": pattern},
+        f"The `nextCursor` of the previous page: {form}. Pass it back as it came; any cursor "
+        "of this form names a position, and the page continues strictly after it.",
+    )
+
+
+EVENT_CURSOR = cursor(
+    schemas.EVENT_CURSOR_PATTERN,
+    "the last event's `createdAt` in microseconds since the epoch, a dot, its `eventId`",
 )
+TICKET_CURSOR = cursor(commands.TICKET_CURSOR_PATTERN, "the last ticket's place in the batch")
 
 # The statuses nearly every operation can answer, and those of operations that take a body.
 COMMON = (401, 429, 500)
@@ -191,7 +203,7 @@ OPERATIONS: tuple[Operation, ...] = (
         params=(
             Param("status", "query", schemas.TEXT_SCHEMA, "Only events with exactly this status."),
             limit(schemas.MAX_PAGE_SIZE, schemas.DEFAULT_PAGE_SIZE),
-            CURSOR,
+            EVENT_CURSOR,
         ),
     ),
     Operation(
@@ -386,7 +398,7 @@ OPERATIONS: tuple[Operation, ...] = (
         params=(
             BATCH_ID,
             limit(commands.MAX_TICKET_PAGE, commands.DEFAULT_TICKET_PAGE),
-            CURSOR,
+            TICKET_CURSOR,
         ),
     ),
     # operations

@@ -1,10 +1,10 @@
 """Request and response schemas of users, events, their registrations and health.
 
 Requests follow `api.command_schemas`: camelCase, unknown fields refused, strict types (a
-boolean or 1.0 is not an integer). The rules of form (ids, names, non-blank text) are
-`models.identity`'s, called from validators so they live in one place; each type also
-carries the JSON Schema that says the same thing, so the OpenAPI document does not promise
-more (or less) than the validators accept.
+boolean or 1.5 is not an integer, 1.0 is; no string is a number). The rules of form (ids,
+names, non-blank text) are `models.identity`'s, called from validators so they live in one
+place; each type also carries the JSON Schema that says the same thing, so the OpenAPI
+document does not promise more (or less) than the validators accept.
 """
 
 from __future__ import annotations
@@ -97,6 +97,10 @@ TEXT_SCHEMA = {"type": "string", "pattern": NON_BLANK_PATTERN}
 DESCRIPTION_SCHEMA = {"type": "string", "pattern": NO_NUL_PATTERN}
 DATE_SCHEMA = {"type": "string", "format": "date"}
 CAPACITY_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY}
+# `GET /events` cursor: the last event's createdAt in microseconds since the epoch, a dot, its
+# eventId. Every string of this form names a position (up to the year 5138), so a cursor the
+# document accepts is one the validator accepts.
+EVENT_CURSOR_PATTERN = r"^[0-9]{1,17}\.[A-Za-z0-9_-]{1,64}$"
 
 Identifier = Annotated[
     str, AfterValidator(_rule(lambda value: check_id("id", value))), WithJsonSchema(ID_SCHEMA)
@@ -119,7 +123,19 @@ Text = Annotated[
 ]
 Description = Annotated[str, AfterValidator(_storable), WithJsonSchema(DESCRIPTION_SCHEMA)]
 EventDate = Annotated[dt.date, BeforeValidator(_date), WithJsonSchema(DATE_SCHEMA)]
-Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), WithJsonSchema(CAPACITY_SCHEMA)]
+
+
+def _integral(value: object) -> object:
+    """JSON has one kind of number: `2.0` is the integer 2, as JSON Schema and the contract
+    ("non-integral numbers are not integers") say. `2.5` stays a number and is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Capacity = Annotated[
+    int, BeforeValidator(_integral), Field(ge=1, le=MAX_CAPACITY), WithJsonSchema(CAPACITY_SCHEMA)
+]
 Timestamp = Annotated[
     dt.datetime,
     PlainSerializer(_rfc3339, return_type=str),
@@ -194,9 +210,9 @@ class EventCreate(Strict):
 
 
 class EventUpdate(Strict):
-    """Partial: only the fields given change. `eventId` may be repeated but not changed."""
+    """Partial: only the fields given change. The id is the path's: `eventId` is no field
+    here (an unknown field, so a 422, as the document says)."""
 
-    event_id: MaybeIdentifier = None
     title: MaybeText = None
     description: MaybeDescription = None
     date: MaybeDate = None

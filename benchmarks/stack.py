@@ -74,11 +74,19 @@ class BenchStack:
     def wipe(self) -> None:
         """Empty every Tessera table and forget coalesced wake-ups, between scenarios.
 
-        Only the wake keys are deleted from Redis, never the whole database: Celery keeps its
+        Only the drain keys are deleted from Redis, never the whole database: Celery keeps its
         queue bindings there too."""
         self.wait_idle()
-        self.conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
-        keys = list(self.redis.scan_iter(match="tessera:wake:*", count=1000))
+        for attempt in range(5):
+            try:
+                self.conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+                break
+            except psycopg.errors.DeadlockDetected:
+                # the live stack's sweeper (or a draining worker) held a lock we collided with
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
+        keys = list(self.redis.scan_iter(match="tessera:drain*", count=1000))
         if keys:
             self.redis.delete(*keys)
 

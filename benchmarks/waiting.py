@@ -6,11 +6,14 @@ POST p99), and is every waiter answered within a second of its ticket completing
 A healthy hot event has only a few dozen pending tickets at any moment, so long-polls on its
 tickets would each last milliseconds and never add up to thousands held at once. The long-polls
 therefore wait on **parked** tickets: pending tickets on side events, written with the API's own
-COPY (`models.tickets.insert_tickets`) and not woken (beat, whose sweeper would wake them, is
-stopped for the scenario). Once the hot load runs, the waiter generator releases the side events
-one by one over `waiters_release_seconds` by sending each its first command through HTTP, whose
-wake-up applies the parked tickets in front of it. SSE streams listen on the hot event (a few:
-each receives every hot completion) and on the side events (each receives its event's burst).
+COPY (`models.tickets.insert_tickets`) while the benchmark holds those events' applier locks
+(session advisory locks, `models.locks.APPLIER_SPACE`), so no drain may apply them: to the
+workers they look like events another worker is applying. Once the hot load runs, the side
+events are released one by one over `waiters_release_seconds`: the benchmark lets go of the
+event's lock and the waiter generator sends it a command through HTTP, whose wake-up (or the
+drain already running for the hot event) applies the parked tickets in front of it. SSE streams
+listen on the hot event (a few: each receives every hot completion) and on the side events (each
+receives its event's burst).
 
 The ordinary load generator sends the hot registers; `benchmarks.waiters` holds the waiters in
 a process of its own. Refusals (503), timeouts and late answers are missed targets, reported
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 import requests
 
 from benchmarks import verify
@@ -218,7 +222,10 @@ def _hold(bench: Bench, layout: Layout, calls: list[Call]) -> Held:
     go = multiprocessing.get_context("spawn").Event()
     process = WaiterProcess(plan, go)
     figures: Figures = {}
+    parking = Parking(stack, layout.side_events)
     try:
+        parking.hold()
+        parking.release_on_schedule(go, scale.waiters_release_delay, scale.waiters_release_seconds)
         process.start()
         figures["streamAnswers"] = process.expect("streams", plan.open_timeout + MESSAGE_EXTRA_S)
         process.send_tickets(_park(stack, layout))
@@ -248,6 +255,7 @@ def _hold(bench: Bench, layout: Layout, calls: list[Call]) -> Held:
             time.sleep(DELIVERY_GRACE_S)
             waited = process.finish(timeout=REQUEST_TIMEOUT + MESSAGE_EXTRA_S)
     finally:
+        parking.close()
         process.close()
         if beat:
             stack.local.start_beat()
@@ -259,6 +267,52 @@ def _hold(bench: Bench, layout: Layout, calls: list[Call]) -> Held:
     rss["peak"] = {"apiMiB": round(peak.api / MIB, 1), "workerMiB": round(peak.worker / MIB, 1)}
     rss["after"] = _rss(stack)
     return Held(results, waited, cpu, rss, figures, problems, profile.profiles if profile else [])
+
+
+class Parking:
+    """Holds the side events' applier locks (session advisory locks on a connection of its
+    own) and lets go of them one by one on the release schedule, starting when `go` is set."""
+
+    def __init__(self, stack: BenchStack, events: list[str]) -> None:
+        from models.db import psycopg_url
+
+        self.events = events
+        self.conn = psycopg.connect(psycopg_url(stack.urls.database_url), autocommit=True)
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+
+    def _advisory(self, function: str, event_id: str) -> None:
+        from models.locks import APPLIER_SPACE
+
+        with self._lock:
+            self.conn.execute(
+                f"SELECT {function}(hashtextextended(%s, %s))", (event_id, APPLIER_SPACE)
+            )
+
+    def hold(self) -> None:
+        for event_id in self.events:
+            self._advisory("pg_advisory_lock", event_id)
+
+    def release_on_schedule(self, go: Any, delay: float, seconds: float) -> None:
+        spacing = seconds / max(1, len(self.events) - 1)
+
+        def release() -> None:
+            while not go.wait(0.05):
+                if self._closed.is_set():
+                    return
+            started = time.monotonic()
+            for index, event_id in enumerate(self.events):
+                due = started + delay + index * spacing
+                if self._closed.wait(max(0.0, due - time.monotonic())):
+                    return
+                self._advisory("pg_advisory_unlock", event_id)
+
+        threading.Thread(target=release, name="parking", daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self.conn.close()  # whatever is still held goes with the session
 
 
 def _park(stack: BenchStack, layout: Layout) -> list[str]:

@@ -91,18 +91,20 @@ def drain(
                 failures = 0
             continue
         failures = 0
-        if state is PassState.BUSY:
-            report.busy = True
-            return report
-        if state is PassState.DRAINED:
+        if state in (PassState.DRAINED, PassState.BUSY):
+            report.busy = state is PassState.BUSY
             if released:
                 return report
             if marked_at is not None:
                 marked_at = _keep_marked(runtime, marked_at)
                 if wait_for_nudge(runtime.redis, linger):
                     continue
-            # Nothing came: from now on an accept queues a new task; one last look for the
-            # tickets committed before that.
+            elif state is PassState.BUSY:
+                # We never had work: whoever holds those events is draining and looks again
+                # after its pass; the key is its business.
+                return report
+            # Nothing more for us: from now on an accept queues a new task; one last look for
+            # the tickets committed before that.
             stop_draining(runtime.redis)
             released, marked_at = True, None
             continue

@@ -92,9 +92,13 @@ def api(data_dir: Path, host: str, port: int) -> None:
 @click.option("--concurrency", type=int, default=None, help="Worker processes [2].")
 def worker(data_dir: Path, concurrency: int | None) -> None:
     """Run a Celery worker that applies tickets."""
+    from tessera.tools.restarting import Restarter
+
     processes = concurrency or Settings.from_env().worker_processes
     with resolved(data_dir) as urls:
-        sys.exit(run_foreground(worker_argv(processes), child_env(urls)))
+        # restarts the Celery worker if it dies by itself, so a bare `tessera worker` heals
+        restarter = Restarter(worker_argv(processes), child_env(urls), name="celery worker")
+        sys.exit(restarter.run())
 
 
 @main.command()

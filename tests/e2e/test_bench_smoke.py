@@ -71,7 +71,7 @@ def _assert_every_waiter_is_accounted_for(waiters: dict[str, Any]) -> None:
     assert waiters["streamMessagesExpected"] > 0
     assert waiters["streamMessagesMissing"] == 0, waiters
     assert waiters["releasesAccepted"] == waiters["sideEvents"]
-    assert waiters["parkedAppliedBeforeRelease"] == 0
+    assert waiters["parkedAppliedBeforeRelease"] == 0  # parked: their events held
     assert waiters["rss"]["open"]["apiMiB"] > 0
 
 

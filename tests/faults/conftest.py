@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.lab import FaultLab, running_lab
+from tests.faults.multihost import MultiHostLab, running_multihost_lab
+from tests.faults.netns import unavailable_reason
 from tests.faults.verify import Report
 
 
@@ -41,3 +43,22 @@ def report() -> Report:
     else:
         path = Path(tempfile.mkdtemp(prefix="tessera-faults-results-")) / "faults-results.json"
     return Report(path)
+
+
+@pytest.fixture(scope="session")
+def multihost_lab() -> Iterator[MultiHostLab]:
+    """The multi-host lab (network namespaces), or a clear skip where they cannot be made."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_multihost_lab() as lab:
+        yield lab
+
+
+@pytest.fixture
+def hosts(multihost_lab: MultiHostLab) -> Iterator[MultiHostLab]:
+    """The multi-host lab, healed and with an empty fault record; healed again afterwards."""
+    multihost_lab.heal()
+    multihost_lab.faults.clear()
+    yield multihost_lab
+    multihost_lab.heal()

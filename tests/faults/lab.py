@@ -130,6 +130,10 @@ class FaultLab:
     def base_url(self) -> str:
         return self.stack.base_url
 
+    @property
+    def base_urls(self) -> list[str]:
+        return [self.stack.base_url]
+
     def heal(self, timeout: float = 60.0) -> None:
         """Bring every server and process back, whatever state a scenario left them in."""
         self.thaw()

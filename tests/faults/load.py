@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ class Attempt:
     started: float
     ended: float
     answer: str  # "202", "404", "503", "500", "conn-error", "timeout", "409-in-flight", ...
+    host: str = ""  # the API base URL it went to
 
 
 @dataclass
@@ -65,17 +66,20 @@ class Sent:
 
 
 class RetryingClient:
-    """One client thread's connection: a `requests.Session` with the API key."""
+    """One client thread's connection: a `requests.Session` with the API key. Given several
+    API hosts, it moves to the next one after a retryable failure, as a load balancer would,
+    keeping the command's `Idempotency-Key` (the keys live in PostgreSQL, so any host replays)."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         key: str,
         *,
         request_timeout: float = 10.0,
         give_up_after: float = 120.0,
     ) -> None:
-        self.base_url = base_url
+        self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_url = self.base_urls[0]
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {key}"
         self.request_timeout = request_timeout
@@ -95,8 +99,9 @@ class RetryingClient:
         backoff = 0.05
         while time.monotonic() < deadline:
             started = time.monotonic()
+            host = self.base_url
             answer, response = self._attempt(method, path, body, sent.key)
-            sent.attempts.append(Attempt(started, time.monotonic(), answer))
+            sent.attempts.append(Attempt(started, time.monotonic(), answer, host))
             if response is not None and answer not in {"500", "502", "503", "504"}:
                 code = _problem_code(response)
                 if response.status_code == 202 or (
@@ -109,9 +114,14 @@ class RetryingClient:
                         sent.ticket_id = response.json()["ticketId"]
                         sent.replayed = response.headers.get("Idempotent-Replayed") == "true"
                     return sent
+            self._next_host()
             time.sleep(backoff * random.uniform(0.5, 1.5))
             backoff = min(1.0, backoff * 2)
         return sent
+
+    def _next_host(self) -> None:
+        index = self.base_urls.index(self.base_url)
+        self.base_url = self.base_urls[(index + 1) % len(self.base_urls)]
 
     def _attempt(
         self, method: str, path: str, body: dict[str, Any] | None, key: str
@@ -179,10 +189,10 @@ class Pacer:
 
 class LoadRunner:
     """`plan.clients` threads sending the plan's commands at `plan.rate` until stopped or the
-    plan runs out."""
+    plan runs out; with several API hosts, client i starts on host i (mod their number)."""
 
-    def __init__(self, base_url: str, plan: LoadPlan) -> None:
-        self.base_url = base_url
+    def __init__(self, base_url: str | Sequence[str], plan: LoadPlan) -> None:
+        self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.plan = plan
         self.results: list[Sent] = []
         self.lock = threading.Lock()
@@ -190,7 +200,7 @@ class LoadRunner:
         self.pacer = Pacer(plan.rate)
         self.scripts = self._scripts()
         self.threads = [
-            threading.Thread(target=self._run, name=f"load-{i}", daemon=True)
+            threading.Thread(target=self._run, args=(i,), name=f"load-{i}", daemon=True)
             for i in range(plan.clients)
         ]
         self.started_at = 0.0
@@ -206,9 +216,10 @@ class LoadRunner:
         with self.lock:
             return next(self.scripts, None)
 
-    def _run(self) -> None:
+    def _run(self, index: int) -> None:
+        start = index % len(self.base_urls)
         client = RetryingClient(
-            self.base_url,
+            self.base_urls[start:] + self.base_urls[:start],
             self.plan.key,
             request_timeout=self.plan.request_timeout,
             give_up_after=self.plan.give_up_after,

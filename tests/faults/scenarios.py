@@ -53,7 +53,7 @@ def run_scenario(
     )
     lab.crashes.clear()
     with lab.supervised():
-        runner = LoadRunner(lab.base_url, plan).start()
+        runner = LoadRunner(lab.base_urls, plan).start()
         try:
             fault_plan(lab, runner)
             time.sleep(tail_seconds)  # commands keep arriving while the system recovers

@@ -223,12 +223,6 @@ def test_every_kind_of_fault_in_random_order_loses_and_repeats_nothing(
     _assert_guarantees_held(figures.problems(), figures.details)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="BUG (kombu 5.7.0): on a Redis connection loss the worker sometimes dies with "
-    '\'Unrecoverable error: AttributeError("NoneType" object has no attribute "hostname")\' '
-    "in restore_unacked; see docs/RELIABILITY.md",
-)
 def test_the_worker_process_survives_ten_redis_restarts_under_load(
     lab: FaultLab, report: Report
 ) -> None:
@@ -247,12 +241,6 @@ def test_the_worker_process_survives_ten_redis_restarts_under_load(
     assert figures.crashes == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="BUG: the worker reconnects to Redis with kombu's default backoff (2 s, +2 s per "
-    "attempt, up to 30 s), which Celery does not expose: after a 20 s outage it idles ~10 s "
-    "more; see docs/RELIABILITY.md",
-)
 def test_the_worker_applies_again_within_five_seconds_of_redis_returning_after_a_long_outage(
     lab: FaultLab,
 ) -> None:

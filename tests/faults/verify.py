@@ -147,6 +147,7 @@ class Figures:
     max_in_flight_wait_s: float = 0.0
     max_attempt_s: float = 0.0
     recover_s: float | None = None
+    recovery_s: float | None = None
     max_ticket_wait_s: float = 0.0
     p99_ticket_wait_s: float = 0.0
     duration_s: float = 0.0
@@ -320,11 +321,12 @@ def evaluate(
     )
 
     rows = lab.rows(
-        "SELECT ticket_id, seq, status, completed_at FROM tickets WHERE event_id = ANY(:e)",
+        "SELECT ticket_id, seq, status, completed_at, created_at FROM tickets"
+        " WHERE event_id = ANY(:e)",
         e=list(event_ids),
     )
-    status_of = {ticket_id: status for ticket_id, _, status, _ in rows}
-    seq_of = {ticket_id: seq for ticket_id, seq, _, _ in rows}
+    status_of = {row[0]: row[2] for row in rows}
+    seq_of = {row[0]: row[1] for row in rows}
     completions = dict(
         lab.rows(
             "SELECT payload->>'ticketId', count(*) FROM event_log"
@@ -378,12 +380,13 @@ def evaluate(
         figures.p99_ticket_wait_s = round(waits[int(0.99 * (len(waits) - 1))], 2)
 
     last_fault = max((f.at_wall for f in lab.faults), default=None)
-    done_at = [c for _, _, status, c in rows if status != "pending" and c is not None]
+    done_at = [row[3] for row in rows if row[2] != "pending" and row[3] is not None]
     if last_fault is not None and done_at and settled:
         figures.recover_s = round(
             max(0.0, max(done_at).timestamp() - last_fault),
             2,
         )
+    figures.recovery_s = recovery_after_heal(lab, rows)
     figures.duration_s = round(time.monotonic() - started, 1)
     check = tessera_check(lab)
     if check is not None:
@@ -391,6 +394,22 @@ def evaluate(
         if not check[0]:
             figures.details.append(check[1])
     return figures
+
+
+def recovery_after_heal(lab: Any, rows: Sequence[tuple[Any, ...]]) -> float | None:
+    """Seconds from the end of the last fault (when it was healed, or when it was injected if
+    nothing heals it, e.g. a host that stays dead) until the last ticket accepted by then was
+    completed: how long the system took to catch up once it could. Tickets accepted later
+    wait no longer than usual (max wait shows it)."""
+    if not lab.faults:
+        return None
+    ends = [f.at_wall + ((f.healed_at - f.at) if f.healed_at else 0.0) for f in lab.faults]
+    healed = dt.datetime.fromtimestamp(max(ends), dt.UTC)
+    # rows: ticket_id, seq, status, completed_at, created_at
+    caught_up = [row[3] for row in rows if row[4] <= healed and row[3] is not None]
+    if not caught_up:
+        return 0.0
+    return round(max(0.0, (max(caught_up) - healed).total_seconds()), 2)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -414,6 +433,7 @@ COLUMNS = (
     ("retried", "retried"),
     ("409 wait s", "max_in_flight_wait_s"),
     ("recover s", "recover_s"),
+    ("recovery s", "recovery_s"),
     ("max wait s", "max_ticket_wait_s"),
     ("run s", "duration_s"),
 )

@@ -100,8 +100,8 @@ def test_an_event_id_that_is_taken_answers_409_duplicate_event(client: FlaskClie
 BAD_EVENTS: list[tuple[str, Any]] = [
     ("capacity", True),
     ("capacity", False),
-    ("capacity", 1.0),
     ("capacity", 2.5),
+    ("capacity", 1e300),
     ("capacity", 0),
     ("capacity", -1),
     ("capacity", "3"),
@@ -268,7 +268,12 @@ def test_the_status_filter_lists_only_events_with_that_status(client: FlaskClien
         ("limit=1.0", "limit"),
         ("limit=", "limit"),
         ("cursor=not-a-cursor", "cursor"),
-        ("cursor=WyJ4IiwiYSJd", "cursor"),  # base64 of ["x","a"]: not a position
+        ("cursor=WyJ4IiwiYSJd", "cursor"),  # the former (base64) form
+        ("cursor=12.", "cursor"),
+        ("cursor=.e1", "cursor"),
+        ("cursor=-1.e1", "cursor"),
+        ("cursor=123456789012345678.e1", "cursor"),  # beyond the year 9999
+        ("cursor=1.e1%0A", "cursor"),
         ("cursor=", "cursor"),
         ("status=", "status"),
         ("status=%00", "status"),
@@ -419,14 +424,40 @@ def test_turning_the_waitlist_off_keeps_those_waiting_and_they_are_still_promote
     assert get_json(client, "/events/e1/registrations/bob")["status"] == "registered"
 
 
-def test_the_event_id_may_be_repeated_in_an_update_but_not_changed(client: FlaskClient) -> None:
+def test_an_update_cannot_name_the_event_id_even_its_own(client: FlaskClient) -> None:
+    """The path names the event; `eventId` is no field of an update (docs/API.md)."""
     create_event(client, "e1")
 
-    assert put(client, "e1", eventId="e1", title="Same id").status_code == 200
-    response = put(client, "e1", eventId="e2")
-    assert response.status_code == 422
-    assert [e["field"] for e in response.get_json()["errors"]] == ["eventId"]
+    for event_id in ("e1", "e2"):
+        response = put(client, "e1", eventId=event_id, title="Renamed")
+        assert response.status_code == 422
+        assert [e["field"] for e in response.get_json()["errors"]] == ["eventId"]
+    assert get_json(client, "/events/e1")["title"] != "Renamed"
     assert client.get("/events/e2", headers=CLIENT).status_code == 404
+
+
+def test_an_integral_number_is_an_integer_and_a_fraction_is_not(client: FlaskClient) -> None:
+    """JSON has one kind of number: `3.0` and `3e0` are the integer 3 (JSON Schema says so,
+    and the contract refuses only non-integral numbers)."""
+    created = client.post("/events", json=event_body(eventId="e1", capacity=3.0), headers=ADMIN)
+    assert (created.status_code, created.get_json()["capacity"]) == (201, 3)
+
+    raised = client.put(
+        "/events/e1", data='{"capacity": 4e0}', content_type="application/json", headers=ADMIN
+    )
+    assert (raised.status_code, raised.get_json()["capacity"]) == (200, 4)
+    assert put(client, "e1", capacity=4.5).status_code == 422
+
+
+def test_any_cursor_of_the_documented_form_names_a_position(client: FlaskClient) -> None:
+    """Not only the cursors the API issued: the document's pattern and the validator agree."""
+    for event_id in ("e1", "e2"):
+        create_event(client, event_id)
+    everything = [e["eventId"] for e in get_json(client, "/events")["items"]]
+
+    assert get_json(client, "/events?cursor=0.a")["items"] != []  # before every event
+    assert [e["eventId"] for e in get_json(client, "/events?cursor=0.a")["items"]] == everything
+    assert get_json(client, "/events?cursor=99999999999999999.z")["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -437,7 +468,7 @@ def test_the_event_id_may_be_repeated_in_an_update_but_not_changed(client: Flask
         ("capacity", None),
         ("capacity", 0),
         ("capacity", True),
-        ("capacity", 4.0),
+        ("capacity", 4.5),
         ("date", "2026-04-31"),
         ("waitlistEnabled", None),
         ("waitlistEnabled", "false"),
