@@ -269,6 +269,9 @@ def _hold(bench: Bench, layout: Layout, calls: list[Call]) -> Held:
     return Held(results, waited, cpu, rss, figures, problems, profile.profiles if profile else [])
 
 
+RELEASE_AFTER_COMMAND_S = 0.05
+
+
 class Parking:
     """Holds the side events' applier locks (session advisory locks on a connection of its
     own) and lets go of them one by one on the release schedule, starting when `go` is set."""
@@ -302,7 +305,8 @@ class Parking:
                     return
             started = time.monotonic()
             for index, event_id in enumerate(self.events):
-                due = started + delay + index * spacing
+                # just after the waiter generator's release command for the event is sent
+                due = started + delay + index * spacing + RELEASE_AFTER_COMMAND_S
                 if self._closed.wait(max(0.0, due - time.monotonic())):
                     return
                 self._advisory("pg_advisory_unlock", event_id)
