@@ -39,7 +39,7 @@ TRANSIENT = (OperationalError,)
 MAX_ATTEMPTS_PER_TICKET = 3
 MARK_EVERY_SECONDS = 5.0  # well within the drain key's time to live
 LINGER_SECONDS = 2.0  # how long a drain that ran dry waits for more before it stops
-GATHER_SECONDS = 0.015  # the shortest pass-to-pass interval while tickets keep coming
+GATHER_SECONDS = 0.025  # the shortest pass-to-pass interval while tickets keep coming
 
 
 class PassState(enum.Enum):
