@@ -27,6 +27,9 @@ from typing import Any, Protocol
 
 import redis
 
+from models.event_log import TICKET_COMPLETED
+from tessera.telemetry import count_batch
+
 log = logging.getLogger("tessera.messaging")
 
 QUEUE = "tessera"
@@ -144,14 +147,20 @@ def encode(update: Update) -> str:
 
 
 def publish(client: redis.Redis, updates: Iterable[Update]) -> None:
-    """Publish after commit, each update on its event's channel (one round trip for all)."""
+    """Publish after commit, each update on its event's channel, and count the completed
+    tickets among them in the worker counters (one round trip for all)."""
     pipe = client.pipeline(transaction=False)
     count = 0
+    applied: list[str] = []
     for update in updates:
         pipe.publish(event_channel(update.event_id), encode(update))
         count += 1
+        if update.kind == TICKET_COMPLETED:
+            result = update.payload.get("result")
+            applied.append(str(result["status"]) if result else str(update.payload["status"]))
     if not count:
         return
+    count_batch(pipe, applied)
     try:
         pipe.execute()
     except redis.RedisError:

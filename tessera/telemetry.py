@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 METRICS_KEY = "tessera:metrics:worker"
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
@@ -22,11 +23,15 @@ BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
 log = logging.getLogger("tessera.telemetry")
 
 
-def record_batch(client: redis.Redis, result_statuses: Iterable[str], batch_size: int) -> None:
-    pipe = client.pipeline(transaction=False)
+def count_batch(pipe: Pipeline, result_statuses: Iterable[str]) -> None:
+    """Add one applied batch (its tickets by result) to the worker counters, as commands of
+    `pipe`: the publishing of the batch's updates carries them, no round trip of their own."""
     counts: dict[str, int] = {}
     for status in result_statuses:
         counts[status] = counts.get(status, 0) + 1
+    batch_size = sum(counts.values())
+    if not batch_size:
+        return
     for status, count in counts.items():
         pipe.hincrby(METRICS_KEY, f"applied:{status}", count)
     for bound in BATCH_SIZE_BUCKETS:
@@ -34,10 +39,6 @@ def record_batch(client: redis.Redis, result_statuses: Iterable[str], batch_size
             pipe.hincrby(METRICS_KEY, f"batch_le:{bound}", 1)
     pipe.hincrby(METRICS_KEY, "batch_count", 1)
     pipe.hincrby(METRICS_KEY, "batch_sum", batch_size)
-    try:
-        pipe.execute()
-    except redis.RedisError:
-        log.debug("worker metrics not recorded (Redis unavailable)")
 
 
 def read_worker_metrics(client: redis.Redis) -> dict[str, int]:
