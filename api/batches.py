@@ -51,7 +51,7 @@ def _checked_batch_id(batch_id: str) -> str:
 def create_batch() -> Response:
     body = json_object()
     batch = validate(BatchRequest, body)
-    items = [tickets.NewTicket(i.type, i.user_id, i.event_id) for i in batch.items]
+    items = [tickets.NewTicket(i.type, i.user_id, i.event_id, i.seats or 1) for i in batch.items]
     claim = claim_request(body)
     owner = current_principal().owner
     accepted = db.run(

@@ -5,12 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from models.identity import ID_PATTERN
 from models.results import ResultStatus
-from models.rules import DenialCode
+from models.rules import MAX_PARTY_SEATS, DenialCode
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strict=True)]
 
@@ -34,14 +43,37 @@ class Out(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+def integral(value: object) -> object:
+    """JSON has one kind of number: `2.0` is the integer 2, as JSON Schema and the contract
+    ("non-integral numbers are not integers") say. `2.5` stays a number and is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+PARTY_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_PARTY_SEATS}
+PartySize = Annotated[
+    int, BeforeValidator(integral), Field(ge=1, le=MAX_PARTY_SEATS), WithJsonSchema(PARTY_SCHEMA)
+]
+
+
 class RegisterRequest(Strict):
     user_id: Identifier
+    seats: PartySize = 1
 
 
 class BatchItem(Strict):
     type: Literal["register", "unregister"]
     user_id: Identifier
     event_id: Identifier
+    seats: PartySize | None = Field(default=None, description="register only; default 1")
+
+    @field_validator("seats")
+    @classmethod
+    def _register_only(cls, seats: int | None, info: ValidationInfo) -> int | None:
+        if seats is not None and info.data.get("type") == "unregister":
+            raise ValueError("only a register takes seats (an unregister removes the party)")
+        return seats
 
 
 class BatchRequest(Strict):
@@ -59,7 +91,9 @@ class TicketResult(Out):
     code: DenialCode | None
     message: str
     position: int | None
-    promoted_user_id: str | None
+    promoted_user_id: str | None = Field(description="the first of promotedUserIds")
+    promoted_user_ids: list[str] = Field(description="every party seated by the settling")
+    offered_user_ids: list[str] = Field(description="every party offered seats by it")
 
 
 class Ticket(Out):
@@ -67,6 +101,7 @@ class Ticket(Out):
     type: Literal["register", "unregister"]
     user_id: str
     event_id: str
+    seats: int = Field(ge=1, description="the party's seats (a register's; 1 otherwise)")
     batch_id: str | None
     status: Literal["pending", "completed", "failed"]
     result: TicketResult | None

@@ -30,6 +30,7 @@ def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
         "type": view.type,
         "userId": view.user_id,
         "eventId": view.event_id,
+        "seats": view.seats,
         "batchId": view.batch_id,
         "status": view.status,
         "result": view.result,
@@ -43,7 +44,7 @@ def register(event_id: str) -> Response:
     checked_id(event_id, EventNotFound)
     body = json_object()
     command = validate(RegisterRequest, body)
-    return _accept(tickets.NewTicket("register", command.user_id, event_id), body)
+    return _accept(tickets.NewTicket("register", command.user_id, event_id, command.seats), body)
 
 
 @bp.delete("/events/<event_id>/registrations/<user_id>")

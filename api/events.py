@@ -48,7 +48,8 @@ def event_out(row: RowMapping) -> Event:
         {
             **row,
             "waitlist_count": row["waitlisted_count"],
-            "available_spots": row["capacity"] - row["registered_count"],
+            "offered_seats": 0,
+            "available_spots": row["capacity"] - row["registered_seats"],
         }
     )
 
@@ -163,5 +164,7 @@ def registration_status(event_id: str, user_id: str) -> Response:
             404, "REGISTRATION_NOT_FOUND", "The user is neither registered nor waitlisted."
         )
     return json_response(
-        RegistrationStatus.model_validate({"status": place.status, "position": place.position})
+        RegistrationStatus.model_validate(
+            {"status": place.status, "seats": place.seats, "position": place.position}
+        )
     )

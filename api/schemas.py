@@ -23,9 +23,10 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from api.command_schemas import Out, Strict
+from api.command_schemas import PARTY_SCHEMA, Out, PartySize, Strict, integral
 from models.errors import InvalidInput
 from models.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
+from models.rules import MAX_BYPASS_LIMIT
 
 # PostgreSQL's INTEGER: a larger capacity could not be stored (and no venue needs it).
 MAX_CAPACITY = 2_147_483_647
@@ -125,16 +126,8 @@ Description = Annotated[str, AfterValidator(_storable), WithJsonSchema(DESCRIPTI
 EventDate = Annotated[dt.date, BeforeValidator(_date), WithJsonSchema(DATE_SCHEMA)]
 
 
-def _integral(value: object) -> object:
-    """JSON has one kind of number: `2.0` is the integer 2, as JSON Schema and the contract
-    ("non-integral numbers are not integers") say. `2.5` stays a number and is refused."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 Capacity = Annotated[
-    int, BeforeValidator(_integral), Field(ge=1, le=MAX_CAPACITY), WithJsonSchema(CAPACITY_SCHEMA)
+    int, BeforeValidator(integral), Field(ge=1, le=MAX_CAPACITY), WithJsonSchema(CAPACITY_SCHEMA)
 ]
 Timestamp = Annotated[
     dt.datetime,
@@ -158,6 +151,20 @@ MaybeDescription = Annotated[Description | None, _PRESENT, WithJsonSchema(DESCRI
 MaybeDate = Annotated[EventDate | None, _PRESENT, WithJsonSchema(DATE_SCHEMA)]
 MaybeCapacity = Annotated[Capacity | None, _PRESENT, WithJsonSchema(CAPACITY_SCHEMA)]
 MaybeBool = Annotated[bool | None, _PRESENT, WithJsonSchema({"type": "boolean"})]
+
+BYPASS_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_BYPASS_LIMIT}
+BypassLimit = Annotated[
+    int,
+    BeforeValidator(integral),
+    Field(ge=0, le=MAX_BYPASS_LIMIT),
+    WithJsonSchema(BYPASS_SCHEMA),
+]
+WaitlistPolicy = Literal["strict", "fill"]
+MaybePartySize = Annotated[PartySize | None, _PRESENT, WithJsonSchema(PARTY_SCHEMA)]
+MaybeBypassLimit = Annotated[BypassLimit | None, _PRESENT, WithJsonSchema(BYPASS_SCHEMA)]
+MaybePolicy = Annotated[
+    WaitlistPolicy | None, _PRESENT, WithJsonSchema({"type": "string", "enum": ["strict", "fill"]})
+]
 
 
 # --- users ------------------------------------------------------------------------------
@@ -183,6 +190,7 @@ class UserRegistration(Out):
     event_id: str
     title: str
     date: dt.date
+    seats: int = Field(ge=1)
     registered_at: Timestamp
 
 
@@ -190,6 +198,7 @@ class UserWaitlisting(Out):
     event_id: str
     title: str
     date: dt.date
+    seats: int = Field(ge=1)
     position: int = Field(ge=1)
     waitlisted_at: Timestamp
 
@@ -207,6 +216,9 @@ class EventCreate(Strict):
     organizer: Text
     status: Text
     waitlist_enabled: bool = False
+    max_party_size: PartySize = 1
+    waitlist_policy: WaitlistPolicy = "strict"
+    bypass_limit: BypassLimit = 3  # the rules refuse maxPartySize > capacity (422)
 
 
 class EventUpdate(Strict):
@@ -221,6 +233,9 @@ class EventUpdate(Strict):
     organizer: MaybeText = None
     status: MaybeText = None
     waitlist_enabled: MaybeBool = None
+    max_party_size: MaybePartySize = None
+    waitlist_policy: MaybePolicy = None
+    bypass_limit: MaybeBypassLimit = None
 
 
 class Event(Out):
@@ -233,9 +248,15 @@ class Event(Out):
     organizer: str
     status: str
     waitlist_enabled: bool
-    registered_count: int
-    waitlist_count: int
-    available_spots: int
+    max_party_size: int
+    waitlist_policy: WaitlistPolicy
+    bypass_limit: int
+    registered_count: int = Field(description="seated registrations (parties)")
+    registered_seats: int = Field(description="seats the seated parties take")
+    offered_seats: int = Field(description="seats held by open offers")
+    waitlist_count: int = Field(description="waiting parties")
+    waitlist_seats: int = Field(description="seats the waiting parties ask for")
+    available_spots: int = Field(description="capacity - registeredSeats - offeredSeats")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -271,18 +292,21 @@ class EventQuery(Strict):
 
 class EventRegistration(Out):
     user_id: str
+    seats: int = Field(ge=1)
     registered_at: Timestamp
 
 
 class WaitlistEntry(Out):
     user_id: str
+    seats: int = Field(ge=1)
     position: int = Field(ge=1)
     waitlisted_at: Timestamp
 
 
 class RegistrationStatus(Out):
     status: Literal["registered", "waitlisted"]
-    position: int | None = Field(description="1-based waitlist position; null when seated")
+    seats: int = Field(ge=1)
+    position: int | None = Field(description="1-based line position; null when seated")
 
 
 # --- health and errors ------------------------------------------------------------------
@@ -329,6 +353,7 @@ class Problem(Out):
         "DUPLICATE_USER",
         "DUPLICATE_EVENT",
         "CAPACITY_BELOW_REGISTERED",
+        "CAPACITY_BELOW_PARTY_SIZE",
         "IDEMPOTENCY_KEY_IN_FLIGHT",
         "IDEMPOTENCY_KEY_REUSED",
         "PAYLOAD_TOO_LARGE",

@@ -29,9 +29,20 @@ class CapacityBelowRegistered(DomainError):
     code = "CAPACITY_BELOW_REGISTERED"
 
     def __init__(self, capacity: int, registered: int) -> None:
-        super().__init__(f"capacity {capacity} is below the {registered} users already registered")
+        super().__init__(f"capacity {capacity} is below the {registered} seats already taken")
         self.capacity = capacity
         self.registered = registered
+
+
+class CapacityBelowPartySize(DomainError):
+    code = "CAPACITY_BELOW_PARTY_SIZE"
+
+    def __init__(self, capacity: int, max_party_size: int) -> None:
+        super().__init__(
+            f"capacity {capacity} is below the largest party allowed ({max_party_size} seats)"
+        )
+        self.capacity = capacity
+        self.max_party_size = max_party_size
 
 
 class UserNotFound(DomainError):

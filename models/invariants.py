@@ -8,12 +8,16 @@ a constraint dropped by a careless migration, and data restored from elsewhere.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from models.rules import EventSeats, Membership, Policy, Standing
 
 DEFAULT_LIMIT = 1000  # violations listed per check; a broken database must not flood the report
 
@@ -41,34 +45,40 @@ class CheckResult:
 CHECKS: tuple[Check, ...] = (
     Check(
         "not_oversold",
-        "registered count within 0..capacity",
+        "seats taken within 0..capacity",
         """
-        SELECT event_id, registered_count, capacity FROM events
-         WHERE registered_count > capacity OR registered_count < 0 OR waitlisted_count < 0
+        SELECT event_id, registered_seats, capacity FROM events
+         WHERE registered_seats > capacity OR registered_seats < 0 OR waitlisted_count < 0
          ORDER BY event_id LIMIT :limit
         """,
-        lambda r: f"event {r[0]}: {r[1]} registered, capacity {r[2]}",
+        lambda r: f"event {r[0]}: {r[1]} seats taken, capacity {r[2]}",
     ),
     Check(
         "counts_match_rows",
-        "registered and waitlisted counts equal the registration rows",
+        "registered and waitlisted counts, of parties and of seats, equal the registration rows",
         """
         SELECT e.event_id, e.registered_count, coalesce(r.seated, 0),
-               e.waitlisted_count, coalesce(r.waiting, 0)
+               e.waitlisted_count, coalesce(r.waiting, 0),
+               e.registered_seats, coalesce(r.seated_seats, 0),
+               e.waitlist_seats, coalesce(r.waiting_seats, 0)
           FROM events AS e
           LEFT JOIN (
                 SELECT event_id,
                        count(*) FILTER (WHERE standing = 'registered') AS seated,
-                       count(*) FILTER (WHERE standing = 'waitlisted') AS waiting
+                       count(*) FILTER (WHERE standing = 'waitlisted') AS waiting,
+                       sum(seats) FILTER (WHERE standing = 'registered') AS seated_seats,
+                       sum(seats) FILTER (WHERE standing = 'waitlisted') AS waiting_seats
                   FROM registrations GROUP BY event_id
                ) AS r USING (event_id)
          WHERE e.registered_count <> coalesce(r.seated, 0)
             OR e.waitlisted_count <> coalesce(r.waiting, 0)
+            OR e.registered_seats <> coalesce(r.seated_seats, 0)
+            OR e.waitlist_seats <> coalesce(r.waiting_seats, 0)
          ORDER BY e.event_id LIMIT :limit
         """,
         lambda r: (
-            f"event {r[0]}: counts say {r[1]} registered / {r[3]} waitlisted,"
-            f" rows say {r[2]} / {r[4]}"
+            f"event {r[0]}: counts say {r[1]} registered / {r[3]} waitlisted"
+            f" ({r[5]} / {r[7]} seats), rows say {r[2]} / {r[4]} ({r[6]} / {r[8]} seats)"
         ),
     ),
     Check(
@@ -102,21 +112,6 @@ CHECKS: tuple[Check, ...] = (
          ORDER BY r.event_id LIMIT :limit
         """,
         lambda r: f"event {r[0]}: order key {r[1]} is not below next_order {r[2]}",
-    ),
-    Check(
-        "waitlist_only_when_full",
-        "a non-empty waitlist means the event is full",
-        """
-        SELECT e.event_id, e.capacity,
-               count(*) FILTER (WHERE r.standing = 'registered'),
-               count(*) FILTER (WHERE r.standing = 'waitlisted')
-          FROM events AS e JOIN registrations AS r USING (event_id)
-         GROUP BY e.event_id, e.capacity
-        HAVING count(*) FILTER (WHERE r.standing = 'waitlisted') > 0
-           AND count(*) FILTER (WHERE r.standing = 'registered') < e.capacity
-         ORDER BY e.event_id LIMIT :limit
-        """,
-        lambda r: f"event {r[0]}: {r[3]} waiting while {r[2]} of {r[1]} seats are taken",
     ),
     Check(
         "registrations_reference_rows",
@@ -176,7 +171,64 @@ def run_checks(
                 truncated=len(rows) > limit,
             )
         )
+    unsettled = _unsettled_lines(session, limit + 1)
+    results.insert(
+        len(CHECKS) - 1,
+        CheckResult(
+            "line_settled",
+            "no waiting party could be seated under its event's policy (the rules decide)",
+            unsettled[:limit],
+            truncated=len(unsettled) > limit,
+        ),
+    )
     return results
+
+
+_LINES = text(
+    """
+    SELECT e.event_id, e.capacity, e.waitlist_enabled, e.max_party_size, e.waitlist_policy,
+           e.bypass_limit, e.registered_count, e.registered_seats, e.next_order,
+           r.user_id, r.place_order, r.seats, r.passovers
+      FROM events AS e JOIN registrations AS r USING (event_id)
+     WHERE r.standing = 'waitlisted'
+       AND e.registered_seats < e.capacity
+     ORDER BY e.event_id, r.place_order
+    """
+)
+
+
+def _unsettled_lines(session: Session, limit: int) -> list[str]:
+    """Events whose line the rules would still seat someone from: a line is only ever worth
+    looking at beside a free seat, and then the rules' own settling says whether it is done."""
+    found: list[str] = []
+    for event_id, group in itertools.groupby(session.execute(_LINES), key=lambda r: r.event_id):
+        entries = list(group)
+        head = entries[0]
+        seats = EventSeats(
+            capacity=head.capacity,
+            waitlist_enabled=head.waitlist_enabled,
+            max_party_size=head.max_party_size,
+            policy=Policy(head.waitlist_policy),
+            bypass_limit=head.bypass_limit,
+            registered_count=head.registered_count,
+            registered_seats=head.registered_seats,
+            waitlisted_count=len(entries),
+            waitlist_seats=sum(e.seats for e in entries),
+            next_order=head.next_order,
+            members={
+                e.user_id: Membership(Standing.WAITLISTED, e.place_order, e.seats, e.passovers)
+                for e in entries
+            },
+            waitlist=deque(e.user_id for e in entries),
+        )
+        if seated := seats.settled_by_now():
+            found.append(
+                f"event {event_id}: {', '.join(seated)} could be seated"
+                f" ({seats.available} of {seats.capacity} seats free)"
+            )
+            if len(found) >= limit:
+                break
+    return found
 
 
 def violations(session: Session, *, max_pending_age: float | None = None) -> list[str]:

@@ -29,8 +29,13 @@ EVENT_COLUMNS = (
     Event.organizer,
     Event.status,
     Event.waitlist_enabled,
+    Event.max_party_size,
+    Event.waitlist_policy,
+    Event.bypass_limit,
     Event.registered_count,
+    Event.registered_seats,
     Event.waitlisted_count,
+    Event.waitlist_seats,
     Event.created_at,
     Event.updated_at,
 )
@@ -39,12 +44,13 @@ WAITLISTED = Standing.WAITLISTED.value
 
 
 def line_positions(event_ids: Collection[str] | None = None) -> Subquery:
-    """(event_id, user_id, position, waitlisted_at) of everyone waiting, numbered 1..n per
-    event in the order they joined. Filtering it by event id is pushed below the numbering
+    """(event_id, user_id, seats, position, waitlisted_at) of every waiting party, numbered
+    1..n per event in the order they joined. Filtering it by event id is pushed below the numbering
     (it is the partition key), so a caller pays only for the events it asks about."""
     query = select(
         Registration.event_id,
         Registration.user_id,
+        Registration.seats,
         func.row_number()
         .over(partition_by=Registration.event_id, order_by=Registration.place_order)
         .label("position"),
@@ -80,7 +86,11 @@ def user_registrations(session: Session, user_id: str) -> list[RowMapping]:
     return list(
         session.execute(
             select(
-                Event.event_id, Event.title, Event.date, Registration.since.label("registered_at")
+                Event.event_id,
+                Event.title,
+                Event.date,
+                Registration.seats,
+                Registration.since.label("registered_at"),
             )
             .join(Event, Event.event_id == Registration.event_id)
             .where(Registration.user_id == user_id, Registration.standing == REGISTERED)
@@ -98,7 +108,14 @@ def user_waitlists(session: Session, user_id: str) -> list[RowMapping]:
     line = line_positions(session.scalars(waiting_at).all())
     return list(
         session.execute(
-            select(Event.event_id, Event.title, Event.date, line.c.position, line.c.waitlisted_at)
+            select(
+                Event.event_id,
+                Event.title,
+                Event.date,
+                line.c.seats,
+                line.c.position,
+                line.c.waitlisted_at,
+            )
             .join(Event, Event.event_id == line.c.event_id)
             .where(line.c.user_id == user_id)
             .order_by(line.c.waitlisted_at, Event.event_id)
@@ -159,7 +176,9 @@ def event_registrations(session: Session, event_id: str) -> list[RowMapping]:
     require_event(session, event_id)
     return list(
         session.execute(
-            select(Registration.user_id, Registration.since.label("registered_at"))
+            select(
+                Registration.user_id, Registration.seats, Registration.since.label("registered_at")
+            )
             .where(Registration.event_id == event_id, Registration.standing == REGISTERED)
             .order_by(Registration.place_order)
         ).mappings()
@@ -167,12 +186,14 @@ def event_registrations(session: Session, event_id: str) -> list[RowMapping]:
 
 
 def event_waitlist(session: Session, event_id: str) -> list[RowMapping]:
-    """Waiting users in the order they joined, with their positions."""
+    """Waiting parties in the order they joined, with their positions."""
     require_event(session, event_id)
     line = line_positions([event_id])
     return list(
         session.execute(
-            select(line.c.user_id, line.c.position, line.c.waitlisted_at).order_by(line.c.position)
+            select(line.c.user_id, line.c.seats, line.c.position, line.c.waitlisted_at).order_by(
+                line.c.position
+            )
         ).mappings()
     )
 
@@ -180,21 +201,22 @@ def event_waitlist(session: Session, event_id: str) -> list[RowMapping]:
 @dataclass(frozen=True)
 class Place:
     status: str
+    seats: int
     position: int | None
 
 
 def place_of(session: Session, event_id: str, user_id: str) -> Place | None:
-    """Where the user stands at the event (seated, or waiting at a position), or None."""
+    """Where the user's party stands at the event (seated, or waiting at a position), or None."""
     require_event(session, event_id)
-    standing = session.scalar(
-        select(Registration.standing).where(
+    row = session.execute(
+        select(Registration.standing, Registration.seats).where(
             Registration.event_id == event_id, Registration.user_id == user_id
         )
-    )
-    if standing is None:
+    ).one_or_none()
+    if row is None:
         return None
-    if standing == REGISTERED:
-        return Place(REGISTERED, None)
+    if row.standing == REGISTERED:
+        return Place(REGISTERED, row.seats, None)
     line = line_positions([event_id])
     position = session.scalar(select(line.c.position).where(line.c.user_id == user_id))
-    return Place(WAITLISTED, position)
+    return Place(WAITLISTED, row.seats, position)

@@ -21,7 +21,7 @@ class ResultStatus(enum.StrEnum):
 
 
 def result_of(outcome: Outcome) -> dict[str, Any]:
-    """The ticket's `result` for the outcome of a register or unregister."""
+    """The ticket's `result` for the outcome of a command."""
     match outcome:
         case Registered():
             return _result(ResultStatus.REGISTERED, "registered")
@@ -31,9 +31,9 @@ def result_of(outcome: Outcome) -> dict[str, Any]:
             )
         case Denied(code=code):
             return _result(ResultStatus.DENIED, outcome.message, code=code)
-        case Unregistered(promoted_user_id=promoted):
+        case Unregistered(promoted_user_ids=promoted):
             message = "unregistered" + (
-                f"; {promoted} promoted from the waitlist" if promoted else ""
+                f"; {', '.join(promoted)} promoted from the waitlist" if promoted else ""
             )
             return _result(ResultStatus.UNREGISTERED, message, promoted=promoted)
     raise TypeError(f"no ticket result for {outcome!r}")
@@ -49,14 +49,18 @@ def _result(
     *,
     code: DenialCode | None = None,
     position: int | None = None,
-    promoted: str | None = None,
+    promoted: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    """The contract's shape: `promotedUserIds` and `offeredUserIds` are always present (empty
+    when nobody), `promotedUserId` is the first promoted (v1 clients read that one)."""
     return {
         "status": status.value,
         "code": None if code is None else code.value,
         "message": message,
         "position": position,
-        "promotedUserId": promoted,
+        "promotedUserId": promoted[0] if promoted else None,
+        "promotedUserIds": list(promoted),
+        "offeredUserIds": [],
     }
 
 

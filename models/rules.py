@@ -1,32 +1,51 @@
 """The registration rules for one event's seats: pure Python over plain data, no I/O.
 
-Commands are orders (`Register`, `Unregister`, `ChangeCapacity`, `RemoveUser`); `EventSeats`
-applies them and returns an outcome in the past tense (`Registered`, `Waitlisted`, `Denied`,
-`Unregistered`, `CapacityChanged`, `UserRemoved`). The rules never publish or write.
+Commands are orders (`Register`, `Unregister`, `RemoveUser`, `ChangeCapacity`, `Reconfigure`);
+`EventSeats` applies them and returns an outcome in the past tense (`Registered`, `Waitlisted`,
+`Denied`, `Unregistered`, `UserRemoved`, `CapacityChanged`, `Reconfigured`). The rules never
+publish or write.
 
-Where each rule lives: capacity (`register`, `change_capacity`), the line's order and a
-position in it (`_join_line`, `position`), promotion (`_promote_head`: a freed seat goes to the
-head of the line in the same step), duplicates (`register`).
+A registration is a *party* of one or more seats, seated or waiting as a whole. Where each rule
+lives: capacity (`register`, `_check_capacity_for`), the line's order and a position in it
+(`_join_line`, `position`), who gets freed seats (`_settle`, run after every change: the policy
+`strict` or `fill` with its bypass bound), duplicates and party size (`register`).
 
-`EventSeats` may be a *window* onto a large event: it must know the standing of every user
-the commands name and enough of the waitlist's head for the promotions they can cause
-(`promotions_needed` says how many); asking about anything else raises `StateNotLoaded`
-instead of guessing.
+`EventSeats` may be a *window* onto a large event: it must know the standing of every user the
+commands name and as much of the line's head as `line_needed` asks for; asking about anything
+else raises `StateNotLoaded` instead of guessing.
 """
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from models.errors import CapacityBelowRegistered, InvalidCapacity, InvalidInput, StateNotLoaded
+from models.errors import (
+    CapacityBelowPartySize,
+    CapacityBelowRegistered,
+    InvalidCapacity,
+    InvalidInput,
+    StateNotLoaded,
+)
+
+MAX_PARTY_SEATS = 50
+MAX_BYPASS_LIMIT = 100
 
 
 class Standing(enum.StrEnum):
     REGISTERED = "registered"
     WAITLISTED = "waitlisted"
+
+
+class Policy(enum.StrEnum):
+    """Who gets freed seats: `strict` seats the head of the line or nobody; `fill` seats any
+    party that fits, unless an earlier waiting party was passed over `bypass_limit` times."""
+
+    STRICT = "strict"
+    FILL = "fill"
 
 
 class DenialCode(enum.StrEnum):
@@ -36,6 +55,7 @@ class DenialCode(enum.StrEnum):
     NOT_REGISTERED = "NOT_REGISTERED"
     USER_NOT_FOUND = "USER_NOT_FOUND"
     EVENT_NOT_FOUND = "EVENT_NOT_FOUND"
+    PARTY_TOO_LARGE = "PARTY_TOO_LARGE"
 
 
 DENIAL_MESSAGES: dict[DenialCode, str] = {
@@ -45,6 +65,7 @@ DENIAL_MESSAGES: dict[DenialCode, str] = {
     DenialCode.NOT_REGISTERED: "the user is neither registered nor waitlisted for this event",
     DenialCode.USER_NOT_FOUND: "the user does not exist",
     DenialCode.EVENT_NOT_FOUND: "the event does not exist",
+    DenialCode.PARTY_TOO_LARGE: "the party has more seats than this event allows one registration",
 }
 
 
@@ -54,6 +75,7 @@ DENIAL_MESSAGES: dict[DenialCode, str] = {
 @dataclass(frozen=True)
 class Register:
     user_id: str
+    seats: int = 1
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,18 @@ class ChangeCapacity:
     capacity: int
 
 
-Command = Register | Unregister | RemoveUser | ChangeCapacity
+@dataclass(frozen=True)
+class Reconfigure:
+    """An event update: the settings given change (None: unchanged), judged together."""
+
+    capacity: int | None = None
+    waitlist_enabled: bool | None = None
+    max_party_size: int | None = None
+    policy: Policy | None = None
+    bypass_limit: int | None = None
+
+
+Command = Register | Unregister | RemoveUser | ChangeCapacity | Reconfigure
 
 
 # --- outcomes ---------------------------------------------------------------------------
@@ -82,12 +115,14 @@ Command = Register | Unregister | RemoveUser | ChangeCapacity
 @dataclass(frozen=True)
 class Registered:
     user_id: str
+    seats: int = 1
 
 
 @dataclass(frozen=True)
 class Waitlisted:
     user_id: str
     position: int
+    seats: int = 1
 
 
 @dataclass(frozen=True)
@@ -104,14 +139,14 @@ class Denied:
 class Unregistered:
     user_id: str
     left: Standing
-    promoted_user_id: str | None = None
+    promoted_user_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UserRemoved:
     user_id: str
     left: Standing | None
-    promoted_user_id: str | None = None
+    promoted_user_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,36 +155,23 @@ class CapacityChanged:
     promoted_user_ids: tuple[str, ...] = ()
 
 
-Outcome = Registered | Waitlisted | Denied | Unregistered | UserRemoved | CapacityChanged
+@dataclass(frozen=True)
+class Reconfigured:
+    changes: tuple[tuple[str, object, object], ...]  # (setting, from, to), in a fixed order
+    promoted_user_ids: tuple[str, ...] = ()
+
+
+Outcome = (
+    Registered | Waitlisted | Denied | Unregistered | UserRemoved | CapacityChanged | Reconfigured
+)
 
 
 def promoted_by(outcome: Outcome) -> tuple[str, ...]:
-    """Who an outcome seated from the waitlist, in the order they were seated."""
+    """Who an outcome seated from the line, in the order they were seated."""
     match outcome:
-        case (
-            Unregistered(promoted_user_id=str(user_id)) | UserRemoved(promoted_user_id=str(user_id))
-        ):
-            return (user_id,)
-        case CapacityChanged(promoted_user_ids=user_ids):
-            return user_ids
+        case Unregistered() | UserRemoved() | CapacityChanged() | Reconfigured():
+            return outcome.promoted_user_ids
     return ()
-
-
-def promotions_needed(commands: Iterable[Command], *, registered: int = 0) -> int:
-    """An upper bound on how many waitlist heads the commands can promote, so that a loader
-    fetches just that many: one per leave, and up to the free seats of a new capacity
-    (`registered` is the event's registered count, when known)."""
-    count = 0
-    for command in commands:
-        match command:
-            case Unregister() | RemoveUser():
-                count += 1
-            case ChangeCapacity(capacity) if isinstance(capacity, int):
-                # a capacity the rules will refuse (not an int) promotes nobody
-                count += max(int(capacity) - registered, 0)
-            case _:
-                pass
-    return count
 
 
 # --- state ------------------------------------------------------------------------------
@@ -157,11 +179,14 @@ def promotions_needed(commands: Iterable[Command], *, registered: int = 0) -> in
 
 @dataclass
 class Membership:
-    """A user's place at the event. `order` sorts seats by when they were taken and the
-    waitlist by when it was joined; it only ever grows within an event."""
+    """A party's place at the event. `order` sorts seats by when they were taken and the line
+    by when it was joined; it only ever grows within an event. `passovers` counts the later
+    parties seated while this one kept waiting."""
 
     standing: Standing
     order: int
+    seats: int = 1
+    passovers: int = 0
 
 
 def _check_user_id(user_id: str) -> None:
@@ -169,21 +194,32 @@ def _check_user_id(user_id: str) -> None:
         raise InvalidInput("userId", "must not be blank")
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_capacity(capacity: object) -> int:
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+    if not _is_int(capacity) or capacity < 1:  # type: ignore[operator]
         raise InvalidCapacity(capacity)
-    return capacity
+    return capacity  # type: ignore[return-value]
+
+
+def _check_range(field_name: str, value: object, low: int, high: int) -> int:
+    if not _is_int(value) or not low <= value <= high:  # type: ignore[operator]
+        raise InvalidInput(field_name, f"must be an integer from {low} to {high}")
+    return value  # type: ignore[return-value]
 
 
 @dataclass
 class EventSeats:
     """What the rules know of one event, and the rules themselves.
 
-    `members` maps a user to their membership, or to None when known to hold none. When
-    `complete` is true every user not in `members` holds none; otherwise only the users
-    listed are known. `waitlist` is the head of the queue in FIFO order: all of it when its
-    length equals `waitlisted_count`, else the first part. `changed` names the users whose
-    membership a rule changed since the last save.
+    `members` maps a user to their party's membership, or to None when known to hold none. When
+    `complete` is true every user not in `members` holds none; otherwise only the users listed
+    are known. `waitlist` is the head of the line (user ids) in order: all of it when its length
+    equals `waitlisted_count`, else the first part. Counts are of parties (`registered_count`,
+    `waitlisted_count`) and of seats (`registered_seats`, `waitlist_seats`). `changed` names the
+    users whose membership a rule changed since the last save.
     """
 
     capacity: int
@@ -195,17 +231,56 @@ class EventSeats:
     waitlist: deque[str] = field(default_factory=deque)
     complete: bool = False
     changed: set[str] = field(default_factory=set)
+    registered_seats: int = -1  # -1: as many as registered parties (one seat each)
+    waitlist_seats: int = -1
+    max_party_size: int = 1
+    policy: Policy = Policy.STRICT
+    bypass_limit: int = 3
+
+    def __post_init__(self) -> None:
+        if self.registered_seats < 0:
+            self.registered_seats = self.registered_count
+        if self.waitlist_seats < 0:
+            self.waitlist_seats = self.waitlisted_count
 
     @classmethod
-    def empty(cls, capacity: int, *, waitlist_enabled: bool = False) -> EventSeats:
+    def empty(
+        cls,
+        capacity: int,
+        *,
+        waitlist_enabled: bool = False,
+        max_party_size: int = 1,
+        policy: Policy = Policy.STRICT,
+        bypass_limit: int = 3,
+    ) -> EventSeats:
         _check_capacity(capacity)
-        return cls(capacity=capacity, waitlist_enabled=waitlist_enabled, complete=True)
+        _check_range("maxPartySize", max_party_size, 1, MAX_PARTY_SEATS)
+        _check_range("bypassLimit", bypass_limit, 0, MAX_BYPASS_LIMIT)
+        if max_party_size > capacity:
+            raise InvalidInput("maxPartySize", "must not exceed the capacity")
+        return cls(
+            capacity=capacity,
+            waitlist_enabled=waitlist_enabled,
+            complete=True,
+            max_party_size=max_party_size,
+            policy=Policy(policy),
+            bypass_limit=bypass_limit,
+        )
 
     # --- queries ------------------------------------------------------------------------
 
     @property
     def available(self) -> int:
-        return self.capacity - self.registered_count
+        return self.capacity - self.registered_seats
+
+    @property
+    def line_loaded(self) -> bool:
+        return len(self.waitlist) == self.waitlisted_count
+
+    @property
+    def _bypass_bound(self) -> int:
+        """How many times a waiting party may be passed over: none at all under `strict`."""
+        return 0 if self.policy is Policy.STRICT else self.bypass_limit
 
     def membership(self, user_id: str) -> Membership | None:
         if user_id in self.members:
@@ -215,29 +290,65 @@ class EventSeats:
         raise StateNotLoaded(f"the standing of user {user_id!r} was not loaded")
 
     def position(self, user_id: str) -> int | None:
-        """1-based waitlist position of a user in the known head; None if not there."""
+        """1-based line position of a user in the known head; None if not there."""
         for index, waiting in enumerate(self.waitlist, start=1):
             if waiting == user_id:
                 return index
         return None
+
+    def line_needed(self, commands: Iterable[Command]) -> int:
+        """How much of the line's head the commands can need, for a loader that has read the
+        event's counts and the named users' memberships: nothing while no seat can be free,
+        the whole line under `fill`, else one party per seat that can free up (each takes one
+        at least), one more to see who blocks, and one per waiting party that may leave."""
+        if self.waitlisted_count == 0:
+            return 0
+        capacity, fill = self.capacity, self.policy is Policy.FILL
+        freed = leaving_waiting = 0
+        for command in commands:
+            match command:
+                case Unregister(user_id) | RemoveUser(user_id):
+                    membership = self.members.get(user_id)
+                    if membership is not None and membership.standing is Standing.REGISTERED:
+                        freed += membership.seats
+                    elif membership is not None:
+                        leaving_waiting += 1
+                case ChangeCapacity(new) if _is_int(new):
+                    capacity = max(capacity, new)
+                case Reconfigure(capacity=int(new)) if _is_int(new):
+                    capacity = max(capacity, new)
+                    fill = fill or command.policy is Policy.FILL
+                case Reconfigure(policy=new_policy):
+                    fill = fill or new_policy is Policy.FILL
+                case _:
+                    pass
+        most_available = capacity - self.registered_seats + freed
+        if most_available <= 0:
+            return 0
+        if fill:
+            return self.waitlisted_count
+        return min(self.waitlisted_count, most_available + 1 + leaving_waiting)
 
     # --- the rules ----------------------------------------------------------------------
 
     def handle(self, command: Command) -> Outcome:
         """Apply one command; the single entry point the worker and the services call."""
         match command:
-            case Register(user_id):
-                return self.register(user_id)
+            case Register(user_id, seats):
+                return self.register(user_id, seats)
             case Unregister(user_id):
                 return self.unregister(user_id)
             case RemoveUser(user_id):
                 return self.remove_user(user_id)
             case ChangeCapacity(capacity):
                 return self.change_capacity(capacity)
+            case Reconfigure():
+                return self.reconfigure(command)
         raise InvalidInput("type", f"unknown command {command!r}")
 
-    def register(self, user_id: str) -> Registered | Waitlisted | Denied:
+    def register(self, user_id: str, seats: int = 1) -> Registered | Waitlisted | Denied:
         _check_user_id(user_id)
+        _check_range("seats", seats, 1, MAX_PARTY_SEATS)
         membership = self.membership(user_id)
         if membership is not None:
             code = (
@@ -246,45 +357,86 @@ class EventSeats:
                 else DenialCode.ALREADY_WAITLISTED
             )
             return Denied(user_id, code)
-        # Free seats with people waiting cannot happen (promotion fills them at once), so a
-        # free seat always goes to the newcomer.
-        if self.available > 0 and self.waitlisted_count == 0:
-            self._seat(user_id)
-            return Registered(user_id)
+        if seats > self.max_party_size:
+            return Denied(user_id, DenialCode.PARTY_TOO_LARGE)
+        # The line is settled, so no waiting party fits now: the newcomer, considered last,
+        # is seated if it fits and nobody waiting bars the way (anybody under `strict`).
+        if seats <= self.available and not self._line_bars_newcomers():
+            self._pass_over_everyone_waiting()
+            self._seat(user_id, seats)
+            return Registered(user_id, seats)
         if not self.waitlist_enabled:
             return Denied(user_id, DenialCode.EVENT_FULL)
-        return Waitlisted(user_id, position=self._join_line(user_id))
+        return Waitlisted(user_id, position=self._join_line(user_id, seats), seats=seats)
 
     def unregister(self, user_id: str) -> Unregistered | Denied:
         _check_user_id(user_id)
-        left, promoted = self._leave(user_id)
+        left = self._leave(user_id)
         if left is None:
             return Denied(user_id, DenialCode.NOT_REGISTERED)
-        return Unregistered(user_id, left=left, promoted_user_id=promoted)
+        return Unregistered(user_id, left=left, promoted_user_ids=self._settle())
 
     def remove_user(self, user_id: str) -> UserRemoved:
         _check_user_id(user_id)
-        left, promoted = self._leave(user_id)
-        return UserRemoved(user_id, left=left, promoted_user_id=promoted)
+        left = self._leave(user_id)
+        promoted = self._settle() if left is not None else ()
+        return UserRemoved(user_id, left=left, promoted_user_ids=promoted)
 
     def change_capacity(self, capacity: int) -> CapacityChanged:
         _check_capacity(capacity)
-        if capacity < self.registered_count:
-            raise CapacityBelowRegistered(capacity, self.registered_count)
+        self._check_capacity_for(capacity, self.max_party_size, capacity_changed=True)
         self.capacity = capacity
-        promoted: list[str] = []
-        while self.available > 0:
-            head = self._promote_head()
-            if head is None:
-                break
-            promoted.append(head)
-        return CapacityChanged(capacity, tuple(promoted))
+        return CapacityChanged(capacity, self._settle())
+
+    def reconfigure(self, change: Reconfigure) -> Reconfigured:
+        """An event update, judged on its new values together; a refusal changes nothing."""
+        capacity = self.capacity if change.capacity is None else _check_capacity(change.capacity)
+        max_party = (
+            self.max_party_size
+            if change.max_party_size is None
+            else _check_range("maxPartySize", change.max_party_size, 1, MAX_PARTY_SEATS)
+        )
+        bypass = (
+            self.bypass_limit
+            if change.bypass_limit is None
+            else _check_range("bypassLimit", change.bypass_limit, 0, MAX_BYPASS_LIMIT)
+        )
+        policy = self.policy if change.policy is None else Policy(change.policy)
+        enabled = (
+            self.waitlist_enabled if change.waitlist_enabled is None else change.waitlist_enabled
+        )
+        self._check_capacity_for(capacity, max_party, capacity_changed=change.capacity is not None)
+        before = self._settings()
+        self.capacity, self.max_party_size, self.bypass_limit = capacity, max_party, bypass
+        self.policy, self.waitlist_enabled = policy, bool(enabled)
+        after = self._settings()
+        changes = tuple(
+            (name, before[name], after[name]) for name in before if before[name] != after[name]
+        )
+        return Reconfigured(changes, self._settle())
 
     def set_waitlist_enabled(self, enabled: bool) -> None:
         """Turning the waitlist off keeps those already waiting; it only denies newcomers."""
         self.waitlist_enabled = enabled
 
     # --- the moves the rules are made of ------------------------------------------------
+
+    def _settings(self) -> dict[str, object]:
+        return {
+            "capacity": self.capacity,
+            "waitlistEnabled": self.waitlist_enabled,
+            "maxPartySize": self.max_party_size,
+            "waitlistPolicy": self.policy.value,
+            "bypassLimit": self.bypass_limit,
+        }
+
+    def _check_capacity_for(self, capacity: int, max_party: int, *, capacity_changed: bool) -> None:
+        if capacity < self.registered_seats:
+            raise CapacityBelowRegistered(capacity, self.registered_seats)
+        if max_party > capacity:
+            if capacity_changed:
+                raise CapacityBelowPartySize(capacity, max_party)
+            raise InvalidInput("maxPartySize", f"must not exceed the capacity ({capacity})")
 
     def _take_order(self) -> int:
         order = self.next_order
@@ -295,61 +447,129 @@ class EventSeats:
         self.members[user_id] = membership
         self.changed.add(user_id)
 
-    def _seat(self, user_id: str) -> None:
-        self._set(user_id, Membership(Standing.REGISTERED, self._take_order()))
+    def _seat(self, user_id: str, seats: int) -> None:
+        self._set(user_id, Membership(Standing.REGISTERED, self._take_order(), seats))
         self.registered_count += 1
+        self.registered_seats += seats
 
-    def _join_line(self, user_id: str) -> int:
-        """Put the user at the back of the line; returns their position."""
-        self._set(user_id, Membership(Standing.WAITLISTED, self._take_order()))
-        if len(self.waitlist) == self.waitlisted_count:  # the known head is the whole line
+    def _join_line(self, user_id: str, seats: int) -> int:
+        """Put the party at the back of the line; returns its position."""
+        self._set(user_id, Membership(Standing.WAITLISTED, self._take_order(), seats))
+        if self.line_loaded:  # the known head is the whole line
             self.waitlist.append(user_id)
         self.waitlisted_count += 1
+        self.waitlist_seats += seats
         return self.waitlisted_count
 
-    def _promote_head(self) -> str | None:
-        """Fill one free seat from the head of the waitlist, if anyone waits."""
-        if self.waitlisted_count == 0:
-            return None
-        if not self.waitlist:
-            raise StateNotLoaded("the head of the waitlist was not loaded")
-        head = self.waitlist.popleft()
-        self.waitlisted_count -= 1
-        self._seat(head)
-        return head
+    def _waiting(self, user_id: str) -> Membership:
+        membership = self.members.get(user_id)
+        if membership is None:
+            raise StateNotLoaded(f"the line entry of {user_id!r} was not loaded")
+        return membership
 
-    def _leave(self, user_id: str) -> tuple[Standing | None, str | None]:
-        """Take the user out of the event; a freed seat goes to the waitlist's head."""
+    def _line_bars_newcomers(self) -> bool:
+        """Whether some waiting party was passed over as often as the policy allows (under
+        `strict`, whether anybody waits at all)."""
+        if self.waitlisted_count == 0:
+            return False
+        bound = self._bypass_bound
+        if bound == 0:
+            return True
+        if not self.line_loaded:
+            raise StateNotLoaded("the line was not loaded")
+        return any(self._waiting(u).passovers >= bound for u in self.waitlist)
+
+    def _pass_over_everyone_waiting(self) -> None:
+        """A newcomer is about to be seated ahead of every waiting party."""
+        if self.waitlisted_count == 0:
+            return
+        if not self.line_loaded:
+            raise StateNotLoaded("the line was not loaded")
+        for user_id in self.waitlist:
+            self._waiting(user_id).passovers += 1
+            self.changed.add(user_id)
+
+    def _leave(self, user_id: str) -> Standing | None:
+        """Take the user's party out of the event (settling is the caller's next step)."""
         membership = self.membership(user_id)
         if membership is None:
-            return None, None
+            return None
         self._set(user_id, None)
         if membership.standing is Standing.WAITLISTED:
             self.waitlisted_count -= 1
+            self.waitlist_seats -= membership.seats
             if user_id in self.waitlist:
                 self.waitlist.remove(user_id)
-            return Standing.WAITLISTED, None
+            return Standing.WAITLISTED
         self.registered_count -= 1
-        return Standing.REGISTERED, self._promote_head()
+        self.registered_seats -= membership.seats
+        return Standing.REGISTERED
+
+    def _settle(self) -> tuple[str, ...]:
+        """Seat the waiting parties the policy lets in, in line order; return them in the order
+        seated. A party that fits is seated unless an earlier one still waiting has been passed
+        over the bound's number of times (so under `strict`, unless any earlier one waits); each
+        seating counts one pass-over for every earlier party that keeps waiting."""
+        seated: list[str] = []
+        passed: list[str] = []  # earlier parties that keep waiting, in line order
+        bound = self._bypass_bound
+        index = 0
+        while self.available > 0 and index < self.waitlisted_count:
+            if index >= len(self.waitlist):
+                raise StateNotLoaded("more of the line was needed than was loaded")
+            user_id = self.waitlist[index]
+            membership = self._waiting(user_id)
+            if membership.seats > self.available:
+                passed.append(user_id)
+                if membership.passovers >= bound:
+                    break  # nobody behind it may be seated
+                index += 1
+                continue
+            del self.waitlist[index]
+            self.waitlisted_count -= 1
+            self.waitlist_seats -= membership.seats
+            self._seat(user_id, membership.seats)
+            seated.append(user_id)
+            for earlier in passed:
+                self._waiting(earlier).passovers += 1
+                self.changed.add(earlier)
+            if any(self._waiting(u).passovers >= bound for u in passed):
+                break
+        return tuple(seated)
 
     # --- the contract's guarantee 3 -----------------------------------------------------
 
+    def settled_by_now(self) -> tuple[str, ...]:
+        """Whom settling would seat now, on a copy (nobody, when the line is settled)."""
+        return copy.deepcopy(self)._settle()
+
     def invariant_violations(self) -> list[str]:
-        """Guarantee 3 of the contract, checked over a complete `EventSeats`."""
+        """Guarantee 3 of the contract (v2: in seats, and the line settled), checked over a
+        complete `EventSeats`."""
         problems: list[str] = []
-        seated = [u for u, m in self.members.items() if m and m.standing is Standing.REGISTERED]
-        waiting = [u for u, m in self.members.items() if m and m.standing is Standing.WAITLISTED]
-        if self.registered_count > self.capacity:
-            problems.append(f"{self.registered_count} registered exceeds capacity {self.capacity}")
-        if self.complete and len(seated) != self.registered_count:
-            problems.append(f"registered count {self.registered_count} != {len(seated)} seats")
-        if self.complete and len(waiting) != self.waitlisted_count:
-            problems.append(f"waitlist count {self.waitlisted_count} != {len(waiting)} entries")
-        if self.complete and list(self.waitlist) != sorted(
-            waiting,
-            key=lambda u: self.members[u].order,  # type: ignore[union-attr]
-        ):
-            problems.append("waitlist is not in the order it was joined")
-        if self.waitlisted_count > 0 and self.available > 0:
-            problems.append("people wait while seats are free")
+        parties = [(u, m) for u, m in self.members.items() if m is not None]
+        seated = [(u, m) for u, m in parties if m.standing is Standing.REGISTERED]
+        waiting = [(u, m) for u, m in parties if m.standing is Standing.WAITLISTED]
+        if self.registered_seats > self.capacity:
+            problems.append(f"{self.registered_seats} seats taken exceeds capacity {self.capacity}")
+        if self.complete:
+            if len(seated) != self.registered_count:
+                problems.append(
+                    f"registered count {self.registered_count} != {len(seated)} parties"
+                )
+            if sum(m.seats for _, m in seated) != self.registered_seats:
+                problems.append(f"registered seats {self.registered_seats} != the parties' seats")
+            if len(waiting) != self.waitlisted_count:
+                problems.append(f"waitlist count {self.waitlisted_count} != {len(waiting)} entries")
+            if sum(m.seats for _, m in waiting) != self.waitlist_seats:
+                problems.append(f"waitlist seats {self.waitlist_seats} != the parties' seats")
+            in_order = [u for u, m in sorted(waiting, key=lambda pair: pair[1].order)]
+            if list(self.waitlist) != in_order:
+                problems.append("waitlist is not in the order it was joined")
+            elif waiting and self.settled_by_now():
+                problems.append("the line is not settled: a waiting party could be seated")
+        if self.waitlisted_count > 0 and self.available > 0 and self.policy is Policy.STRICT:
+            head = self.members.get(self.waitlist[0]) if self.waitlist else None
+            if (head.seats if head is not None else 1) <= self.available:
+                problems.append("people wait while seats are free")
         return problems

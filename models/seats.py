@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from models import locks
 from models.errors import EventNotFound
-from models.rules import Command, EventSeats, Membership, Standing, promotions_needed
+from models.rules import Command, EventSeats, Membership, Policy, Standing
 from models.tables import Event
 
 
 @dataclass(frozen=True)
 class Wanted:
     """What a pass needs of one event: the standing of these users, and as much of the line as
-    these commands can promote."""
+    these commands can need."""
 
     user_ids: Collection[str]
     commands: Iterable[Command]
@@ -33,13 +33,18 @@ class Wanted:
 _SEAT_COLUMNS = (
     Event.capacity,
     Event.waitlist_enabled,
+    Event.max_party_size,
+    Event.waitlist_policy,
+    Event.bypass_limit,
     Event.registered_count,
+    Event.registered_seats,
     Event.waitlisted_count,
+    Event.waitlist_seats,
     Event.next_order,
 )
 _MEMBERSHIPS = text(
     """
-    SELECT r.event_id, r.user_id, r.standing, r.place_order
+    SELECT r.event_id, r.user_id, r.standing, r.place_order, r.seats, r.passovers
       FROM registrations AS r
       JOIN unnest(CAST(:event_ids AS text[]), CAST(:user_ids AS text[])) AS w(event_id, user_id)
            ON r.event_id = w.event_id AND r.user_id = w.user_id
@@ -47,10 +52,10 @@ _MEMBERSHIPS = text(
 )
 _LINE_HEADS = text(
     """
-    SELECT w.event_id, h.user_id, h.place_order
+    SELECT w.event_id, h.user_id, h.place_order, h.seats, h.passovers
       FROM unnest(CAST(:event_ids AS text[]), CAST(:heads AS int[])) AS w(event_id, heads)
      CROSS JOIN LATERAL (
-            SELECT user_id, place_order FROM registrations
+            SELECT user_id, place_order, seats, passovers FROM registrations
              WHERE event_id = w.event_id AND standing = 'waitlisted'
              ORDER BY place_order LIMIT w.heads) AS h
      ORDER BY w.event_id, h.place_order
@@ -60,15 +65,22 @@ _LINE_HEADS = text(
 
 def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, EventSeats]:
     """Lock the events' rows (in event-id order: this serialises everything that changes their
-    seats) and load the window of each that exists; events that do not are left out."""
+    seats) and load the window of each that exists; events that do not are left out. The named
+    users' memberships come first, since how much of the line a command can need depends on
+    them (`EventSeats.line_needed`)."""
     if not wanted:
         return {}
     found: dict[str, EventSeats] = {
         row.event_id: EventSeats(
             capacity=row.capacity,
             waitlist_enabled=row.waitlist_enabled,
+            max_party_size=row.max_party_size,
+            policy=Policy(row.waitlist_policy),
+            bypass_limit=row.bypass_limit,
             registered_count=row.registered_count,
+            registered_seats=row.registered_seats,
             waitlisted_count=row.waitlisted_count,
+            waitlist_seats=row.waitlist_seats,
             next_order=row.next_order,
         )
         for row in locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
@@ -81,26 +93,24 @@ def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, Ev
             _MEMBERSHIPS,
             {"event_ids": [e for e, _ in pairs], "user_ids": [u for _, u in pairs]},
         )
-        for event_id, user_id, standing, order in rows:
-            found[event_id].members[user_id] = Membership(Standing(standing), order)
+        for event_id, user_id, standing, order, party, passovers in rows:
+            found[event_id].members[user_id] = Membership(
+                Standing(standing), order, party, passovers
+            )
     heads = {
         event_id: needed
         for event_id, seats in found.items()
-        if (
-            needed := min(
-                promotions_needed(wanted[event_id].commands, registered=seats.registered_count),
-                seats.waitlisted_count,
-            )
-        )
-        > 0
+        if (needed := seats.line_needed(wanted[event_id].commands)) > 0
     }
     if heads:
         rows = session.execute(
             _LINE_HEADS, {"event_ids": list(heads), "heads": list(heads.values())}
         )
-        for event_id, user_id, order in rows:
+        for event_id, user_id, order, party, passovers in rows:
             found[event_id].waitlist.append(user_id)
-            found[event_id].members[user_id] = Membership(Standing.WAITLISTED, order)
+            found[event_id].members[user_id] = Membership(
+                Standing.WAITLISTED, order, party, passovers
+            )
     return found
 
 
@@ -123,28 +133,37 @@ _DELETE = text(
 )
 _UPSERT = text(
     """
-    INSERT INTO registrations (event_id, user_id, standing, place_order, since)
-    SELECT v.event_id, v.user_id, v.standing, v.place_order, :now
+    INSERT INTO registrations (event_id, user_id, standing, place_order, seats, passovers, since)
+    SELECT v.event_id, v.user_id, v.standing, v.place_order, v.seats, v.passovers, :now
       FROM unnest(CAST(:event_ids AS text[]), CAST(:user_ids AS text[]),
-                  CAST(:standings AS text[]), CAST(:orders AS bigint[]))
-           AS v(event_id, user_id, standing, place_order)
+                  CAST(:standings AS text[]), CAST(:orders AS bigint[]),
+                  CAST(:seats AS int[]), CAST(:passovers AS int[]))
+           AS v(event_id, user_id, standing, place_order, seats, passovers)
     ON CONFLICT (event_id, user_id) DO UPDATE
        SET standing = excluded.standing, place_order = excluded.place_order,
-           since = excluded.since
+           seats = excluded.seats, passovers = excluded.passovers,
+           since = CASE WHEN registrations.standing = excluded.standing
+                        THEN registrations.since ELSE excluded.since END
     """
 )
 _UPDATE_EVENTS = text(
     """
     UPDATE events AS e
        SET capacity = v.capacity, waitlist_enabled = v.waitlist_enabled,
-           registered_count = v.registered_count, waitlisted_count = v.waitlisted_count,
+           max_party_size = v.max_party_size, waitlist_policy = v.policy,
+           bypass_limit = v.bypass_limit,
+           registered_count = v.registered_count, registered_seats = v.registered_seats,
+           waitlisted_count = v.waitlisted_count, waitlist_seats = v.waitlist_seats,
            next_order = v.next_order,
            updated_at = CASE WHEN v.touch THEN :now ELSE e.updated_at END
       FROM unnest(CAST(:event_ids AS text[]), CAST(:capacities AS int[]),
-                  CAST(:waitlist_enabled AS boolean[]), CAST(:registered AS int[]),
-                  CAST(:waitlisted AS int[]), CAST(:next_orders AS bigint[]),
-                  CAST(:touch AS boolean[]))
-           AS v(event_id, capacity, waitlist_enabled, registered_count, waitlisted_count,
+                  CAST(:waitlist_enabled AS boolean[]), CAST(:max_party AS int[]),
+                  CAST(:policies AS text[]), CAST(:bypass AS int[]),
+                  CAST(:registered AS int[]), CAST(:registered_seats AS int[]),
+                  CAST(:waitlisted AS int[]), CAST(:waitlist_seats AS int[]),
+                  CAST(:next_orders AS bigint[]), CAST(:touch AS boolean[]))
+           AS v(event_id, capacity, waitlist_enabled, max_party_size, policy, bypass_limit,
+                registered_count, registered_seats, waitlisted_count, waitlist_seats,
                 next_order, touch)
      WHERE e.event_id = v.event_id
     """
@@ -184,6 +203,8 @@ def save_windows(
                 "user_ids": [u for _, u, _ in kept],
                 "standings": [m.standing.value for _, _, m in kept],
                 "orders": [m.order for _, _, m in kept],
+                "seats": [m.seats for _, _, m in kept],
+                "passovers": [m.passovers for _, _, m in kept],
             },
         )
     events = list(windows)
@@ -194,8 +215,13 @@ def save_windows(
             "event_ids": events,
             "capacities": [windows[e].capacity for e in events],
             "waitlist_enabled": [windows[e].waitlist_enabled for e in events],
+            "max_party": [windows[e].max_party_size for e in events],
+            "policies": [windows[e].policy.value for e in events],
+            "bypass": [windows[e].bypass_limit for e in events],
             "registered": [windows[e].registered_count for e in events],
+            "registered_seats": [windows[e].registered_seats for e in events],
             "waitlisted": [windows[e].waitlisted_count for e in events],
+            "waitlist_seats": [windows[e].waitlist_seats for e in events],
             "next_orders": [windows[e].next_order for e in events],
             "touch": [touch] * len(events),
         },

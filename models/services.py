@@ -19,23 +19,21 @@ from sqlalchemy.orm import Session
 from models import event_log, locks
 from models.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
 from models.queries import EVENT_COLUMNS, USER_COLUMNS
-from models.rules import ChangeCapacity, RemoveUser, promoted_by
+from models.rules import EventSeats, Policy, Reconfigure, RemoveUser, promoted_by
 from models.seats import lock_seats, save_seats, user_event_ids
 from models.tables import Event, User
 
+# The event's fields an update may change; the seat settings among them go through the rules.
+SEAT_SETTINGS = {
+    "capacity": "capacity",
+    "waitlist_enabled": "waitlist_enabled",
+    "max_party_size": "max_party_size",
+    "waitlist_policy": "policy",
+    "bypass_limit": "bypass_limit",
+}
 EVENT_FIELDS = frozenset(
-    {
-        "title",
-        "description",
-        "date",
-        "location",
-        "capacity",
-        "organizer",
-        "status",
-        "waitlist_enabled",
-    }
+    {"title", "description", "date", "location", "organizer", "status", *SEAT_SETTINGS}
 )
-_SEAT_FIELDS = frozenset({"capacity", "waitlist_enabled"})
 
 
 # --- users ------------------------------------------------------------------------------
@@ -92,6 +90,14 @@ def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_
 
 
 def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
+    # The rules judge the seat settings (e.g. no party larger than the capacity).
+    EventSeats.empty(
+        fields["capacity"],
+        waitlist_enabled=bool(fields.get("waitlist_enabled", False)),
+        max_party_size=fields.get("max_party_size", 1),
+        policy=Policy(fields.get("waitlist_policy", Policy.STRICT)),
+        bypass_limit=fields.get("bypass_limit", 3),
+    )
     statement = (
         insert(Event)
         .values(**fields)
@@ -107,20 +113,20 @@ def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
 def update_event(
     session: Session, event_id: str, changes: Mapping[str, Any], now: dt.datetime
 ) -> list[event_log.Update]:
-    """Apply a partial update. A capacity raise promotes the waitlist FIFO at once; a capacity
-    below the registered count raises CapacityBelowRegistered and changes nothing."""
+    """Apply a partial update. The seat settings are judged together by the rules (a capacity
+    below the seats taken or the largest party is refused and changes nothing); then the line
+    is settled: a capacity raise, or a gentler policy, seats whoever it lets in at once."""
     unknown = set(changes) - EVENT_FIELDS
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
-    commands = [ChangeCapacity(changes["capacity"])] if "capacity" in changes else []
+    settings = {SEAT_SETTINGS[k]: v for k, v in changes.items() if k in SEAT_SETTINGS}
+    if "policy" in settings:
+        settings["policy"] = Policy(settings["policy"])
+    commands = [Reconfigure(**settings)]
     seats = lock_seats(session, event_id, [], commands)
-    promoted: tuple[str, ...] = ()
-    for command in commands:
-        promoted += promoted_by(seats.handle(command))
-    if "waitlist_enabled" in changes:
-        seats.set_waitlist_enabled(bool(changes["waitlist_enabled"]))
+    promoted = promoted_by(seats.handle(commands[0]))
     save_seats(session, event_id, seats, now, touch=True)
-    plain = {k: v for k, v in changes.items() if k not in _SEAT_FIELDS}
+    plain = {k: v for k, v in changes.items() if k not in SEAT_SETTINGS}
     if plain:
         session.execute(update(Event).where(Event.event_id == event_id).values(**plain))
     return event_log.append(session, event_log.promotions(event_id, promoted))

@@ -1,7 +1,8 @@
 """The PostgreSQL schema as SQLAlchemy 2.x typed models.
 
-The database enforces what a database can: capacity >= 1, registered <= capacity, a non-empty
-waitlist only on a full event, one row per (event, user), and the cascades.
+The database enforces what a database can: capacity >= 1, seats taken <= capacity, party sizes
+within the event's bound, one row per (event, user), and the cascades. (That the line is settled
+depends on the policy: `tessera check` verifies it through the rules.)
 """
 
 from __future__ import annotations
@@ -57,12 +58,20 @@ class Event(Base):
     __table_args__ = (
         CheckConstraint("capacity >= 1", name="capacity_positive"),
         CheckConstraint(
-            "registered_count >= 0 AND registered_count <= capacity", name="not_oversold"
+            "registered_seats >= 0 AND registered_seats <= capacity", name="seats_within_capacity"
+        ),
+        CheckConstraint(
+            "registered_count >= 0 AND registered_count <= registered_seats",
+            name="registered_count_within_seats",
         ),
         CheckConstraint("waitlisted_count >= 0", name="waitlist_count_non_negative"),
+        CheckConstraint("waitlist_seats >= waitlisted_count", name="waitlist_seats_cover_parties"),
         CheckConstraint(
-            "waitlisted_count = 0 OR registered_count = capacity", name="waitlist_only_when_full"
+            "max_party_size BETWEEN 1 AND 50 AND max_party_size <= capacity",
+            name="party_size_fits",
         ),
+        CheckConstraint("waitlist_policy IN ('strict', 'fill')", name="policy_known"),
+        CheckConstraint("bypass_limit BETWEEN 0 AND 100", name="bypass_limit_range"),
         Index("ix_events_created_at_event_id", "created_at", "event_id"),
         Index("ix_events_status_created_at_event_id", "status", "created_at", "event_id"),
     )
@@ -76,8 +85,14 @@ class Event(Base):
     organizer: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     waitlist_enabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    max_party_size: Mapped[int] = mapped_column(Integer, server_default="1")
+    waitlist_policy: Mapped[str] = mapped_column(String(8), server_default="strict")
+    bypass_limit: Mapped[int] = mapped_column(Integer, server_default="3")
+    # Parties (registrations) and the seats they take, seated and waiting.
     registered_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    registered_seats: Mapped[int] = mapped_column(Integer, server_default="0")
     waitlisted_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    waitlist_seats: Mapped[int] = mapped_column(Integer, server_default="0")
     # The rules' order counter: seats and waitlist places are numbered from it.
     next_order: Mapped[int] = mapped_column(BigInteger, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -85,11 +100,13 @@ class Event(Base):
 
 
 class Registration(Base):
-    """A user's place at an event: a seat, or a place in the waitlist."""
+    """A user's party at an event: its seats, or its place in the line."""
 
     __tablename__ = "registrations"
     __table_args__ = (
         CheckConstraint("standing IN ('registered', 'waitlisted')", name="standing_known"),
+        CheckConstraint("seats BETWEEN 1 AND 50", name="seats_range"),
+        CheckConstraint("passovers >= 0", name="passovers_non_negative"),
         Index("ix_registrations_event_standing_order", "event_id", "standing", "place_order"),
         Index("ix_registrations_user_id", "user_id"),
     )
@@ -104,6 +121,9 @@ class Registration(Base):
     )
     standing: Mapped[str] = mapped_column(String(16))
     place_order: Mapped[int] = mapped_column(BigInteger)
+    seats: Mapped[int] = mapped_column(Integer, server_default="1")
+    # later parties seated while this one kept waiting (`fill`)
+    passovers: Mapped[int] = mapped_column(Integer, server_default="0")
     since: Mapped[dt.datetime] = mapped_column()
 
 
@@ -139,6 +159,7 @@ class Ticket(Base):
     type: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str] = mapped_column(String(64))
+    seats: Mapped[int] = mapped_column(Integer, server_default="1")
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.batch_id", ondelete="CASCADE"))
     owner: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), server_default="pending")

@@ -40,6 +40,7 @@ class NewTicket:
     type: CommandType
     user_id: str
     event_id: str
+    seats: int = 1  # a register's party size
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class TicketView:
     result: dict[str, Any] | None
     created_at: dt.datetime
     completed_at: dt.datetime | None
+    seats: int = 1
 
 
 class TicketConflict(RuntimeError):
@@ -73,6 +75,7 @@ TICKET_COLUMNS = (
     Ticket.result,
     Ticket.created_at,
     Ticket.completed_at,
+    Ticket.seats,
 )
 
 
@@ -84,7 +87,7 @@ def new_ticket_ids(count: int) -> list[str]:
 def command_of(ticket: TicketView) -> Command:
     """The rules' command a ticket carries."""
     if ticket.type == "register":
-        return Register(ticket.user_id)
+        return Register(ticket.user_id, ticket.seats)
     return Unregister(ticket.user_id)
 
 
@@ -122,11 +125,11 @@ _LOCK_AND_FIND = text(
 )
 _INSERT = text(
     """
-    INSERT INTO tickets (ticket_id, type, user_id, event_id, owner, status, created_at)
-    SELECT v.ticket_id, v.type, v.user_id, v.event_id, v.owner, 'pending', now()
+    INSERT INTO tickets (ticket_id, type, user_id, event_id, seats, owner, status, created_at)
+    SELECT v.ticket_id, v.type, v.user_id, v.event_id, v.seats, v.owner, 'pending', now()
       FROM unnest(CAST(:ticket_ids AS text[]), CAST(:types AS text[]), CAST(:user_ids AS text[]),
-                  CAST(:event_ids AS text[]), CAST(:owners AS text[]))
-           WITH ORDINALITY AS v(ticket_id, type, user_id, event_id, owner, n)
+                  CAST(:event_ids AS text[]), CAST(:seats AS int[]), CAST(:owners AS text[]))
+           WITH ORDINALITY AS v(ticket_id, type, user_id, event_id, seats, owner, n)
      ORDER BY v.n
     RETURNING ticket_id, seq, created_at
     """
@@ -167,6 +170,7 @@ def accept_many(session: Session, accepts: Sequence[Accept]) -> list[AcceptOutco
                 "types": [accepts[i].ticket.type for i in fresh],
                 "user_ids": [accepts[i].ticket.user_id for i in fresh],
                 "event_ids": [accepts[i].ticket.event_id for i in fresh],
+                "seats": [accepts[i].ticket.seats for i in fresh],
                 "owners": [accepts[i].owner for i in fresh],
             },
         )
@@ -185,6 +189,7 @@ def accept_many(session: Session, accepts: Sequence[Accept]) -> list[AcceptOutco
                 None,
                 created_at,
                 None,
+                ticket.seats,
             )
         idempotency.bind_many(
             session,
@@ -259,7 +264,7 @@ def insert_tickets(
     with (
         raw.cursor() as cursor,
         cursor.copy(
-            "COPY tickets (ticket_id, type, user_id, event_id, batch_id, owner, status,"
+            "COPY tickets (ticket_id, type, user_id, event_id, seats, batch_id, owner, status,"
             " created_at) FROM STDIN"
         ) as copy,
     ):
@@ -270,6 +275,7 @@ def insert_tickets(
                     ticket.type,
                     ticket.user_id,
                     ticket.event_id,
+                    ticket.seats,
                     batch_id,
                     owner,
                     "pending",

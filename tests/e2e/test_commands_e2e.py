@@ -44,7 +44,7 @@ def test_register_waitlist_deny_unregister_promote_and_leave_the_waitlist(
     assert (nobody["status"], nobody["code"]) == ("denied", "NOT_REGISTERED")
 
     standing = client.call("GET", "/events/launch/registrations/bob").json()
-    assert standing == {"status": "registered", "position": None}
+    assert standing == {"status": "registered", "seats": 1, "position": None}
     assert client.call("GET", "/events/launch/waitlist").json() == []
 
 

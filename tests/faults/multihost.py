@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,12 +259,16 @@ class MultiHostLab:
         self.net.cut(a, b)
         return self.record(f"{a} cut from {b}", mid_batch)
 
-    def cut_mid_batch(self, worker: str, peer: str, attempts: int = 30) -> FaultRecord:
-        """Cut `worker` from `peer` while it applies a batch. A batch takes milliseconds, so
-        the cut is only known to have landed inside one if the event's lock is still held
-        (its COMMIT never arrived) a moment later; otherwise mend and try again."""
+    def cut_mid_batch(
+        self, candidates: Sequence[str], peer: str, attempts: int = 30
+    ) -> tuple[str, FaultRecord]:
+        """Cut whichever worker of `candidates` applies a batch from `peer`, while it does.
+        A batch takes milliseconds, so the cut is only known to have landed inside one if the
+        event's lock is still held (its COMMIT never arrived) a moment later; otherwise mend
+        and try again. Returns the worker cut."""
+        worker = candidates[0]
         for _ in range(attempts):
-            backends = self.wait_for_event_lock(worker)
+            worker, backends = self.wait_for_applier(candidates)
             self.net.cut(worker, peer)
             time.sleep(0.3)
             if self.scalar(
@@ -272,22 +276,24 @@ class MultiHostLab:
                 " AND pid = ANY(:pids)",
                 pids=backends,
             ):
-                return self.record(f"{worker} cut from {peer}", mid_batch=True)
+                return worker, self.record(f"{worker} cut from {peer}", mid_batch=True)
             self.net.mend(worker, peer)
-        return self.record(f"{worker} cut from {peer}", mid_batch=False)
+        return worker, self.record(f"{worker} cut from {peer}", mid_batch=False)
 
     def mend(self, a: str, b: str, fault: FaultRecord) -> None:
         self.net.mend(a, b)
         self.healed(fault)
 
-    def kill_host_mid_batch(self, name: str, attempts: int = 30) -> tuple[FaultRecord, list[int]]:
+    def kill_host_mid_batch(
+        self, candidates: Sequence[str] = WORKERS, attempts: int = 30
+    ) -> tuple[FaultRecord, list[int]]:
         """The whole host dies while it applies a batch: its cable is pulled first, so nothing
         it had open is closed properly (no FIN, no RST), then every process on it is
         SIGKILLed. As in `cut_mid_batch`, the pull counts only if the event's lock is still
         held a moment later (otherwise the cable goes back and we wait for the next batch).
         Returns the fault and the dead host's backends that hold an event's lock."""
         for _ in range(attempts):
-            backends = self.wait_for_event_lock(name)
+            name, backends = self.wait_for_applier(candidates)
             self.net.link_down(name)
             fault = self.record(f"{name} host killed", mid_batch=True)
             time.sleep(0.3)
@@ -328,21 +334,32 @@ class MultiHostLab:
 
     def wait_for_event_lock(self, name: str, timeout: float = 20.0) -> list[int]:
         """Poll (every few ms, bounded) until host `name` applies a batch; its backends."""
+        return self.wait_for_applier([name], timeout)[1]
+
+    def wait_for_applier(
+        self, candidates: Sequence[str] = WORKERS, timeout: float = 20.0
+    ) -> tuple[str, list[int]]:
+        """Poll until one of the worker hosts `candidates` applies a batch: that host and its
+        backends. (One worker drains at a time, whichever took the wake-up: a drill that cuts
+        "a worker mid-batch" cuts the one that is working.)"""
+        addresses = {self.net.address(name): name for name in candidates}
         deadline = time.monotonic() + timeout
         with psycopg.connect(
             psycopg_url(self.urls.database_url), autocommit=True, connect_timeout=3
         ) as connection:
             while time.monotonic() < deadline:
                 rows = connection.execute(
-                    "SELECT DISTINCT a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                    "SELECT DISTINCT host(a.client_addr), a.pid"
+                    " FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
                     " WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ExclusiveLock'"
-                    " AND a.client_addr = %s::inet",
-                    (self.net.address(name),),
+                    " AND host(a.client_addr) = ANY(%s)",
+                    (list(addresses),),
                 ).fetchall()
                 if rows:
-                    return [int(row[0]) for row in rows]
+                    host = addresses[rows[0][0]]
+                    return host, [int(pid) for address, pid in rows if addresses[address] == host]
                 time.sleep(0.002)
-        raise TimeoutError(f"{name} applied no batch within {timeout}s")
+        raise TimeoutError(f"none of {list(candidates)} applied a batch within {timeout}s")
 
     def seconds_until_released(
         self, pids: list[int], since: float, timeout: float = 120.0

@@ -69,13 +69,13 @@ def _longest_from(sent: Sequence[Sent], host: str, window: Window) -> float:
     )
 
 
-def _cut_worker_from_postgres(
-    hosts: MultiHostLab, load: LoadRunner, worker: str, seconds: float
-) -> None:
+def _cut_worker_from_postgres(hosts: MultiHostLab, load: LoadRunner, seconds: float) -> str:
+    """Cut the worker host that is applying from PostgreSQL mid-batch; heal after `seconds`."""
     load.wait_for_accepted(40)
-    fault = hosts.cut_mid_batch(worker, "postgres")
+    worker, fault = hosts.cut_mid_batch(WORKERS, "postgres")
     time.sleep(seconds)
     hosts.mend(worker, "postgres", fault)
+    return worker
 
 
 def test_short_a_worker_host_cut_from_postgresql_mid_batch_then_healed(
@@ -86,7 +86,7 @@ def test_short_a_worker_host_cut_from_postgresql_mid_batch_then_healed(
         report,
         "hosts-short-worker-cut-from-postgres",
         SHORT,
-        lambda lab, load: _cut_worker_from_postgres(hosts, load, "w1", 4.0),
+        lambda lab, load: _cut_worker_from_postgres(hosts, load, 4.0),
     )
 
     _assert_held(outcome.figures)
@@ -102,13 +102,13 @@ def test_a_worker_host_cut_from_postgresql_mid_batch_and_its_cable_pulled_then_h
     hosts: MultiHostLab, report: Report
 ) -> None:
     def plan(lab: object, load: LoadRunner) -> None:
-        _cut_worker_from_postgres(hosts, load, "w1", CUT_SECONDS)
+        first = _cut_worker_from_postgres(hosts, load, CUT_SECONDS)
         time.sleep(3.0)
-        hosts.wait_for_event_lock("w2")
-        fault = hosts.record("w2 cable pulled", mid_batch=True)
-        hosts.net.link_down("w2")
+        second, _ = hosts.wait_for_applier([w for w in WORKERS if w != first])
+        fault = hosts.record(f"{second} cable pulled", mid_batch=True)
+        hosts.net.link_down(second)
         time.sleep(CUT_SECONDS)
-        hosts.net.link_up("w2")
+        hosts.net.link_up(second)
         hosts.healed(fault)
 
     outcome = run_scenario(hosts, report, "hosts-worker-cut-from-postgres", LONG, plan)
@@ -190,7 +190,7 @@ def test_a_worker_host_killed_while_holding_an_event_lets_go_of_it_within_second
 
     def plan(lab: object, load: LoadRunner) -> None:
         load.wait_for_accepted(40)
-        fault, backends = hosts.kill_host_mid_batch("w3")
+        fault, backends = hosts.kill_host_mid_batch()
         held_for.append(hosts.seconds_until_released(backends, since=fault.at))
 
     outcome = run_scenario(hosts, report, "hosts-worker-host-killed", LONG, plan)

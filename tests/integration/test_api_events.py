@@ -63,8 +63,14 @@ def test_creating_an_event_answers_201_with_every_field_and_its_counts(
         "organizer": "Org",
         "status": "active",
         "waitlistEnabled": True,
+        "maxPartySize": 1,
+        "waitlistPolicy": "strict",
+        "bypassLimit": 3,
         "registeredCount": 0,
+        "registeredSeats": 0,
+        "offeredSeats": 0,
         "waitlistCount": 0,
+        "waitlistSeats": 0,
         "availableSpots": 3,
     }
     assert RFC3339_UTC.match(event["createdAt"])
@@ -144,6 +150,15 @@ BAD_EVENTS: list[tuple[str, Any]] = [
     ("eventId", None),
     ("registeredCount", 0),
     ("unknownField", "x"),
+    ("maxPartySize", 0),
+    ("maxPartySize", 51),
+    ("maxPartySize", 1.5),
+    ("maxPartySize", 4),  # more than the capacity (2): a party that could never fit
+    ("waitlistPolicy", "lottery"),
+    ("waitlistPolicy", None),
+    ("bypassLimit", -1),
+    ("bypassLimit", 101),
+    ("bypassLimit", True),
 ]
 
 
@@ -345,6 +360,7 @@ def test_raising_capacity_seats_the_waitlist_in_order_and_the_response_already_s
     ]
     assert get_json(client, "/events/e1/registrations/bob") == {
         "status": "registered",
+        "seats": 1,
         "position": None,
     }
 
@@ -475,6 +491,9 @@ def test_any_cursor_of_the_documented_form_names_a_position(client: FlaskClient)
         ("description", None),
         ("registeredCount", 9),
         ("createdAt", "2020-01-01T00:00:00Z"),
+        ("maxPartySize", 0),
+        ("waitlistPolicy", "random"),
+        ("bypassLimit", 1000),
     ],
 )
 def test_a_bad_update_is_422_and_changes_nothing(
@@ -532,7 +551,7 @@ def test_registrations_come_in_the_order_seats_were_taken(
     registrations = get_json(client, "/events/e1/registrations")
 
     assert [r["userId"] for r in registrations] == ["zed", "amy", "kim"]
-    assert all(set(r) == {"userId", "registeredAt"} for r in registrations)
+    assert all(set(r) == {"userId", "seats", "registeredAt"} for r in registrations)
     assert all(RFC3339_UTC.match(r["registeredAt"]) for r in registrations)
 
 
@@ -550,6 +569,7 @@ def test_waitlist_positions_stay_1_to_n_when_someone_leaves_the_middle(
     assert all(RFC3339_UTC.match(w["waitlistedAt"]) for w in waitlist)
     assert get_json(client, "/events/e1/registrations/eve") == {
         "status": "waitlisted",
+        "seats": 1,
         "position": 3,
     }
 

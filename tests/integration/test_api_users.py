@@ -201,6 +201,7 @@ def test_deleting_a_seated_user_gives_each_freed_seat_to_that_events_waitlist_he
     assert [r["userId"] for r in get_json(client, "/events/e1/registrations")] == ["bob"]
     assert get_json(client, "/events/e1/waitlist")[0] | {"waitlistedAt": None} == {
         "userId": "cy",
+        "seats": 1,
         "position": 1,
         "waitlistedAt": None,
     }
@@ -301,7 +302,7 @@ def test_a_users_registrations_list_only_the_events_where_they_hold_a_seat(
         ("e2", "Second", "2027-01-15"),
     ]
     assert all(RFC3339_UTC.match(r["registeredAt"]) for r in registrations)
-    assert set(registrations[0]) == {"eventId", "title", "date", "registeredAt"}
+    assert set(registrations[0]) == {"eventId", "title", "date", "seats", "registeredAt"}
 
 
 def test_a_users_waitlists_list_each_waitlist_with_their_current_position(
@@ -320,7 +321,7 @@ def test_a_users_waitlists_list_each_waitlist_with_their_current_position(
         ("e1", "First", 2),
         ("e2", "Second", 1),
     ]
-    assert set(waitlists[0]) == {"eventId", "title", "date", "position", "waitlistedAt"}
+    assert set(waitlists[0]) == {"eventId", "title", "date", "seats", "position", "waitlistedAt"}
     assert get_json(client, "/users/dee/registrations") == []
 
 

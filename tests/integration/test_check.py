@@ -53,14 +53,26 @@ def failing(session: Session, max_pending_age: float | None = None) -> dict[str,
 
 
 def event(session: Session, event_id: str, capacity: int, *, registered: int = 0,
-          waitlisted: int = 0, next_order: int = 100) -> None:  # fmt: skip
+          waitlisted: int = 0, next_order: int = 100, policy: str = "strict",
+          max_party: int = 1) -> None:  # fmt: skip
+    """An event row whose counts say `registered` / `waitlisted` one-seat parties."""
     session.execute(
         text(
             "INSERT INTO events (event_id, title, date, location, capacity, organizer, status,"
-            " waitlist_enabled, registered_count, waitlisted_count, next_order)"
-            " VALUES (:e, 'T', '2026-12-01', 'L', :c, 'O', 'active', true, :r, :w, :n)"
+            " waitlist_enabled, registered_count, registered_seats, waitlisted_count,"
+            " waitlist_seats, next_order, waitlist_policy, max_party_size)"
+            " VALUES (:e, 'T', '2026-12-01', 'L', :c, 'O', 'active', true, :r, :r, :w, :w, :n,"
+            " :p, :m)"
         ),
-        {"e": event_id, "c": capacity, "r": registered, "w": waitlisted, "n": next_order},
+        {
+            "e": event_id,
+            "c": capacity,
+            "r": registered,
+            "w": waitlisted,
+            "n": next_order,
+            "p": policy,
+            "m": max_party,
+        },
     )
 
 
@@ -69,13 +81,15 @@ def users(session: Session, *user_ids: str) -> None:
         session.execute(text("INSERT INTO users (user_id, name) VALUES (:u, :u)"), {"u": user_id})
 
 
-def place(session: Session, event_id: str, user_id: str, standing: str, order: int) -> None:
+def place(
+    session: Session, event_id: str, user_id: str, standing: str, order: int, *, seats: int = 1
+) -> None:
     session.execute(
         text(
-            "INSERT INTO registrations (event_id, user_id, standing, place_order, since)"
-            " VALUES (:e, :u, :s, :o, now())"
+            "INSERT INTO registrations (event_id, user_id, standing, place_order, seats, since)"
+            " VALUES (:e, :u, :s, :o, :n, now())"
         ),
-        {"e": event_id, "u": user_id, "s": standing, "o": order},
+        {"e": event_id, "u": user_id, "s": standing, "o": order, "n": seats},
     )
 
 
@@ -107,7 +121,7 @@ def test_a_database_built_by_the_rules_passes_every_check(db: sessionmaker[Sessi
         "user_once_per_event",
         "order_keys_distinct",
         "order_counter_ahead",
-        "waitlist_only_when_full",
+        "line_settled",
         "registrations_reference_rows",
         "no_stale_pending",
     ]
@@ -122,13 +136,13 @@ def test_an_empty_database_passes_every_check(planted: Session) -> None:
 
 
 def test_more_registered_than_capacity_is_reported(planted: Session) -> None:
-    sql(planted, "ALTER TABLE events DROP CONSTRAINT ck_events_not_oversold")
+    sql(planted, "ALTER TABLE events DROP CONSTRAINT ck_events_seats_within_capacity")
     event(planted, "over", capacity=1, registered=2)
     users(planted, "ann", "bob")
     place(planted, "over", "ann", "registered", 1)
     place(planted, "over", "bob", "registered", 2)
 
-    assert failing(planted) == {"not_oversold": ["event over: 2 registered, capacity 1"]}
+    assert failing(planted) == {"not_oversold": ["event over: 2 seats taken, capacity 1"]}
 
 
 def test_counts_that_disagree_with_the_rows_are_reported(planted: Session) -> None:
@@ -137,7 +151,10 @@ def test_counts_that_disagree_with_the_rows_are_reported(planted: Session) -> No
     place(planted, "drift", "ann", "registered", 1)
 
     assert failing(planted) == {
-        "counts_match_rows": ["event drift: counts say 0 registered / 0 waitlisted, rows say 1 / 0"]
+        "counts_match_rows": [
+            "event drift: counts say 0 registered / 0 waitlisted (0 / 0 seats),"
+            " rows say 1 / 0 (1 / 0 seats)"
+        ]
     }
 
 
@@ -176,14 +193,38 @@ def test_an_order_key_not_below_the_events_counter_is_reported(planted: Session)
 
 
 def test_a_waitlist_beside_free_seats_is_reported(planted: Session) -> None:
-    sql(planted, "ALTER TABLE events DROP CONSTRAINT ck_events_waitlist_only_when_full")
     event(planted, "gap", capacity=2, registered=1, waitlisted=1)
     users(planted, "ann", "bob")
     place(planted, "gap", "ann", "registered", 1)
     place(planted, "gap", "bob", "waitlisted", 2)
 
     assert failing(planted) == {
-        "waitlist_only_when_full": ["event gap: 1 waiting while 1 of 2 seats are taken"]
+        "line_settled": ["event gap: bob could be seated (1 of 2 seats free)"]
+    }
+
+
+def test_a_party_that_cannot_fit_a_free_seat_is_not_a_violation(planted: Session) -> None:
+    event(planted, "snug", capacity=3, registered=1, max_party=3)
+    sql(planted, "UPDATE events SET waitlisted_count = 1, waitlist_seats = 3")
+    users(planted, "ann", "bob")
+    place(planted, "snug", "ann", "registered", 1)
+    place(planted, "snug", "bob", "waitlisted", 2, seats=3)
+
+    assert failing(planted) == {}
+
+
+def test_under_fill_a_smaller_party_that_could_pass_a_stuck_head_is_reported(
+    planted: Session,
+) -> None:
+    event(planted, "fill", capacity=3, registered=1, policy="fill", max_party=3)
+    sql(planted, "UPDATE events SET waitlisted_count = 2, waitlist_seats = 4")
+    users(planted, "ann", "bob", "cy")
+    place(planted, "fill", "ann", "registered", 1)
+    place(planted, "fill", "bob", "waitlisted", 2, seats=3)
+    place(planted, "fill", "cy", "waitlisted", 3, seats=1)
+
+    assert failing(planted) == {
+        "line_settled": ["event fill: cy could be seated (2 of 3 seats free)"]
     }
 
 
@@ -225,7 +266,9 @@ def test_a_ticket_pending_too_long_is_reported_only_when_asked(planted: Session)
 
 def test_a_flood_of_violations_is_listed_up_to_the_limit(planted: Session) -> None:
     for index in range(5):
-        event(planted, f"e{index}", capacity=5, registered=1)
+        event(planted, f"e{index}", capacity=5)
+        counts = "registered_count = 1, registered_seats = 1"
+        sql(planted, f"UPDATE events SET {counts} WHERE event_id = 'e{index}'")
 
     (counts,) = [r for r in run_checks(planted, limit=3) if r.name == "counts_match_rows"]
 
@@ -268,7 +311,10 @@ def test_the_command_reports_a_violation_with_exit_code_1(
 
     assert outcome.exit_code == 1, outcome.output
     assert "VIOLATED" in outcome.output
-    assert "event e1: counts say 0 registered / 0 waitlisted, rows say 1 / 0" in outcome.output
+    assert (
+        "event e1: counts say 0 registered / 0 waitlisted (0 / 0 seats), rows say 1 / 0"
+        in outcome.output
+    )
 
 
 def test_the_command_reports_stale_pending_tickets_with_max_pending_age(

@@ -146,12 +146,23 @@ def as_reference(outcome: Outcome) -> RefOutcome:
         case Denied(user_id, code):
             return ("denied", user_id, code.value)
         case Unregistered(user_id, left, promoted):
-            return ("unregistered", user_id, left.value, promoted)
+            return ("unregistered", user_id, left.value, _at_most_one(promoted))
         case UserRemoved(user_id, left, promoted):
-            return ("removed", user_id, None if left is None else left.value, promoted)
+            return (
+                "removed",
+                user_id,
+                None if left is None else left.value,
+                _at_most_one(promoted),
+            )
         case CapacityChanged(capacity, promoted):
             return ("capacity_changed", capacity, promoted)
     raise AssertionError(f"unknown outcome {outcome!r}")
+
+
+def _at_most_one(promoted: tuple[str, ...]) -> str | None:
+    """One-seat parties under `strict` (v1): a seat that frees seats one party at most."""
+    assert len(promoted) <= 1, promoted
+    return promoted[0] if promoted else None
 
 
 def run_rules(seats: EventSeats, step: Step) -> RefOutcome:

@@ -23,7 +23,6 @@ from models.rules import (
     Unregistered,
     UserRemoved,
     Waitlisted,
-    promotions_needed,
 )
 
 from .standings import registrations_of, waitlists_of
@@ -64,7 +63,7 @@ def test_registering_twice_is_denied_with_the_users_current_standing() -> None:
 
 def test_unregistering_a_seated_user_promotes_the_head_of_the_waitlist() -> None:
     seats = event_with(1, "ada", "bob", "cy")
-    assert seats.unregister("ada") == Unregistered("ada", Standing.REGISTERED, "bob")
+    assert seats.unregister("ada") == Unregistered("ada", Standing.REGISTERED, ("bob",))
     assert seats.members["bob"] == Membership(Standing.REGISTERED, order=4)
     assert list(seats.waitlist) == ["cy"]
 
@@ -98,12 +97,12 @@ def test_turning_the_waitlist_off_keeps_those_already_waiting() -> None:
     seats = event_with(1, "ada", "bob")
     seats.waitlist_enabled = False
     assert seats.register("cy") == Denied("cy", DenialCode.EVENT_FULL)
-    assert seats.unregister("ada") == Unregistered("ada", Standing.REGISTERED, "bob")
+    assert seats.unregister("ada") == Unregistered("ada", Standing.REGISTERED, ("bob",))
 
 
 def test_deleting_a_seated_user_hands_their_seat_to_the_head_of_the_waitlist() -> None:
     seats = event_with(1, "ada", "bob")
-    assert seats.remove_user("ada") == UserRemoved("ada", Standing.REGISTERED, "bob")
+    assert seats.remove_user("ada") == UserRemoved("ada", Standing.REGISTERED, ("bob",))
     assert seats.members["ada"] is None
 
 
@@ -113,9 +112,34 @@ def test_deleting_a_user_with_no_standing_changes_nothing() -> None:
     assert seats.changed == {"ada"}
 
 
-def test_a_loader_fetches_one_head_per_leave_and_up_to_the_new_capacity_per_change() -> None:
-    batch: list[Command] = [Register("a"), Unregister("b"), RemoveUser("c"), ChangeCapacity(3)]
-    assert promotions_needed(batch) == 5
+def test_a_loader_fetches_a_head_per_seat_that_may_free_one_more_and_one_per_leaving_waiter() -> (
+    None
+):
+    window = EventSeats(
+        capacity=3,
+        waitlist_enabled=True,
+        registered_count=3,
+        waitlisted_count=10,
+        members={
+            "b": Membership(Standing.REGISTERED, 1),
+            "c": Membership(Standing.REGISTERED, 2),
+            "w": Membership(Standing.WAITLISTED, 9),
+        },
+    )
+    batch: list[Command] = [
+        Register("a"),
+        Unregister("b"),
+        RemoveUser("c"),
+        Unregister("w"),
+        ChangeCapacity(5),
+    ]
+    # at most 5 - 3 + 2 = 4 seats free: 4 parties, 1 more to see who blocks, 1 for w leaving
+    assert window.line_needed(batch) == 6
+
+
+def test_a_loader_needs_no_line_while_no_seat_can_free() -> None:
+    window = EventSeats(capacity=3, waitlist_enabled=True, registered_count=3, waitlisted_count=10)
+    assert window.line_needed([Register("a"), Unregister("stranger")]) == 0
 
 
 def test_a_window_refuses_to_guess_about_a_user_it_did_not_load() -> None:

@@ -29,7 +29,6 @@ from models.rules import (
     Unregistered,
     UserRemoved,
     Waitlisted,
-    promotions_needed,
 )
 
 from .reference_model import reference_registrations, reference_waitlists
@@ -285,7 +284,9 @@ def test_a_freed_seat_goes_to_the_head_of_the_waitlist(
 
     outcome = seats.unregister(leaver)
 
-    assert outcome == Unregistered(leaver, Standing.REGISTERED, promoted_user_id=queue_before[0])
+    assert outcome == Unregistered(
+        leaver, Standing.REGISTERED, promoted_user_ids=(queue_before[0],)
+    )
     assert standing_of(seats, queue_before[0]) == Standing.REGISTERED
     assert list(seats.waitlist) == queue_before[1:]
     assert seats.registered_count == registered_before
@@ -304,7 +305,7 @@ def test_leaving_the_waitlist_keeps_the_others_in_order(
 
     outcome = seats.unregister(leaver)
 
-    assert outcome == Unregistered(leaver, Standing.WAITLISTED, promoted_user_id=None)
+    assert outcome == Unregistered(leaver, Standing.WAITLISTED, promoted_user_ids=())
     remaining = [user_id for user_id in queue_before if user_id != leaver]
     assert list(seats.waitlist) == remaining
     assert [seats.position(user_id) for user_id in remaining] == list(range(1, len(remaining) + 1))
@@ -384,7 +385,7 @@ def test_promotion_follows_the_order_of_joining(
             rule = EventSeats.unregister if action == "unregister" else EventSeats.remove_user
             left = rule(seats, leaver)
             assert isinstance(left, Unregistered | UserRemoved)
-            promoted = () if left.promoted_user_id is None else (left.promoted_user_id,)
+            promoted = left.promoted_user_ids
         for user_id in promoted:
             assert user_id == still_waiting.pop(0)
     assert list(seats.waitlist) == still_waiting
@@ -483,11 +484,11 @@ def test_removing_a_user_cascades_out_of_the_event(scenario: Scenario, data: st.
     assert standing_of(seats, user_id) is None
     assert user_id not in seats.waitlist
     if standing == Standing.REGISTERED and queue_before:
-        assert outcome.promoted_user_id == queue_before[0]
+        assert outcome.promoted_user_ids == (queue_before[0],)
         assert standing_of(seats, queue_before[0]) == Standing.REGISTERED
         assert list(seats.waitlist) == queue_before[1:]
     else:
-        assert outcome.promoted_user_id is None
+        assert outcome.promoted_user_ids == ()
         assert list(seats.waitlist) == [u for u in queue_before if u != user_id]
     if standing is None:
         assert seats == before
@@ -495,25 +496,30 @@ def test_removing_a_user_cascades_out_of_the_event(scenario: Scenario, data: st.
 
 
 def window_of(seats: EventSeats, batch: list[Command]) -> EventSeats:
-    """What a loader would fetch for `batch`: the named users, the first
-    promotions_needed(batch) heads of the waitlist, and the counters."""
+    """What a loader would fetch for `batch`: the counters and the named users first, then
+    the first line_needed(batch) heads of the line."""
     named = {command.user_id for command in batch if not isinstance(command, ChangeCapacity)}
-    heads = list(seats.waitlist)[: promotions_needed(batch)]
-    return EventSeats(
+    window = EventSeats(
         capacity=seats.capacity,
         waitlist_enabled=seats.waitlist_enabled,
         registered_count=seats.registered_count,
+        registered_seats=seats.registered_seats,
         waitlisted_count=seats.waitlisted_count,
+        waitlist_seats=seats.waitlist_seats,
         next_order=seats.next_order,
-        members={
-            user_id: copy.deepcopy(seats.members.get(user_id)) for user_id in named | {*heads}
-        },
-        waitlist=deque(heads),
+        max_party_size=seats.max_party_size,
+        policy=seats.policy,
+        bypass_limit=seats.bypass_limit,
+        members={user_id: copy.deepcopy(seats.members.get(user_id)) for user_id in named},
         complete=False,
     )
+    heads = list(seats.waitlist)[: window.line_needed(batch)]
+    window.members.update({u: copy.deepcopy(seats.members.get(u)) for u in heads})
+    window.waitlist = deque(heads)
+    return window
 
 
-# Property 21: a window onto the event (the named users plus promotions_needed heads) gives
+# Property 21: a window onto the event (the named users plus line_needed heads) gives
 # the same outcomes, and leaves the same standings for the users it holds, as the complete
 # EventSeats.
 @settings(max_examples=300)
@@ -602,13 +608,14 @@ def test_invariant_violations_notices_a_corrupted_state(
     assert seats.invariant_violations() != []
 
 
-# The loader calls promotions_needed before handle() has had the chance to refuse the
-# batch, so it must cope with every capacity that change_capacity refuses.
+# The loader calls line_needed before handle() has had the chance to refuse the batch, so it
+# must cope with every capacity that change_capacity refuses.
 @settings(max_examples=100)
 @given(bad_capacity=invalid_capacities)
-def test_promotions_needed_copes_with_the_capacities_change_capacity_refuses(
+def test_line_needed_copes_with_the_capacities_change_capacity_refuses(
     bad_capacity: Any,
 ) -> None:
-    needed = promotions_needed([ChangeCapacity(bad_capacity)])
+    window = EventSeats(capacity=2, waitlist_enabled=True, registered_count=2, waitlisted_count=3)
+    needed = window.line_needed([ChangeCapacity(bad_capacity)])
     assert type(needed) is int
     assert needed >= 0
