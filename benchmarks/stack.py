@@ -105,12 +105,21 @@ class BenchStack:
                 count += 1
         return count
 
-    def seed_events(self, event_ids: Sequence[str], capacity: int, waitlist: bool = True) -> None:
+    def seed_events(
+        self,
+        event_ids: Sequence[str],
+        capacity: int,
+        waitlist: bool = True,
+        *,
+        max_party_size: int = 1,
+        policy: str = "strict",
+    ) -> None:
         with (
             self.conn.cursor() as cursor,
             cursor.copy(
                 "COPY events (event_id, title, description, date, location, capacity,"
-                " organizer, status, waitlist_enabled) FROM STDIN"
+                " organizer, status, waitlist_enabled, max_party_size, waitlist_policy)"
+                " FROM STDIN"
             ) as copy,
         ):
             for event_id in event_ids:
@@ -125,6 +134,8 @@ class BenchStack:
                         "Tessera",
                         "active",
                         waitlist,
+                        max_party_size,
+                        policy,
                     )
                 )
 

@@ -32,6 +32,7 @@ from rich.table import Table
 from models.identity import ID_PATTERN
 
 COLUMNS = ("type", "userId", "eventId")
+OPTIONAL_COLUMN = "seats"
 TYPES = ("register", "unregister")
 MAX_CHUNK_ROWS = 10_000  # the API's limit per batch
 TICKET_PAGE = 500
@@ -51,9 +52,17 @@ class Row:
     type: str
     user_id: str
     event_id: str
+    seats: int | None = None  # a register's party size, from the optional `seats` column
 
-    def item(self) -> dict[str, str]:
-        return {"type": self.type, "userId": self.user_id, "eventId": self.event_id}
+    def item(self) -> dict[str, str | int]:
+        item: dict[str, str | int] = {
+            "type": self.type,
+            "userId": self.user_id,
+            "eventId": self.event_id,
+        }
+        if self.seats is not None:
+            item["seats"] = self.seats
+        return item
 
 
 @dataclass(frozen=True)
@@ -62,12 +71,13 @@ class BadRow:
     message: str
 
 
-def parse_row(line: int, fields: list[str], order: tuple[int, int, int]) -> Row | BadRow:
+def parse_row(line: int, fields: list[str], order: tuple[int, ...]) -> Row | BadRow:
     """One data row, by the API's rules: `type` register/unregister (empty means register),
-    ids of 1-64 characters of A-Z a-z 0-9 _ -."""
-    if len(fields) != len(COLUMNS):
-        return BadRow(line, f"expected {len(COLUMNS)} fields, found {len(fields)}")
-    kind, user_id, event_id = (fields[i] for i in order)
+    ids of 1-64 characters of A-Z a-z 0-9 _ -, and (with the optional `seats` column) a
+    register's party of 1-50 seats (empty means 1; an unregister leaves it empty)."""
+    if len(fields) != len(order):
+        return BadRow(line, f"expected {len(order)} fields, found {len(fields)}")
+    kind, user_id, event_id, *rest = (fields[i] for i in order)
     problems: list[str] = []
     kind = kind or "register"
     if kind not in TYPES:
@@ -75,9 +85,18 @@ def parse_row(line: int, fields: list[str], order: tuple[int, int, int]) -> Row 
     for name, value in (("userId", user_id), ("eventId", event_id)):
         if not _ID.fullmatch(value):
             problems.append(f"{name}: must be 1-64 characters of A-Z a-z 0-9 _ - (got {value!r})")
+    seats: int | None = None
+    raw_seats = rest[0].strip() if rest else ""
+    if raw_seats:
+        if not raw_seats.isascii() or not raw_seats.isdigit() or not 1 <= int(raw_seats) <= 50:
+            problems.append(f"seats: must be an integer from 1 to 50 (got {raw_seats!r})")
+        elif kind == "unregister":
+            problems.append("seats: only a register takes seats")
+        else:
+            seats = int(raw_seats)
     if problems:
         return BadRow(line, "; ".join(problems))
-    return Row(line, kind, user_id, event_id)
+    return Row(line, kind, user_id, event_id, seats)
 
 
 def read_rows(path: Path) -> Iterator[Row | BadRow]:
@@ -89,12 +108,12 @@ def read_rows(path: Path) -> Iterator[Row | BadRow]:
             if header is None:
                 raise ImportFailed(f"{path} is empty: a header {','.join(COLUMNS)} is required")
             names = [name.strip() for name in header]
-            if sorted(names) != sorted(COLUMNS):
+            if sorted(names) not in (sorted(COLUMNS), sorted((*COLUMNS, OPTIONAL_COLUMN))):
                 raise ImportFailed(
                     f"{path}: the header must name the columns {','.join(COLUMNS)}"
-                    f" (found {','.join(names)})"
+                    f" (and optionally {OPTIONAL_COLUMN}) (found {','.join(names)})"
                 )
-            order = (names.index("type"), names.index("userId"), names.index("eventId"))
+            order = tuple(names.index(n) for n in (*COLUMNS, OPTIONAL_COLUMN) if n in names)
             for fields in reader:
                 if not fields:  # blank lines separate nothing in CSV
                     continue
