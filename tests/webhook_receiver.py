@@ -39,6 +39,7 @@ class Receiver:
     in_flight: int = 0
     max_in_flight: int = 0
     release: threading.Event = field(default_factory=threading.Event)
+    connections: set[tuple[str, int]] = field(default_factory=set)  # client addresses seen
     hold: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
@@ -72,6 +73,7 @@ class Receiver:
             except WebhookVerificationError:
                 verified = False
         with self._lock:
+            self.connections.add(handler.client_address[:2])
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             number = len(self.received)
@@ -104,19 +106,25 @@ class Receiver:
                 self.in_flight -= 1
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default (5) drops connections a busy sender opens at once
+
+
 @contextlib.contextmanager
 def receiving(receiver: Receiver | None = None) -> Iterator[Receiver]:
     """Serve `receiver` on a free loopback port for the block."""
     receiver = receiver or Receiver()
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: senders reuse their connections
+
         def do_POST(self) -> None:
             receiver._answer(self)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)

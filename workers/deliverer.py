@@ -31,7 +31,7 @@ from workers.runtime import Runtime
 log = logging.getLogger("tessera.webhooks")
 
 # At most this many deliveries of one subscription are on the wire at once, across workers.
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 8
 TIME_SLICE_SECONDS = 10.0
 
 
@@ -73,13 +73,42 @@ def deliver(
     time_slice: float = TIME_SLICE_SECONDS,
 ) -> DeliverReport:
     """Send the subscription's due deliveries until none is due (or the time slice is over)."""
+    connections = webhook_client.Connections(max_in_flight)
+    try:
+        with ThreadPoolExecutor(max_in_flight, thread_name_prefix="webhook") as pool:
+            sender = Sender(runtime, pool, connections)
+            return _deliver(runtime, webhook_id, sender, max_in_flight, time_slice)
+    finally:
+        connections.close()
+
+
+@dataclass
+class Sender:
+    """What a task sends with: a thread per delivery in flight, and kept connections."""
+
+    runtime: Runtime
+    pool: ThreadPoolExecutor
+    connections: webhook_client.Connections
+
+
+def _deliver(
+    runtime: Runtime,
+    webhook_id: str,
+    sender: Sender,
+    max_in_flight: int,
+    time_slice: float,
+) -> DeliverReport:
     report = DeliverReport()
     started = time.monotonic()
     box = SecretBox(runtime.settings.webhook_keys)
     released = False
+    claim: outbox.Claim | None = run(
+        runtime.sessions, lambda s: outbox.claim(s, webhook_id, max_in_flight)
+    )
     while True:
-        claim = run(runtime.sessions, lambda s: outbox.claim(s, webhook_id, max_in_flight))
-        if claim.subscription is None:  # deleted or disabled: nothing to send, ever
+        assert claim is not None
+        subscription = claim.subscription
+        if subscription is None:  # deleted or disabled: nothing to send, ever
             stop_delivering(runtime.redis, webhook_id)
             return report
         if claim.busy:
@@ -92,11 +121,19 @@ def deliver(
             # those committed before that.
             stop_delivering(runtime.redis, webhook_id)
             released = True
+            claim = run(runtime.sessions, lambda s: outbox.claim(s, webhook_id, max_in_flight))
             continue
         released = False
         mark_delivering(runtime.redis, webhook_id)
-        outcomes = send(runtime, box, claim.subscription, claim.deliveries)
-        recorded = run(runtime.sessions, functools.partial(_record, runtime, webhook_id, outcomes))
+        outcomes = send(sender, box, subscription, claim.deliveries)
+        go_on = time.monotonic() - started <= time_slice
+        # The outcomes and the next claim in one transaction: one round of commits per batch.
+        recorded, claim = run(
+            runtime.sessions,
+            functools.partial(
+                _record_and_claim, runtime, webhook_id, outcomes, max_in_flight if go_on else 0
+            ),
+        )
         count_webhook_attempts(
             runtime.redis,
             {
@@ -113,26 +150,34 @@ def deliver(
             log.warning("webhook %s disabled: its deliveries failed for 24 h", webhook_id)
             stop_delivering(runtime.redis, webhook_id)
             return report
-        if time.monotonic() - started > time_slice:
+        if not go_on:
             # The key stays set: the task queued here inherits it.
             runtime.waker.deliver([webhook_id], force=True)
             report.handed_over = True
             return report
 
 
-def _record(
-    runtime: Runtime, webhook_id: str, outcomes: list[outbox.Outcome], session: Session
-) -> outbox.Recorded:
-    return outbox.record(session, webhook_id, outcomes, runtime.settings.webhook_retry_schedule)
+def _record_and_claim(
+    runtime: Runtime,
+    webhook_id: str,
+    outcomes: list[outbox.Outcome],
+    max_in_flight: int,
+    session: Session,
+) -> tuple[outbox.Recorded, outbox.Claim | None]:
+    recorded = outbox.record(session, webhook_id, outcomes, runtime.settings.webhook_retry_schedule)
+    if recorded.disabled or max_in_flight <= 0:
+        return recorded, None
+    return recorded, outbox.claim(session, webhook_id, max_in_flight)
 
 
 def send(
-    runtime: Runtime,
+    sender: Sender,
     box: SecretBox,
     subscription: outbox.Subscription,
     deliveries: list[outbox.Claimed],
 ) -> list[outbox.Outcome]:
-    """Post the claimed deliveries at once; each one's outcome, in order."""
+    """Post the claimed deliveries at once (the pool has a thread for each); each one's
+    outcome, in order."""
     try:
         key = signing_key(box.open(subscription.webhook_id, subscription.secret_sealed))
     except (SecretUnavailable, ValueError) as error:
@@ -147,7 +192,8 @@ def send(
             subscription.url,
             headers_of(key, delivery, body, time.time()),
             body,
-            allow_private=runtime.settings.webhook_allow_private,
+            allow_private=sender.runtime.settings.webhook_allow_private,
+            connections=sender.connections,
         )
         return outbox.Outcome(
             delivery.delivery_id, answer.delivered, answer.status_code, answer.error
@@ -155,5 +201,4 @@ def send(
 
     if len(deliveries) == 1:
         return [attempt(deliveries[0])]
-    with ThreadPoolExecutor(max_workers=len(deliveries)) as pool:
-        return list(pool.map(attempt, deliveries))
+    return list(sender.pool.map(attempt, deliveries))

@@ -33,7 +33,7 @@ from tests.integration.conftest import (
 )
 from tests.webhook_receiver import Receiver, receiving
 from workers import apply, deliverer, runtime, sweeper
-from workers.webhook_client import post
+from workers.webhook_client import Connections, post
 
 pytestmark = pytest.mark.integration
 
@@ -592,6 +592,45 @@ def test_a_receiver_that_drips_its_answer_cannot_stretch_the_deadline() -> None:
 
     assert answer.error == "no answer within 0.6 s"
     assert took < 1.5
+
+
+def test_a_sender_keeps_its_connection_open_between_attempts() -> None:
+    connections = Connections()
+    with receiving() as receiver:
+        answers = [
+            post(receiver.url, {}, b"{}", allow_private=True, connections=connections)
+            for _ in range(3)
+        ]
+    connections.close()
+
+    assert [a.delivered for a in answers] == [True, True, True]
+    assert len(receiver.connections) == 1
+
+
+def test_a_kept_connection_the_receiver_closed_is_replaced_without_failing_the_attempt() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    served: list[bytes] = []
+
+    def answer_then_hang_up() -> None:
+        for _ in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                served.append(connection.recv(65536))
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            # closed without saying so: the sender still holds it as kept-alive
+
+    threading.Thread(target=answer_then_hang_up, daemon=True).start()
+    connections = Connections()
+    url = f"http://127.0.0.1:{port}/"
+    first = post(url, {}, b"{}", allow_private=True, connections=connections)
+    time.sleep(0.1)
+    second = post(url, {}, b"{}", allow_private=True, connections=connections)
+    connections.close()
+    listener.close()
+
+    assert (first.delivered, second.delivered) == (True, True)
+    assert len(served) == 2
 
 
 def test_nothing_listening_is_a_failed_attempt_not_an_error() -> None:
