@@ -7,7 +7,7 @@ environment; task names and the queue from `tessera.messaging`, where they are d
 from __future__ import annotations
 
 from tessera.config import Settings
-from tessera.messaging import QUEUE, SWEEP_TASK, TASK_NAMES
+from tessera.messaging import DELIVER_TASK, QUEUE, SWEEP_TASK, TASK_NAMES, WEBHOOK_QUEUE
 
 _settings = Settings.from_env()
 
@@ -49,6 +49,8 @@ task_publish_retry_policy = {
 result_backend_transport_options = {"visibility_timeout": _settings.visibility_timeout_seconds}
 task_default_queue = QUEUE
 task_routes = {name: {"queue": QUEUE} for name in TASK_NAMES}
+# Webhook deliveries have their own queue and workers: a slow receiver never delays applying.
+task_routes[DELIVER_TASK] = {"queue": WEBHOOK_QUEUE}
 beat_schedule = {
     "sweep-pending-tickets": {
         "task": SWEEP_TASK,

@@ -58,13 +58,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.init_app(app, settings)
     ratelimit.init_app(app, settings)
 
-    from api import batches, commands, updates
+    from api import batches, commands, updates, webhooks
 
     app.register_blueprint(commands.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(updates.bp)
     app.register_blueprint(users.bp)
     app.register_blueprint(events.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(console.bp)
     health.init_app(app)

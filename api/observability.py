@@ -1,8 +1,9 @@
 """Request logs and Prometheus metrics for the API, plus the workers' counters and queue lag.
 
 Under gunicorn the API is several processes: with PROMETHEUS_MULTIPROC_DIR set (`tessera api`
-sets it) request metrics are aggregated across them. Worker counters come from Redis and the
-queue lag (age of the oldest pending ticket) from PostgreSQL, at scrape time.
+sets it) request metrics are aggregated across them. Worker counters (tickets applied, webhook
+attempts) come from Redis, and the queue lag (age of the oldest pending ticket) and the webhook
+backlog from PostgreSQL, at scrape time.
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from api.context import ctx
-from models import tickets
-from tessera.telemetry import BATCH_SIZE_BUCKETS, read_worker_metrics, write_json_line
+from models import outbox, tickets
+from tessera.telemetry import (
+    BATCH_SIZE_BUCKETS,
+    WEBHOOK_OUTCOMES,
+    read_worker_metrics,
+    write_json_line,
+)
 
 log = logging.getLogger("tessera.api")
 
@@ -58,8 +64,28 @@ class _WorkerAndQueueCollector(Collector):
                 buckets=buckets,
                 sum_value=counters.get("batch_sum", 0),
             )
+            attempts = CounterMetricFamily(
+                "tessera_webhook_attempts",
+                "Webhook delivery attempts by outcome: delivered, retrying (failed, retried "
+                "later) or failed (failed, given up)",
+                labels=["outcome"],
+            )
+            for outcome in WEBHOOK_OUTCOMES:
+                attempts.add_metric([outcome], counters.get(f"webhook:{outcome}", 0))
+            yield attempts
             with ctx().sessions.begin() as session:
                 backlog = tickets.backlog(session)
+                deliveries = outbox.backlog(session)
+            yield GaugeMetricFamily(
+                "tessera_webhook_deliveries_pending",
+                "Webhook deliveries not yet delivered or failed",
+                value=deliveries.pending,
+            )
+            yield GaugeMetricFamily(
+                "tessera_webhook_oldest_due_seconds",
+                "How long the oldest due webhook delivery (not being sent) has waited",
+                value=deliveries.oldest_due_age_seconds,
+            )
             lag = backlog.oldest_age_seconds
             yield GaugeMetricFamily(
                 "tessera_queue_lag_seconds", "Age of the oldest pending ticket", value=lag

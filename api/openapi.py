@@ -17,6 +17,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from api import command_schemas as commands
 from api import schemas
+from api import webhook_schemas as hooks
 
 REF = "#/components/schemas/{model}"
 PROBLEM_JSON = "application/problem+json"
@@ -112,6 +113,25 @@ EVENT_CURSOR = cursor(
     "the last event's `createdAt` in microseconds since the epoch, a dot, its `eventId`",
 )
 TICKET_CURSOR = cursor(commands.TICKET_CURSOR_PATTERN, "the last ticket's place in the batch")
+WEBHOOK_ID = Param(
+    "webhookId",
+    "path",
+    {"type": "string", "pattern": hooks.WEBHOOK_ID_PATTERN},
+    "A subscription id. One that breaks the pattern is a 404.",
+    True,
+)
+DELIVERY_ID = Param(
+    "deliveryId",
+    "path",
+    {"type": "string", "pattern": hooks.DELIVERY_ID_PATTERN},
+    "A delivery id (from the delivery log). One that breaks the pattern is a 404.",
+    True,
+)
+DELIVERY_CURSOR = cursor(
+    hooks.DELIVERY_CURSOR_PATTERN,
+    "the last delivery's `deliveryId` (the page goes on with older ones)",
+)
+WEBHOOK_MISSING = {404: "WEBHOOK_NOT_FOUND."}
 
 # The statuses nearly every operation can answer, and those of operations that take a body.
 COMMON = (401, 429, 500)
@@ -401,6 +421,97 @@ OPERATIONS: tuple[Operation, ...] = (
             TICKET_CURSOR,
         ),
     ),
+    # webhooks
+    Operation(
+        "post",
+        "/webhooks",
+        "Subscribe a URL to status updates",
+        "webhooks",
+        (
+            Reply(
+                201,
+                "The subscription, with its secret (shown only here).",
+                hooks.WebhookCreated,
+                headers=("Location", "Cache-Control"),
+            ),
+        ),
+        (*COMMON, 403, *WITH_BODY, 503),
+        body=hooks.WebhookCreate,
+        admin=True,
+        notes="Every status update of a type named in `events` (SSE types, or `*`) is POSTed "
+        "to `url` as JSON `{type, timestamp, data}` with the Standard Webhooks headers "
+        "`webhook-id` (the same on every retry), `webhook-timestamp` and `webhook-signature` "
+        "(`v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`, keyed with the base64-"
+        "decoded secret after `whsec_`). A 2xx within 10 s is delivered; anything else is "
+        "retried with backoff (TESSERA_WEBHOOK_RETRY_SCHEDULE), then failed. At least once; "
+        "arrival order is not promised.",
+        extra_errors={
+            422: "VALIDATION_ERROR: `errors` lists each bad field; a `url` that is not http(s) "
+            "or whose host does not resolve, or resolves to a loopback, private or link-local "
+            "address (unless TESSERA_WEBHOOK_ALLOW_PRIVATE=1), names `url`.",
+            503: "NOT_READY: the server has no TESSERA_WEBHOOK_KEY to seal secrets with.",
+        },
+    ),
+    Operation(
+        "get",
+        "/webhooks",
+        "List the subscriptions",
+        "webhooks",
+        (Reply(200, "Oldest first; no secrets.", hooks.WebhookList),),
+        (*COMMON, 403),
+        admin=True,
+    ),
+    Operation(
+        "get",
+        "/webhooks/{webhookId}",
+        "Get a subscription",
+        "webhooks",
+        (Reply(200, "The subscription (no secret).", hooks.Webhook),),
+        (*COMMON, 403, 404),
+        params=(WEBHOOK_ID,),
+        admin=True,
+        extra_errors=WEBHOOK_MISSING,
+    ),
+    Operation(
+        "delete",
+        "/webhooks/{webhookId}",
+        "Delete a subscription",
+        "webhooks",
+        (Reply(204, "Deleted, with its delivery log; nothing more is sent."),),
+        (*COMMON, 403, 404),
+        params=(WEBHOOK_ID,),
+        admin=True,
+        extra_errors=WEBHOOK_MISSING,
+    ),
+    Operation(
+        "get",
+        "/webhooks/{webhookId}/deliveries",
+        "A subscription's delivery log",
+        "webhooks",
+        (Reply(200, "A page of deliveries, newest first.", hooks.DeliveryPage),),
+        (*COMMON, 403, 404, 422),
+        params=(
+            WEBHOOK_ID,
+            limit(schemas.MAX_PAGE_SIZE, schemas.DEFAULT_PAGE_SIZE),
+            DELIVERY_CURSOR,
+        ),
+        admin=True,
+        notes="Delivered and failed deliveries are kept for 7 days.",
+        extra_errors=WEBHOOK_MISSING,
+    ),
+    Operation(
+        "post",
+        "/webhooks/{webhookId}/deliveries/{deliveryId}/retry",
+        "Send a delivery again",
+        "webhooks",
+        (Reply(202, "The delivery, pending: it is sent again shortly.", hooks.Delivery),),
+        (*COMMON, 403, 404),
+        params=(WEBHOOK_ID, DELIVERY_ID),
+        admin=True,
+        notes="Whatever its status, with the same `webhook-id` and the whole retry schedule "
+        "ahead of it. Retrying a delivery of a disabled subscription enables it again.",
+        extra_errors={404: "WEBHOOK_NOT_FOUND: no such subscription, or no such delivery of it."},
+    ),
     # operations
     Operation(
         "get",
@@ -502,6 +613,11 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "WWW-Authenticate": {"description": "The Bearer challenge.", "schema": {"type": "string"}},
+    "Cache-Control": {
+        "description": "`no-store`: the answer carries a secret.",
+        "required": True,
+        "schema": {"type": "string", "enum": ["no-store"]},
+    },
 }
 
 
@@ -637,6 +753,7 @@ def build() -> dict[str, Any]:
             {"name": "users"},
             {"name": "events"},
             {"name": "commands", "description": "Asynchronous commands, tickets and batches."},
+            {"name": "webhooks", "description": "Signed status updates POSTed to your URLs."},
             {"name": "operations"},
         ],
         "paths": paths,

@@ -350,6 +350,7 @@ class Problem(Out):
         "TICKET_NOT_FOUND",
         "BATCH_NOT_FOUND",
         "REGISTRATION_NOT_FOUND",
+        "WEBHOOK_NOT_FOUND",
         "DUPLICATE_USER",
         "DUPLICATE_EVENT",
         "CAPACITY_BELOW_REGISTERED",

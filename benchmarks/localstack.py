@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -20,7 +21,13 @@ from pathlib import Path
 
 import psutil
 
-from tessera.tools.processes import api_argv, beat_argv, metrics_env, worker_argv
+from tessera.tools.processes import (
+    api_argv,
+    beat_argv,
+    metrics_env,
+    webhook_worker_argv,
+    worker_argv,
+)
 from tessera.tools.servers import ServerUrls, free_port
 
 
@@ -31,6 +38,8 @@ class LocalStack:
     env: Mapping[str, str] = field(default_factory=dict)
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The API and the webhook senders must share it (it seals the webhook secrets).
+    webhook_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     @property
     def base_url(self) -> str:
@@ -44,6 +53,7 @@ class LocalStack:
             PYTHONUNBUFFERED="1",
             TESSERA_SWEEP_INTERVAL="1",
             TESSERA_SWEEP_MIN_AGE="1",
+            TESSERA_WEBHOOK_KEY=self.webhook_key,
         )
         env.update(self.env)
         return env
@@ -72,6 +82,12 @@ class LocalStack:
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> None:
         offset = self.log_path(name).stat().st_size if self.log_path(name).exists() else 0
         self.spawn(name, worker_argv(concurrency))
+        self._wait_for_log(name, b" ready.", offset)
+
+    def start_webhook_worker(self, name: str = "webhooks", concurrency: int = 4) -> None:
+        """The webhook senders (not started by `start`: only what delivers webhooks needs it)."""
+        offset = self.log_path(name).stat().st_size if self.log_path(name).exists() else 0
+        self.spawn(name, webhook_worker_argv(concurrency))
         self._wait_for_log(name, b" ready.", offset)
 
     def start_beat(self) -> None:
@@ -159,6 +175,8 @@ class LocalStack:
             self.wait_ready(timeout)
         elif name == "beat":
             self.start_beat()
+        elif name.startswith("webhooks"):
+            self.start_webhook_worker(name)
         else:
             self.start_worker(name, concurrency)
 

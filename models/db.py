@@ -30,11 +30,14 @@ T = TypeVar("T")
 
 
 class Messenger(Protocol):
-    """Where committed news goes: status updates to publish, events to wake."""
+    """Where committed news goes: status updates to publish, events to wake, webhook
+    subscriptions with new deliveries to send."""
 
     def publish(self, updates: Sequence[Any]) -> None: ...
 
     def wake(self, event_ids: Collection[str]) -> None: ...
+
+    def deliver(self, webhook_ids: Collection[str]) -> None: ...
 
 
 _MESSENGER = "tessera.messenger"

@@ -102,3 +102,17 @@ class IdempotencyKeyReused(DomainError):
 
     def __init__(self) -> None:
         super().__init__("This Idempotency-Key was used with a different request.")
+
+
+class WebhookNotFound(DomainError):
+    """An unknown subscription, or a delivery that is not one of its deliveries."""
+
+    code = "WEBHOOK_NOT_FOUND"
+
+    def __init__(self, webhook_id: str, delivery_id: str | None = None) -> None:
+        if delivery_id is None:
+            super().__init__(f"webhook {webhook_id!r} does not exist")
+        else:
+            super().__init__(f"webhook {webhook_id!r} has no delivery {delivery_id!r}")
+        self.webhook_id = webhook_id
+        self.delivery_id = delivery_id

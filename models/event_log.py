@@ -1,5 +1,6 @@
 """Status updates of an event's tickets and registrations: built from outcomes, appended to the
-event log in the same transaction as the change, announced after commit, read back by SSE.
+event log in the same transaction as the change (with a webhook delivery per matching
+subscription: the outbox), announced after commit, read back by SSE.
 
 The log is the stream (`GET /events/{id}/updates`); Redis pub/sub only says "look now". Every
 writer of an event's log rows holds that event's row lock, so ids within one event grow in
@@ -73,38 +74,60 @@ def promotions(event_id: str, user_ids: Iterable[str]) -> list[Update]:
 
 _APPEND = text(
     """
-    INSERT INTO event_log (event_id, kind, payload)
-    SELECT v.event_id, v.kind, CAST(v.payload AS jsonb)
-      FROM unnest(CAST(:event_ids AS text[]), CAST(:kinds AS text[]), CAST(:payloads AS text[]))
-           WITH ORDINALITY AS v(event_id, kind, payload, n)
-     ORDER BY v.n
-    RETURNING id
+    WITH logged AS (
+        INSERT INTO event_log (event_id, kind, payload)
+        SELECT v.event_id, v.kind, CAST(v.payload AS jsonb)
+          FROM unnest(CAST(:event_ids AS text[]), CAST(:kinds AS text[]),
+                      CAST(:payloads AS text[]))
+               WITH ORDINALITY AS v(event_id, kind, payload, n)
+         ORDER BY v.n
+        RETURNING id, kind, payload, created_at
+    ), queued AS (
+        INSERT INTO webhook_deliveries
+               (webhook_id, message_id, kind, payload, message_at, next_attempt_at)
+        SELECT w.webhook_id,
+               'msg_' || left(encode(sha256(convert_to(l.id || '@' || l.created_at, 'UTF8')),
+                                     'hex'), 32),
+               l.kind, l.payload, l.created_at, now()
+          FROM logged l
+          JOIN webhooks w ON NOT w.disabled AND (l.kind = ANY (w.events) OR '*' = ANY (w.events))
+        RETURNING webhook_id
+    )
+    SELECT id, ARRAY(SELECT DISTINCT webhook_id FROM queued) AS subscriptions FROM logged
     """
 )
 
 
 def append(session: Session, updates: list[Update]) -> list[Update]:
-    """Write the updates to the event log and have them published once the transaction
-    commits; return them carrying their log ids (the SSE `id:`)."""
+    """Write the updates to the event log, and a webhook delivery of each to every active
+    subscription whose `events` match, and have them published (and the deliveries sent)
+    once the transaction commits; return them carrying their log ids (the SSE `id:`).
+
+    One statement over arrays, whatever the number of updates and subscriptions: the outbox
+    rows are written by the same INSERT, from the rows it logs, so a delivery exists exactly
+    when the change it reports committed (`models.webhooks`). With no subscription, the join
+    finds nothing and costs nothing measurable."""
     if not updates:
         return []
-    # One statement over arrays. Identity values are drawn in insertion order (ORDER BY n), so
-    # our ids sorted ascending are in the order of `updates`.
-    ids = sorted(
-        session.scalars(
-            _APPEND,
-            {
-                "event_ids": [u.event_id for u in updates],
-                "kinds": [u.kind for u in updates],
-                "payloads": [json.dumps(u.payload, separators=(",", ":")) for u in updates],
-            },
-        ).all()
-    )
+    rows = session.execute(
+        _APPEND,
+        {
+            "event_ids": [u.event_id for u in updates],
+            "kinds": [u.kind for u in updates],
+            "payloads": [json.dumps(u.payload, separators=(",", ":")) for u in updates],
+        },
+    ).all()
+    # Identity values are drawn in insertion order (ORDER BY n), so our ids sorted ascending
+    # are in the order of `updates`.
+    ids = sorted(row.id for row in rows)
+    subscriptions: list[str] = list(rows[0].subscriptions) if rows else []
     written = [
         Update(u.event_id, u.kind, u.payload, log_id)
         for u, log_id in zip(updates, ids, strict=True)
     ]
     after_commit(session, lambda messenger: messenger.publish(written))
+    if subscriptions:
+        after_commit(session, lambda messenger: messenger.deliver(subscriptions))
     return written
 
 

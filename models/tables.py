@@ -19,13 +19,14 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -194,4 +195,70 @@ class EventLogEntry(Base):
     event_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Webhook(Base):
+    """A subscription: where to POST which status updates, and the secret that signs them
+    (sealed: `tessera.webhook_secrets`)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (CheckConstraint("cardinality(events) >= 1", name="events_not_empty"),)
+
+    webhook_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    description: Mapped[str | None] = mapped_column(Text)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    disabled: Mapped[bool] = mapped_column(server_default=text("false"))
+    # Since when every attempt has failed (none succeeded since): 24 h of that disables it.
+    failing_since: Mapped[dt.datetime | None] = mapped_column()
+    disabled_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class WebhookDelivery(Base):
+    """One message for one subscription: the outbox row, written in the transaction of the
+    change it reports (`models.event_log.append`), then sent and retried by the workers.
+
+    No foreign key to `webhooks`: every apply transaction writes these rows, and a key would
+    make each of them lock its subscription's row; a delivery left behind by a subscription
+    deleted meanwhile is dropped by the sender."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name="delivery_status_known"
+        ),
+        # The delivery log of a subscription, newest first.
+        Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+        # What is due, per subscription: the sender's claims, the sweeper, the metrics.
+        Index(
+            "ix_webhook_deliveries_due",
+            "webhook_id",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_webhook_deliveries_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(26))
+    message_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    message_at: Mapped[dt.datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # `attempts` when the retry schedule last started over (a manual retry restarts it).
+    schedule_from: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    # A sender holds the delivery until then; past it, a dead sender's delivery is due again.
+    leased_until: Mapped[dt.datetime | None] = mapped_column()
+    first_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    delivered_at: Mapped[dt.datetime | None] = mapped_column()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

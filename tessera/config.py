@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path(".tessera")
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0)
+MIN_WEBHOOK_KEY_LENGTH = 16
 
 
 class ConfigError(ValueError):
@@ -40,6 +42,34 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
+def parse_retry_schedule(raw: str) -> tuple[float, ...]:
+    """`5,30,120`: the waits in seconds before each retry of a failed webhook delivery."""
+    waits: list[float] = []
+    for part in (p.strip() for p in raw.split(",")):
+        try:
+            wait = float(part)
+        except ValueError:
+            wait = -1.0
+        if not 0 < wait < 10**7:  # also refuses nan and inf
+            raise ConfigError(
+                "TESSERA_WEBHOOK_RETRY_SCHEDULE must be positive seconds separated by commas "
+                f"(got {part!r})"
+            )
+        waits.append(wait)
+    return tuple(waits)
+
+
+def parse_webhook_keys(raw: str) -> tuple[str, ...]:
+    """`new-key,old-key`: the first seals webhook secrets, every one can open them (rotation)."""
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if any(len(key) < MIN_WEBHOOK_KEY_LENGTH for key in keys):
+        raise ConfigError(
+            f"each TESSERA_WEBHOOK_KEY must be at least {MIN_WEBHOOK_KEY_LENGTH} characters "
+            "of random text"
+        )
+    return keys
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -59,6 +89,10 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     max_streams: int = 2000
     log_json: bool = True
+    webhook_keys: tuple[str, ...] = ()
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_concurrency: int = 8
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -85,6 +119,14 @@ class Settings:
                 max_body_bytes=int(env.get("TESSERA_MAX_BODY_BYTES", str(4 * 1024 * 1024))),
                 max_streams=int(env.get("TESSERA_MAX_STREAMS", "2000")),
                 log_json=env.get("TESSERA_LOG_FORMAT", "json") == "json",
+                webhook_keys=parse_webhook_keys(env.get("TESSERA_WEBHOOK_KEY", "")),
+                webhook_allow_private=env.get("TESSERA_WEBHOOK_ALLOW_PRIVATE", "") == "1",
+                webhook_retry_schedule=(
+                    parse_retry_schedule(env["TESSERA_WEBHOOK_RETRY_SCHEDULE"])
+                    if env.get("TESSERA_WEBHOOK_RETRY_SCHEDULE", "").strip()
+                    else DEFAULT_WEBHOOK_RETRY_SCHEDULE
+                ),
+                webhook_concurrency=int(env.get("TESSERA_WEBHOOK_WORKERS", "8")),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc

@@ -2,7 +2,7 @@
 
 Shared by the API (wakes an applier after accepting tickets, publishes promotions it caused) and
 the workers (publish results), through `RedisMessenger`, which the models' after-commit hook
-calls. Imports no other project package. The Celery task names and the queue are defined here,
+calls. Imports no other project package. The Celery task names and the queues are defined here,
 once, for the tasks, the routes and the senders.
 
 Coalescing wake-ups: the key `tessera:drain` says "an applier is queued or draining, and will
@@ -15,6 +15,10 @@ looks once more, so a ticket committed after that last look finds the key gone a
 new task: none is stranded. The key expires on its own, and the sweeper re-wakes the appliers
 from PostgreSQL, so a lost message, a killed worker or a restarted Redis costs seconds, never
 a ticket.
+
+Webhook deliveries are sent by `tessera.deliver` tasks on their own queue (so a slow receiver
+never holds up the appliers), one task per subscription at a time, coalesced the same way:
+`tessera:deliver:<webhookId>` says "a sender for this subscription is queued or sending".
 """
 
 from __future__ import annotations
@@ -36,9 +40,12 @@ QUEUE = "tessera"
 DRAIN_TASK = "tessera.drain"
 SWEEP_TASK = "tessera.sweep"
 TASK_NAMES = (DRAIN_TASK, SWEEP_TASK)
+WEBHOOK_QUEUE = "tessera.webhooks"
+DELIVER_TASK = "tessera.deliver"
 DRAIN_KEY = "tessera:drain"
 DRAIN_KEY_TTL_SECONDS = 30
 NUDGE_KEY = "tessera:drain:nudge"
+DELIVER_KEY_TTL_SECONDS = 20
 EVENT_CHANNELS = "tessera:event:*"
 # Redis must never make the API hang: a call that cannot reach it fails within this.
 REDIS_SOCKET_TIMEOUT = 1.0
@@ -99,6 +106,46 @@ class Waker:
         except Exception:  # broker down or slow: the sweeper is the safety net
             log.warning("wake-up not sent; the sweeper will retry")
         return False
+
+    def deliver(self, webhook_ids: Iterable[str], *, force: bool = False) -> list[str]:
+        """Make sure a sender will look at each subscription's due deliveries: queue a
+        `tessera.deliver` task for each one that has none queued or sending (or for each, with
+        `force`). Returns the subscriptions a task was sent for."""
+        ids = sorted(set(webhook_ids))
+        if not ids:
+            return []
+        sent: list[str] = []
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for webhook_id in ids:
+                pipe.set(deliver_key(webhook_id), "1", nx=True, ex=DELIVER_KEY_TTL_SECONDS)
+            for webhook_id, queued_here in zip(ids, pipe.execute(), strict=True):
+                if force or queued_here:
+                    self.sender.send_task(DELIVER_TASK, args=[webhook_id])
+                    sent.append(webhook_id)
+        except Exception:  # broker down or slow: the sweeper is the safety net
+            log.warning("webhook wake-up not sent; the sweeper will retry")
+        return sent
+
+
+def deliver_key(webhook_id: str) -> str:
+    return f"tessera:deliver:{webhook_id}"
+
+
+def mark_delivering(client: redis.Redis, webhook_id: str) -> None:
+    """A sender works on the subscription: no other task need be queued while the key lives."""
+    try:
+        client.set(deliver_key(webhook_id), "1", ex=DELIVER_KEY_TTL_SECONDS)
+    except redis.RedisError:
+        log.warning("could not mark the webhook sender as busy")
+
+
+def stop_delivering(client: redis.Redis, webhook_id: str) -> None:
+    """The sender is about to stop: the next delivery must queue a new task."""
+    try:
+        client.delete(deliver_key(webhook_id))
+    except redis.RedisError:
+        log.warning("could not clear the webhook sender's key")
 
 
 def mark_draining(client: redis.Redis) -> None:
@@ -170,7 +217,7 @@ def publish(client: redis.Redis, updates: Iterable[Update]) -> None:
 
 class RedisMessenger:
     """What committed transactions announce, sent through Redis: status updates published,
-    appliers woken (the `models.db.Messenger` of the API and the workers)."""
+    appliers and webhook senders woken (the `models.db.Messenger` of the API and the workers)."""
 
     def __init__(self, client: redis.Redis, waker: Waker) -> None:
         self.client = client
@@ -181,3 +228,6 @@ class RedisMessenger:
 
     def wake(self, event_ids: Collection[str]) -> None:
         self.waker.wake(event_ids)
+
+    def deliver(self, webhook_ids: Collection[str]) -> None:
+        self.waker.deliver(webhook_ids)

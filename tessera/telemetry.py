@@ -41,6 +41,22 @@ def count_batch(pipe: Pipeline, result_statuses: Iterable[str]) -> None:
     pipe.hincrby(METRICS_KEY, "batch_sum", batch_size)
 
 
+WEBHOOK_OUTCOMES = ("delivered", "retrying", "failed")
+
+
+def count_webhook_attempts(client: redis.Redis, outcomes: Mapping[str, int]) -> None:
+    """Add recorded delivery attempts by outcome (`WEBHOOK_OUTCOMES`) to the worker counters;
+    a Redis outage loses the increment, never the attempt."""
+    pipe = client.pipeline(transaction=False)
+    for outcome, count in outcomes.items():
+        if count:
+            pipe.hincrby(METRICS_KEY, f"webhook:{outcome}", count)
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not count webhook attempts")
+
+
 def read_worker_metrics(client: redis.Redis) -> dict[str, int]:
     raw: Mapping[bytes, bytes] = client.hgetall(METRICS_KEY)  # type: ignore[assignment]
     return {k.decode(): int(v) for k, v in raw.items()}

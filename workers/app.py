@@ -9,7 +9,7 @@ from tessera.config import Settings
 from tessera.telemetry import configure_logging
 from workers import runtime
 
-app = Celery("tessera", include=["tasks.apply", "tasks.sweep"])
+app = Celery("tessera", include=["tasks.apply", "tasks.sweep", "tasks.deliver"])
 app.config_from_object("celeryconfig")
 
 

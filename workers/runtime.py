@@ -28,7 +28,9 @@ _current: Runtime | None = None
 def build(settings: Settings, sender: TaskSender) -> Runtime:
     if not settings.database_url or not settings.redis_url:
         raise ConfigError("workers need DATABASE_URL and REDIS_URL")
-    engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
+    # A webhook sender runs its tasks in threads: one connection each, at the busiest.
+    overflow = max(2, settings.webhook_concurrency)
+    engine = make_engine(settings.database_url, pool_size=2, max_overflow=overflow)
     client = redis_client(settings.redis_url)
     waker = Waker(client, sender)
     sessions = make_sessionmaker(engine, RedisMessenger(client, waker))

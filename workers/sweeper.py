@@ -1,18 +1,20 @@
 """The safety net behind the wake-ups: PostgreSQL, not Redis, decides what still needs doing.
 
 Every few seconds (celery beat), events with a ticket pending for longer than a wake-up should
-take are woken again. A lost message, a restarted Redis or a killed worker therefore delays a
-ticket by seconds; it never loses one. Housekeeping rides along: idempotency keys and event-log
-entries past their retention (`models.idempotency`, `models.event_log`) are deleted.
+take are woken again, and so are webhook subscriptions with a delivery due (a retry whose wait
+is over, or one a lost message or a dead sender left behind). A lost message, a restarted Redis
+or a killed worker therefore delays a ticket or a delivery by seconds; it never loses one.
+Housekeeping rides along: idempotency keys, event-log entries and finished webhook deliveries
+past their retention (`models.idempotency`, `models.event_log`, `models.outbox`) are deleted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from models import event_log, idempotency
+from models import event_log, idempotency, outbox
 from models.db import database_now
 from models.tickets import stale_pending_events
 from tessera.messaging import queue_depth
@@ -28,6 +30,8 @@ class SweepReport:
     woken: list[str]
     purged_keys: int
     purged_log: int
+    due_webhooks: list[str] = field(default_factory=list)
+    purged_deliveries: int = 0
 
 
 def sweep(runtime: Runtime, now: dt.datetime | None = None) -> SweepReport:
@@ -37,6 +41,8 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None) -> SweepReport:
         stale = stale_pending_events(session, (now or database_now(session)) - min_age)
         purged_keys = idempotency.purge_expired(session)
         purged_log = event_log.purge_expired(session)
+        due_webhooks = outbox.due_subscriptions(session)
+        purged_deliveries = outbox.purge_expired(session)
     if stale:
         # Force a task per stale event only while the queue is short. A long queue means the
         # workers are behind, not that wake-ups were lost: forcing would queue one more task
@@ -45,4 +51,7 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None) -> SweepReport:
         force = queue_depth(runtime.redis) < FORCE_BELOW_QUEUE_DEPTH
         log.info("waking %d event(s) with stale pending tickets (force=%s)", len(stale), force)
         runtime.waker.wake(stale, force=force)
-    return SweepReport(stale, purged_keys, purged_log)
+    if due_webhooks:
+        # Coalesced: a subscription whose sender is queued or sending gets no second task.
+        runtime.waker.deliver(due_webhooks)
+    return SweepReport(stale, purged_keys, purged_log, due_webhooks, purged_deliveries)

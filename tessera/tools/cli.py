@@ -25,6 +25,7 @@ from tessera.tools.processes import (
     child_env,
     flower_argv,
     metrics_env,
+    webhook_worker_argv,
     worker_argv,
 )
 from tessera.tools.servers import ServerUrls, servers
@@ -76,6 +77,15 @@ def migrate(data_dir: Path) -> None:
     click.echo("schema up to date")
 
 
+def webhook_key_env(data_dir: Path) -> dict[str, str]:
+    """TESSERA_WEBHOOK_KEY for the children: the configured one, else one generated on first
+    use and kept in the data directory (so `tessera up` and the parts started beside it with
+    the same --data-dir share it). Parts on other machines must be given the same key."""
+    if Settings.from_env().webhook_keys:
+        return {}
+    return {"TESSERA_WEBHOOK_KEY": _stored_secret(data_dir, "webhook-key", "twk_")}
+
+
 @main.command()
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -83,7 +93,7 @@ def migrate(data_dir: Path) -> None:
 def api(data_dir: Path, host: str, port: int) -> None:
     """Serve the HTTP API with gunicorn."""
     with resolved(data_dir) as urls:
-        env = child_env(urls, metrics_env(data_dir))
+        env = child_env(urls, {**metrics_env(data_dir), **webhook_key_env(data_dir)})
         sys.exit(run_foreground(api_argv(host, port), env))
 
 
@@ -98,6 +108,25 @@ def worker(data_dir: Path, concurrency: int | None) -> None:
     with resolved(data_dir) as urls:
         # restarts the Celery worker if it dies by itself, so a bare `tessera worker` heals
         restarter = Restarter(worker_argv(processes), child_env(urls), name="celery worker")
+        sys.exit(restarter.run())
+
+
+@main.command("webhook-worker")
+@data_dir_option
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="Sender threads [TESSERA_WEBHOOK_WORKERS or 8].",
+)
+def webhook_worker(data_dir: Path, concurrency: int | None) -> None:
+    """Run a Celery worker that delivers webhooks (its own queue)."""
+    from tessera.tools.restarting import Restarter
+
+    threads = concurrency or Settings.from_env().webhook_concurrency
+    with resolved(data_dir) as urls:
+        env = child_env(urls, webhook_key_env(data_dir))
+        restarter = Restarter(webhook_worker_argv(threads), env, name="celery webhook worker")
         sys.exit(restarter.run())
 
 
@@ -152,7 +181,8 @@ def _ready(url: str) -> bool:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def up(data_dir: Path, host: str, port: int) -> None:
-    """Run the whole stack in the foreground: servers, migrations, API, worker, beat, Flower."""
+    """Run the whole stack in the foreground: servers, migrations, API, workers (tickets and
+    webhooks), beat, Flower."""
     from models.db import migrate as run_migrations
     from tessera.tools.supervisor import Supervisor
 
@@ -170,6 +200,7 @@ def up(data_dir: Path, host: str, port: int) -> None:
     if settings.auth_enabled and not settings.api_keys:
         admin_key = _stored_secret(data_dir, "admin-key", "tsk_")
         extra["TESSERA_API_KEYS"] = f"{admin_key}:admin"
+    extra.update(webhook_key_env(data_dir))
     with resolved(data_dir) as urls:
         supervisor.say("tessera", f"PostgreSQL {urls.database_url}")
         supervisor.say("tessera", f"Redis {urls.redis_url}")
@@ -178,6 +209,7 @@ def up(data_dir: Path, host: str, port: int) -> None:
         env = child_env(urls, extra)
         supervisor.add("api", api_argv(host, port), {**env, **metrics_env(data_dir)})
         supervisor.add("worker", worker_argv(settings.worker_processes), env)
+        supervisor.add("webhooks", webhook_worker_argv(settings.webhook_concurrency), env)
         supervisor.add("beat", beat_argv(data_dir), env)
         if settings.flower_port:
             flower_auth = settings.flower_auth or _stored_secret(data_dir, "flower-auth", "admin:")

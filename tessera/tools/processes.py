@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from tessera.messaging import QUEUE
+from tessera.messaging import QUEUE, WEBHOOK_QUEUE
 from tessera.tools.servers import ServerUrls
 
 
@@ -49,6 +49,20 @@ def worker_argv(concurrency: int) -> list[str]:
         "--without-mingle", "--without-gossip",
         # unique per process, so several workers on one machine stay apart in Flower
         "--hostname", f"tessera-{uuid.uuid4().hex[:8]}@%h",
+    ]  # fmt: skip
+
+
+def webhook_worker_argv(concurrency: int) -> list[str]:
+    """The webhook senders: their own queue, so a slow receiver never holds up the appliers;
+    a thread per task, since a sender mostly waits for a receiver's answer."""
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+        "--loglevel", "INFO",
+        "--pool", "threads",
+        "--concurrency", str(concurrency),
+        "--queues", WEBHOOK_QUEUE,
+        "--without-mingle", "--without-gossip",
+        "--hostname", f"tessera-webhooks-{uuid.uuid4().hex[:8]}@%h",
     ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tessera.tools.servers import free_port
+from tests.webhook_receiver import receiving
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +43,18 @@ def wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, str, Path]]:
     data_dir = tmp_path_factory.mktemp("up") / "data"
     port, flower_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "TESSERA_WEBHOOK_KEY"}
+    }
     env.update(
         TESSERA_API_KEYS=f"{ADMIN_KEY}:admin",
         TESSERA_FLOWER_PORT=str(flower_port),
         TESSERA_FLOWER_AUTH="ops:secret-pass",
         TESSERA_WORKER_PROCESSES="1",
+        TESSERA_WEBHOOK_WORKERS="2",
+        TESSERA_WEBHOOK_ALLOW_PRIVATE="1",  # the test's receiver listens on loopback
         PYTHONUNBUFFERED="1",
     )
     process = subprocess.Popen(
@@ -131,3 +138,44 @@ def test_up_serves_commands_streams_updates_shows_workers_in_flower_and_exports_
     metrics = api.get(base + "/metrics", timeout=10).text
     assert "tessera_tickets_accepted_total" in metrics
     assert 'tessera_tickets_applied_total{result="registered"}' in metrics
+
+
+def test_up_delivers_signed_webhooks_from_its_own_worker_visible_in_flower(
+    up: tuple[str, int, str, Path],
+) -> None:
+    base, flower_port, flower_auth, data_dir = up
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+    with receiving() as receiver:
+        created = api.post(base + "/webhooks", json={"url": receiver.url, "events": ["*"]})
+        assert created.status_code == 201, created.text
+        receiver.secret = created.json()["secret"]
+        assert api.post(base + "/users", json={"userId": "bo", "name": "Bo"}).status_code == 201
+        event = {
+            "eventId": "hooked", "title": "Hooked", "description": "", "date": "2026-12-02",
+            "location": "Hall", "capacity": 5, "organizer": "Org", "status": "active",
+        }  # fmt: skip
+        assert api.post(base + "/events", json=event).status_code == 201
+        ticket = api.post(base + "/events/hooked/registrations", json={"userId": "bo"}).json()
+        got = receiver.wait_for(1, timeout=30)
+
+    assert got[0].verified
+    assert got[0].body["type"] == "ticket.completed"
+    assert got[0].body["data"]["ticketId"] == ticket["ticketId"]
+    key_file = data_dir / "webhook-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600  # the key that seals the secrets
+    user, password = flower_auth.split(":")
+    flower = f"http://127.0.0.1:{flower_port}"
+    deadline = time.monotonic() + 30
+    seen: dict[str, object] = {}
+    while time.monotonic() < deadline and not seen:
+        tasks = requests.get(
+            flower + "/api/tasks", params={"taskname": "tessera.deliver"},
+            auth=(user, password), timeout=10,
+        )  # fmt: skip
+        assert tasks.status_code == 200
+        seen = tasks.json()
+        time.sleep(0.5)
+    assert seen, "Flower shows no tessera.deliver task"
+    workers = {str(task["worker"]) for task in seen.values()}  # type: ignore[index]
+    assert all(name.startswith("tessera-webhooks-") for name in workers), workers

@@ -97,6 +97,9 @@ class FaultLab:
                     f"{ADMIN_KEY}:admin,{CLIENT_KEY}:client,{OTHER_CLIENT_KEY}:client"
                 ),
                 "TESSERA_RATE_LIMIT": "off",
+                # the webhook drills' receiver listens on loopback; their retries come quickly
+                "TESSERA_WEBHOOK_ALLOW_PRIVATE": "1",
+                "TESSERA_WEBHOOK_RETRY_SCHEDULE": "1,2,4",
             },
         )
         postgres_port = postgres.running_port()

@@ -34,6 +34,8 @@ CLIENT_WRITES = {
     ("DELETE", "/events/<event_id>/registrations/<user_id>"),
     ("POST", "/batches"),
 }
+# Webhooks are admin-only, reads included (CONTRACT.md, v2: "Webhooks (admin keys)").
+ADMIN_ONLY_PREFIXES = ("/webhooks",)
 MISSING_ID = "sec-missing"
 
 
@@ -55,6 +57,8 @@ class Route:
 
     @property
     def admin_only(self) -> bool:
+        if self.rule.startswith(ADMIN_ONLY_PREFIXES):
+            return True
         return self.method not in {"GET", "HEAD"} and (self.method, self.rule) not in CLIENT_WRITES
 
     def __str__(self) -> str:

@@ -30,6 +30,7 @@ from workers import runtime
 ADMIN_KEY = "admin-key"
 CLIENT_KEY = "client-key"
 OTHER_CLIENT_KEY = "other-client-key"
+WEBHOOK_KEY = "integration-webhook-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
 OTHER_CLIENT = {"Authorization": f"Bearer {OTHER_CLIENT_KEY}"}
@@ -71,6 +72,7 @@ def settings(server_urls: ServerUrls) -> Settings:
             ApiKey(OTHER_CLIENT_KEY, "client"),
         ),
         rate_limit="off",
+        webhook_keys=(WEBHOOK_KEY,),
     )
 
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from models import event_log
 from tessera.config import ApiKey, ConfigError, Settings
 from tessera.tools.servers import free_port
 from tests.integration.conftest import (
@@ -88,6 +90,50 @@ def test_creating_changing_and_deleting_users_and_events_need_an_admin_key(
     assert forbidden.status_code == 403
     assert forbidden.get_json()["code"] == "FORBIDDEN"
     assert call(seeded, ADMIN).status_code == success
+
+
+WEBHOOK_CALLS: dict[str, tuple[str, str, int]] = {
+    "create webhook": ("POST", "/webhooks", 201),
+    "list webhooks": ("GET", "/webhooks", 200),
+    "get webhook": ("GET", "/webhooks/{webhook}", 200),
+    "webhook deliveries": ("GET", "/webhooks/{webhook}/deliveries", 200),
+    "retry a delivery": ("POST", "/webhooks/{webhook}/deliveries/{delivery}/retry", 202),
+    "delete webhook": ("DELETE", "/webhooks/{webhook}", 204),
+}
+
+
+@pytest.fixture
+def with_webhook(
+    api_app: AppFactory, settings: Settings, db: sessionmaker[Session]
+) -> tuple[FlaskClient, dict[str, str]]:
+    """A subscription (to a loopback URL, allowed here) with one delivery in its log."""
+    client = api_app(with_settings(settings, webhook_allow_private=True)).test_client()
+    created = client.post(
+        "/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["*"]}, headers=ADMIN
+    ).get_json()
+    with db.begin() as session:
+        event_log.append(session, [event_log.promoted("e1", "ann")])
+    log = client.get(f"/webhooks/{created['webhookId']}/deliveries", headers=ADMIN).get_json()
+    return client, {"webhook": created["webhookId"], "delivery": log["items"][0]["deliveryId"]}
+
+
+@pytest.mark.parametrize(("method", "path", "success"), WEBHOOK_CALLS.values(), ids=WEBHOOK_CALLS)
+def test_every_webhook_call_needs_an_admin_key_reads_included(
+    with_webhook: tuple[FlaskClient, dict[str, str]], method: str, path: str, success: int
+) -> None:
+    client, ids = with_webhook
+    url = path.format(**ids)
+    body = {"url": "http://127.0.0.1:9/", "events": ["*"]} if url == "/webhooks" else None
+
+    def call(headers: dict[str, str]) -> Any:
+        return client.open(url, method=method, json=body, headers=headers)
+
+    assert call(NO_KEY).status_code == 401
+    assert call(UNKNOWN_KEY).status_code == 401
+    forbidden = call(CLIENT)
+    assert forbidden.status_code == 403
+    assert forbidden.get_json()["code"] == "FORBIDDEN"
+    assert call(ADMIN).status_code == success
 
 
 def test_a_client_key_is_refused_before_its_body_is_even_read(client: FlaskClient) -> None:

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-TESSERA_SERVICES = {"migrate", "api", "worker", "beat", "flower"}
-SECRETS = {"POSTGRES_PASSWORD", "TESSERA_API_KEYS", "TESSERA_FLOWER_AUTH"}
+TESSERA_SERVICES = {"migrate", "api", "worker", "webhooks", "beat", "flower"}
+SECRETS = {"POSTGRES_PASSWORD", "TESSERA_API_KEYS", "TESSERA_FLOWER_AUTH", "TESSERA_WEBHOOK_KEY"}
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - what a container must bind to be reachable
 REQUIRED_VARIABLE = re.compile(r"\$\{[A-Z_]+:\?[^}]*\}")
 
@@ -92,7 +92,7 @@ def test_the_services_start_in_order_and_wait_for_healthy_servers(
 ) -> None:
     services = compose["services"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for service in ("api", "worker", "beat"):
+    for service in ("api", "worker", "webhooks", "beat"):
         assert services[service]["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},

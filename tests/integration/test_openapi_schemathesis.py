@@ -54,6 +54,12 @@ CONTRACT_OPERATIONS = {
     ("get", "/ready"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
+    ("post", "/webhooks"),
+    ("get", "/webhooks"),
+    ("get", "/webhooks/{webhookId}"),
+    ("delete", "/webhooks/{webhookId}"),
+    ("get", "/webhooks/{webhookId}/deliveries"),
+    ("post", "/webhooks/{webhookId}/deliveries/{deliveryId}/retry"),
 }
 # Beyond the contract's table: a batch's tickets page by page, Prometheus metrics, and the
 # operator console's page.
@@ -153,6 +159,12 @@ def test_the_admin_operations_say_they_can_be_forbidden(document: dict[str, Any]
         ("post", "/events"),
         ("put", "/events/{eventId}"),
         ("delete", "/events/{eventId}"),
+        ("post", "/webhooks"),
+        ("get", "/webhooks"),
+        ("get", "/webhooks/{webhookId}"),
+        ("delete", "/webhooks/{webhookId}"),
+        ("get", "/webhooks/{webhookId}/deliveries"),
+        ("post", "/webhooks/{webhookId}/deliveries/{deliveryId}/retry"),
     }
 
 
