@@ -18,6 +18,7 @@ else raises `StateNotLoaded` instead of guessing.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import enum
 from collections import deque
 from collections.abc import Iterable
@@ -38,6 +39,23 @@ MAX_BYPASS_LIMIT = 100
 class Standing(enum.StrEnum):
     REGISTERED = "registered"
     WAITLISTED = "waitlisted"
+    OFFERED = "offered"  # seats held for a party of the line until it accepts or the offer ends
+
+
+class Promotion(enum.StrEnum):
+    """What settling does for a party the policy lets in: seat it, or offer it the seats."""
+
+    AUTOMATIC = "automatic"
+    OFFER = "offer"
+
+
+class Unchanged(enum.Enum):
+    """A setting an update leaves as it is (None is a value there: "no window")."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
 
 
 class Policy(enum.StrEnum):
@@ -56,6 +74,10 @@ class DenialCode(enum.StrEnum):
     USER_NOT_FOUND = "USER_NOT_FOUND"
     EVENT_NOT_FOUND = "EVENT_NOT_FOUND"
     PARTY_TOO_LARGE = "PARTY_TOO_LARGE"
+    REGISTRATION_NOT_OPEN = "REGISTRATION_NOT_OPEN"
+    REGISTRATION_CLOSED = "REGISTRATION_CLOSED"
+    UNREGISTER_CLOSED = "UNREGISTER_CLOSED"
+    NO_OPEN_OFFER = "NO_OPEN_OFFER"
 
 
 DENIAL_MESSAGES: dict[DenialCode, str] = {
@@ -66,7 +88,14 @@ DENIAL_MESSAGES: dict[DenialCode, str] = {
     DenialCode.USER_NOT_FOUND: "the user does not exist",
     DenialCode.EVENT_NOT_FOUND: "the event does not exist",
     DenialCode.PARTY_TOO_LARGE: "the party has more seats than this event allows one registration",
+    DenialCode.REGISTRATION_NOT_OPEN: "registration had not opened when the command was accepted",
+    DenialCode.REGISTRATION_CLOSED: "registration had closed when the command was accepted",
+    DenialCode.UNREGISTER_CLOSED: "unregistering had closed when the command was accepted",
+    DenialCode.NO_OPEN_OFFER: "the user had no open offer for this event when it was accepted",
 }
+
+MIN_OFFER_TTL_SECONDS = 5
+MAX_OFFER_TTL_SECONDS = 604_800
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -76,11 +105,31 @@ DENIAL_MESSAGES: dict[DenialCode, str] = {
 class Register:
     user_id: str
     seats: int = 1
+    accepted_at: dt.datetime | None = None  # the ticket's acceptance time: windows decide by it
 
 
 @dataclass(frozen=True)
 class Unregister:
     user_id: str
+    accepted_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class AcceptOffer:
+    user_id: str
+    accepted_at: dt.datetime | None = None  # accepted strictly before the offer's expiry: wins
+
+
+@dataclass(frozen=True)
+class DeclineOffer:
+    user_id: str
+
+
+@dataclass(frozen=True)
+class ExpireOffers:
+    """The offers that ran out by `until` end, in the order they expired."""
+
+    until: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -104,9 +153,23 @@ class Reconfigure:
     max_party_size: int | None = None
     policy: Policy | None = None
     bypass_limit: int | None = None
+    promotion: Promotion | None = None
+    offer_ttl_seconds: int | None = None
+    registration_opens_at: dt.datetime | Unchanged | None = UNCHANGED
+    registration_closes_at: dt.datetime | Unchanged | None = UNCHANGED
+    unregister_closes_at: dt.datetime | Unchanged | None = UNCHANGED
 
 
-Command = Register | Unregister | RemoveUser | ChangeCapacity | Reconfigure
+Command = (
+    Register
+    | Unregister
+    | RemoveUser
+    | ChangeCapacity
+    | Reconfigure
+    | AcceptOffer
+    | DeclineOffer
+    | ExpireOffers
+)
 
 
 # --- outcomes ---------------------------------------------------------------------------
@@ -136,10 +199,20 @@ class Denied:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """Seats held for a party of the line until `expires_at`."""
+
+    user_id: str
+    seats: int
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class Unregistered:
     user_id: str
     left: Standing
     promoted_user_ids: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,30 +220,60 @@ class UserRemoved:
     user_id: str
     left: Standing | None
     promoted_user_ids: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
 
 
 @dataclass(frozen=True)
 class CapacityChanged:
     capacity: int
     promoted_user_ids: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
 
 
 @dataclass(frozen=True)
 class Reconfigured:
     changes: tuple[tuple[str, object, object], ...]  # (setting, from, to), in a fixed order
     promoted_user_ids: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
 
 
-Outcome = (
-    Registered | Waitlisted | Denied | Unregistered | UserRemoved | CapacityChanged | Reconfigured
-)
+@dataclass(frozen=True)
+class OfferAccepted:
+    user_id: str
+    seats: int
+
+
+@dataclass(frozen=True)
+class OfferDeclined:
+    user_id: str
+    promoted_user_ids: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
+
+
+@dataclass(frozen=True)
+class OfferExpired:
+    user_id: str
+    seats: int
+    expired_at: dt.datetime
+    promoted_user_ids: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
+
+
+Settles = Unregistered | UserRemoved | CapacityChanged | Reconfigured | OfferDeclined | OfferExpired
+Outcome = Registered | Waitlisted | Denied | OfferAccepted | Settles
 
 
 def promoted_by(outcome: Outcome) -> tuple[str, ...]:
-    """Who an outcome seated from the line, in the order they were seated."""
-    match outcome:
-        case Unregistered() | UserRemoved() | CapacityChanged() | Reconfigured():
-            return outcome.promoted_user_ids
+    """Who an outcome's settling seated from the line, in the order they were seated."""
+    if isinstance(outcome, Settles):
+        return outcome.promoted_user_ids
+    return ()
+
+
+def offers_by(outcome: Outcome) -> tuple[Offer, ...]:
+    """The offers an outcome's settling made, in the order made."""
+    if isinstance(outcome, Settles):
+        return outcome.offers
     return ()
 
 
@@ -187,6 +290,7 @@ class Membership:
     order: int
     seats: int = 1
     passovers: int = 0
+    expires_at: dt.datetime | None = None  # an offer's end
 
 
 def _check_user_id(user_id: str) -> None:
@@ -210,6 +314,10 @@ def _check_range(field_name: str, value: object, low: int, high: int) -> int:
     return value  # type: ignore[return-value]
 
 
+def _check_ttl(value: object) -> int:
+    return _check_range("offerTtlSeconds", value, MIN_OFFER_TTL_SECONDS, MAX_OFFER_TTL_SECONDS)
+
+
 @dataclass
 class EventSeats:
     """What the rules know of one event, and the rules themselves.
@@ -218,8 +326,9 @@ class EventSeats:
     `complete` is true every user not in `members` holds none; otherwise only the users listed
     are known. `waitlist` is the head of the line (user ids) in order: all of it when its length
     equals `waitlisted_count`, else the first part. Counts are of parties (`registered_count`,
-    `waitlisted_count`) and of seats (`registered_seats`, `waitlist_seats`). `changed` names the
-    users whose membership a rule changed since the last save.
+    `waitlisted_count`, `offered_count`) and of seats (`registered_seats`, `waitlist_seats`,
+    `offered_seats`). `now` is the clock offers are made by (the applying transaction's). `changed`
+    names the users whose membership a rule changed since the last save.
     """
 
     capacity: int
@@ -236,6 +345,14 @@ class EventSeats:
     max_party_size: int = 1
     policy: Policy = Policy.STRICT
     bypass_limit: int = 3
+    promotion: Promotion = Promotion.AUTOMATIC
+    offer_ttl_seconds: int = 3600
+    offered_count: int = 0
+    offered_seats: int = 0
+    registration_opens_at: dt.datetime | None = None
+    registration_closes_at: dt.datetime | None = None
+    unregister_closes_at: dt.datetime | None = None
+    now: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         if self.registered_seats < 0:
@@ -252,26 +369,36 @@ class EventSeats:
         max_party_size: int = 1,
         policy: Policy = Policy.STRICT,
         bypass_limit: int = 3,
+        promotion: Promotion = Promotion.AUTOMATIC,
+        offer_ttl_seconds: int = 3600,
+        registration_opens_at: dt.datetime | None = None,
+        registration_closes_at: dt.datetime | None = None,
+        unregister_closes_at: dt.datetime | None = None,
     ) -> EventSeats:
-        _check_capacity(capacity)
-        _check_range("maxPartySize", max_party_size, 1, MAX_PARTY_SEATS)
-        _check_range("bypassLimit", bypass_limit, 0, MAX_BYPASS_LIMIT)
-        if max_party_size > capacity:
-            raise InvalidInput("maxPartySize", "must not exceed the capacity")
-        return cls(
-            capacity=capacity,
-            waitlist_enabled=waitlist_enabled,
-            complete=True,
-            max_party_size=max_party_size,
-            policy=Policy(policy),
-            bypass_limit=bypass_limit,
+        """A new event with no one in it; its settings judged as an event update's are."""
+        # The capacity is set first so a party size above it is named as the fault.
+        seats = cls(capacity=_check_capacity(capacity), waitlist_enabled=False, complete=True)
+        seats._apply_settings(
+            Reconfigure(
+                None,
+                waitlist_enabled,
+                max_party_size,
+                policy,
+                bypass_limit,
+                promotion,
+                offer_ttl_seconds,
+                registration_opens_at,
+                registration_closes_at,
+                unregister_closes_at,
+            )
         )
+        return seats
 
     # --- queries ------------------------------------------------------------------------
 
     @property
     def available(self) -> int:
-        return self.capacity - self.registered_seats
+        return self.capacity - self.registered_seats - self.offered_seats
 
     @property
     def line_loaded(self) -> bool:
@@ -296,23 +423,37 @@ class EventSeats:
                 return index
         return None
 
-    def line_needed(self, commands: Iterable[Command]) -> int:
+    def open_offers(self) -> list[tuple[str, Membership]]:
+        """The known open offers, in the order made."""
+        offered = [
+            (u, m)
+            for u, m in self.members.items()
+            if m is not None and m.standing is Standing.OFFERED
+        ]
+        return sorted(offered, key=lambda pair: pair[1].order)
+
+    def line_needed(self, commands: Iterable[Command]) -> int:  # noqa: PLR0912 - a case each
         """How much of the line's head the commands can need, for a loader that has read the
-        event's counts and the named users' memberships: nothing while no seat can be free,
-        the whole line under `fill`, else one party per seat that can free up (each takes one
-        at least), one more to see who blocks, and one per waiting party that may leave."""
+        event's counts, the named users' memberships and the offers due to expire: nothing
+        while no seat can be free, the whole line under `fill`, else one party per seat that
+        can free up (each takes one at least), one more to see who blocks, and one per waiting
+        party that may leave."""
         if self.waitlisted_count == 0:
             return 0
         capacity, fill = self.capacity, self.policy is Policy.FILL
         freed = leaving_waiting = 0
         for command in commands:
             match command:
-                case Unregister(user_id) | RemoveUser(user_id):
+                case Unregister(user_id) | RemoveUser(user_id) | DeclineOffer(user_id):
                     membership = self.members.get(user_id)
-                    if membership is not None and membership.standing is Standing.REGISTERED:
-                        freed += membership.seats
-                    elif membership is not None:
+                    if membership is None:
+                        continue
+                    if membership.standing is Standing.WAITLISTED:
                         leaving_waiting += 1
+                    else:
+                        freed += membership.seats
+                case ExpireOffers(until):
+                    freed += sum(m.seats for _, m in self.open_offers() if _is_due(m, until))
                 case ChangeCapacity(new) if _is_int(new):
                     capacity = max(capacity, new)
                 case Reconfigure(capacity=int(new)) if _is_int(new):
@@ -322,7 +463,7 @@ class EventSeats:
                     fill = fill or new_policy is Policy.FILL
                 case _:
                     pass
-        most_available = capacity - self.registered_seats + freed
+        most_available = capacity - self.registered_seats - self.offered_seats + freed
         if most_available <= 0:
             return 0
         if fill:
@@ -331,36 +472,48 @@ class EventSeats:
 
     # --- the rules ----------------------------------------------------------------------
 
-    def handle(self, command: Command) -> Outcome:
-        """Apply one command; the single entry point the worker and the services call."""
+    def handle(self, command: Command) -> Outcome:  # noqa: PLR0911 - one per command
+        """Apply one command (for `ExpireOffers`, use `expire_offers`: it may end several)."""
         match command:
-            case Register(user_id, seats):
-                return self.register(user_id, seats)
-            case Unregister(user_id):
-                return self.unregister(user_id)
+            case Register(user_id, seats, accepted_at):
+                return self.register(user_id, seats, accepted_at)
+            case Unregister(user_id, accepted_at):
+                return self.unregister(user_id, accepted_at)
             case RemoveUser(user_id):
                 return self.remove_user(user_id)
             case ChangeCapacity(capacity):
                 return self.change_capacity(capacity)
             case Reconfigure():
                 return self.reconfigure(command)
+            case AcceptOffer(user_id, accepted_at):
+                return self.accept_offer(user_id, accepted_at)
+            case DeclineOffer(user_id):
+                return self.decline_offer(user_id)
         raise InvalidInput("type", f"unknown command {command!r}")
 
-    def register(self, user_id: str, seats: int = 1) -> Registered | Waitlisted | Denied:
+    def register(  # noqa: PLR0911 - each denial in the contract's order
+        self, user_id: str, seats: int = 1, accepted_at: dt.datetime | None = None
+    ) -> Registered | Waitlisted | Denied:
         _check_user_id(user_id)
         _check_range("seats", seats, 1, MAX_PARTY_SEATS)
+        if accepted_at is not None:
+            if self.registration_opens_at and accepted_at < self.registration_opens_at:
+                return Denied(user_id, DenialCode.REGISTRATION_NOT_OPEN)
+            if self.registration_closes_at and accepted_at >= self.registration_closes_at:
+                return Denied(user_id, DenialCode.REGISTRATION_CLOSED)
         membership = self.membership(user_id)
         if membership is not None:
             code = (
                 DenialCode.ALREADY_REGISTERED
                 if membership.standing is Standing.REGISTERED
-                else DenialCode.ALREADY_WAITLISTED
+                else DenialCode.ALREADY_WAITLISTED  # waiting, or offered seats
             )
             return Denied(user_id, code)
         if seats > self.max_party_size:
             return Denied(user_id, DenialCode.PARTY_TOO_LARGE)
         # The line is settled, so no waiting party fits now: the newcomer, considered last,
-        # is seated if it fits and nobody waiting bars the way (anybody under `strict`).
+        # is seated (never offered) if it fits and nobody waiting bars the way (under `strict`,
+        # anybody waiting).
         if seats <= self.available and not self._line_bars_newcomers():
             self._pass_over_everyone_waiting()
             self._seat(user_id, seats)
@@ -369,51 +522,99 @@ class EventSeats:
             return Denied(user_id, DenialCode.EVENT_FULL)
         return Waitlisted(user_id, position=self._join_line(user_id, seats), seats=seats)
 
-    def unregister(self, user_id: str) -> Unregistered | Denied:
+    def unregister(
+        self, user_id: str, accepted_at: dt.datetime | None = None
+    ) -> Unregistered | Denied:
         _check_user_id(user_id)
-        left = self._leave(user_id)
-        if left is None:
+        membership = self.membership(user_id)
+        if membership is None:
             return Denied(user_id, DenialCode.NOT_REGISTERED)
-        return Unregistered(user_id, left=left, promoted_user_ids=self._settle())
+        closes = self.unregister_closes_at
+        if (
+            membership.standing is Standing.REGISTERED
+            and closes is not None
+            and accepted_at is not None
+            and accepted_at >= closes
+        ):
+            return Denied(user_id, DenialCode.UNREGISTER_CLOSED)
+        left = self._leave(user_id)
+        assert left is not None
+        promoted, offers = self._settle()
+        return Unregistered(user_id, left, promoted, offers)
 
     def remove_user(self, user_id: str) -> UserRemoved:
         _check_user_id(user_id)
         left = self._leave(user_id)
-        promoted = self._settle() if left is not None else ()
-        return UserRemoved(user_id, left=left, promoted_user_ids=promoted)
+        if left is None:
+            return UserRemoved(user_id, left=None)
+        promoted, offers = self._settle()
+        return UserRemoved(user_id, left, promoted, offers)
+
+    def accept_offer(
+        self, user_id: str, accepted_at: dt.datetime | None = None
+    ) -> OfferAccepted | Denied:
+        """The offered party takes its seats, in seat order now; an accept accepted at or
+        after the offer's end finds no open offer."""
+        _check_user_id(user_id)
+        membership = self.membership(user_id)
+        if (
+            membership is None
+            or membership.standing is not Standing.OFFERED
+            or (accepted_at is not None and not _is_before_end(accepted_at, membership))
+        ):
+            return Denied(user_id, DenialCode.NO_OPEN_OFFER)
+        self._leave(user_id)
+        self._seat(user_id, membership.seats)
+        return OfferAccepted(user_id, membership.seats)
+
+    def decline_offer(self, user_id: str) -> OfferDeclined | Denied:
+        _check_user_id(user_id)
+        membership = self.membership(user_id)
+        if membership is None or membership.standing is not Standing.OFFERED:
+            return Denied(user_id, DenialCode.NO_OPEN_OFFER)
+        self._leave(user_id)
+        promoted, offers = self._settle()
+        return OfferDeclined(user_id, promoted, offers)
+
+    def expire_offers(self, until: dt.datetime) -> list[OfferExpired]:
+        """End every known offer that ran out by `until`, earliest first, settling after each
+        (so the seats of one may become the next offer). The loader must have loaded every
+        offer due by then."""
+        ended: list[OfferExpired] = []
+        while True:
+            due = [(m.expires_at, m.order, u) for u, m in self.open_offers() if _is_due(m, until)]
+            if not due:
+                return ended
+            expired_at, _, user_id = min(due)
+            membership = self.members[user_id]
+            assert membership is not None
+            assert expired_at is not None
+            self._leave(user_id)
+            promoted, offers = self._settle()
+            ended.append(OfferExpired(user_id, membership.seats, expired_at, promoted, offers))
+
+    def next_expiry(self) -> dt.datetime | None:
+        """When the earliest known offer runs out."""
+        ends = [m.expires_at for _, m in self.open_offers() if m.expires_at is not None]
+        return min(ends) if ends else None
 
     def change_capacity(self, capacity: int) -> CapacityChanged:
         _check_capacity(capacity)
         self._check_capacity_for(capacity, self.max_party_size, capacity_changed=True)
         self.capacity = capacity
-        return CapacityChanged(capacity, self._settle())
+        promoted, offers = self._settle()
+        return CapacityChanged(capacity, promoted, offers)
 
     def reconfigure(self, change: Reconfigure) -> Reconfigured:
         """An event update, judged on its new values together; a refusal changes nothing."""
-        capacity = self.capacity if change.capacity is None else _check_capacity(change.capacity)
-        max_party = (
-            self.max_party_size
-            if change.max_party_size is None
-            else _check_range("maxPartySize", change.max_party_size, 1, MAX_PARTY_SEATS)
-        )
-        bypass = (
-            self.bypass_limit
-            if change.bypass_limit is None
-            else _check_range("bypassLimit", change.bypass_limit, 0, MAX_BYPASS_LIMIT)
-        )
-        policy = self.policy if change.policy is None else Policy(change.policy)
-        enabled = (
-            self.waitlist_enabled if change.waitlist_enabled is None else change.waitlist_enabled
-        )
-        self._check_capacity_for(capacity, max_party, capacity_changed=change.capacity is not None)
         before = self._settings()
-        self.capacity, self.max_party_size, self.bypass_limit = capacity, max_party, bypass
-        self.policy, self.waitlist_enabled = policy, bool(enabled)
+        self._apply_settings(change)
         after = self._settings()
         changes = tuple(
             (name, before[name], after[name]) for name in before if before[name] != after[name]
         )
-        return Reconfigured(changes, self._settle())
+        promoted, offers = self._settle()
+        return Reconfigured(changes, promoted, offers)
 
     def set_waitlist_enabled(self, enabled: bool) -> None:
         """Turning the waitlist off keeps those already waiting; it only denies newcomers."""
@@ -428,11 +629,52 @@ class EventSeats:
             "maxPartySize": self.max_party_size,
             "waitlistPolicy": self.policy.value,
             "bypassLimit": self.bypass_limit,
+            "promotion": self.promotion.value,
+            "offerTtlSeconds": self.offer_ttl_seconds,
+            "registrationOpensAt": self.registration_opens_at,
+            "registrationClosesAt": self.registration_closes_at,
+            "unregisterClosesAt": self.unregister_closes_at,
         }
 
+    def _apply_settings(self, change: Reconfigure) -> None:
+        """Judge every new value first (a refusal changes nothing), then set them."""
+        capacity = self.capacity if change.capacity is None else _check_capacity(change.capacity)
+        max_party = (
+            self.max_party_size
+            if change.max_party_size is None
+            else _check_range("maxPartySize", change.max_party_size, 1, MAX_PARTY_SEATS)
+        )
+        bypass = (
+            self.bypass_limit
+            if change.bypass_limit is None
+            else _check_range("bypassLimit", change.bypass_limit, 0, MAX_BYPASS_LIMIT)
+        )
+        ttl = (
+            self.offer_ttl_seconds
+            if change.offer_ttl_seconds is None
+            else _check_ttl(change.offer_ttl_seconds)
+        )
+        policy = self.policy if change.policy is None else Policy(change.policy)
+        promotion = self.promotion if change.promotion is None else Promotion(change.promotion)
+        enabled = (
+            self.waitlist_enabled if change.waitlist_enabled is None else change.waitlist_enabled
+        )
+        opens = _kept(change.registration_opens_at, self.registration_opens_at)
+        closes = _kept(change.registration_closes_at, self.registration_closes_at)
+        unregister_closes = _kept(change.unregister_closes_at, self.unregister_closes_at)
+        if opens is not None and closes is not None and opens >= closes:
+            raise InvalidInput("registrationOpensAt", "must be before registrationClosesAt")
+        self._check_capacity_for(capacity, max_party, capacity_changed=change.capacity is not None)
+        self.capacity, self.max_party_size, self.bypass_limit = capacity, max_party, bypass
+        self.policy, self.promotion, self.offer_ttl_seconds = policy, promotion, ttl
+        self.waitlist_enabled = bool(enabled)
+        self.registration_opens_at, self.registration_closes_at = opens, closes
+        self.unregister_closes_at = unregister_closes
+
     def _check_capacity_for(self, capacity: int, max_party: int, *, capacity_changed: bool) -> None:
-        if capacity < self.registered_seats:
-            raise CapacityBelowRegistered(capacity, self.registered_seats)
+        taken = self.registered_seats + self.offered_seats
+        if capacity < taken:
+            raise CapacityBelowRegistered(capacity, taken)
         if max_party > capacity:
             if capacity_changed:
                 raise CapacityBelowPartySize(capacity, max_party)
@@ -451,6 +693,18 @@ class EventSeats:
         self._set(user_id, Membership(Standing.REGISTERED, self._take_order(), seats))
         self.registered_count += 1
         self.registered_seats += seats
+
+    def _offer(self, user_id: str, seats: int) -> Offer:
+        if self.now is None:
+            raise StateNotLoaded("the clock offers are made by was not given")
+        expires_at = self.now + dt.timedelta(seconds=self.offer_ttl_seconds)
+        self._set(
+            user_id,
+            Membership(Standing.OFFERED, self._take_order(), seats, expires_at=expires_at),
+        )
+        self.offered_count += 1
+        self.offered_seats += seats
+        return Offer(user_id, seats, expires_at)
 
     def _join_line(self, user_id: str, seats: int) -> int:
         """Put the party at the back of the line; returns its position."""
@@ -500,17 +754,22 @@ class EventSeats:
             self.waitlist_seats -= membership.seats
             if user_id in self.waitlist:
                 self.waitlist.remove(user_id)
-            return Standing.WAITLISTED
-        self.registered_count -= 1
-        self.registered_seats -= membership.seats
-        return Standing.REGISTERED
+        elif membership.standing is Standing.OFFERED:
+            self.offered_count -= 1
+            self.offered_seats -= membership.seats
+        else:
+            self.registered_count -= 1
+            self.registered_seats -= membership.seats
+        return membership.standing
 
-    def _settle(self) -> tuple[str, ...]:
-        """Seat the waiting parties the policy lets in, in line order; return them in the order
-        seated. A party that fits is seated unless an earlier one still waiting has been passed
-        over the bound's number of times (so under `strict`, unless any earlier one waits); each
-        seating counts one pass-over for every earlier party that keeps waiting."""
+    def _settle(self) -> tuple[tuple[str, ...], tuple[Offer, ...]]:
+        """Let in the waiting parties the policy allows, in line order: seat them, or (under
+        `promotion: offer`) offer them the seats. A party that fits is let in unless an earlier
+        one still waiting has been passed over the bound's number of times (so under `strict`,
+        unless any earlier one waits); each one let in counts one pass-over for every earlier
+        party that keeps waiting. Returns who was seated and the offers made, in order."""
         seated: list[str] = []
+        offers: list[Offer] = []
         passed: list[str] = []  # earlier parties that keep waiting, in line order
         bound = self._bypass_bound
         index = 0
@@ -522,54 +781,77 @@ class EventSeats:
             if membership.seats > self.available:
                 passed.append(user_id)
                 if membership.passovers >= bound:
-                    break  # nobody behind it may be seated
+                    break  # nobody behind it may be let in
                 index += 1
                 continue
-            del self.waitlist[index]
-            self.waitlisted_count -= 1
-            self.waitlist_seats -= membership.seats
-            self._seat(user_id, membership.seats)
-            seated.append(user_id)
+            self._leave(user_id)
+            if self.promotion is Promotion.OFFER:
+                offers.append(self._offer(user_id, membership.seats))
+            else:
+                self._seat(user_id, membership.seats)
+                seated.append(user_id)
             for earlier in passed:
                 self._waiting(earlier).passovers += 1
                 self.changed.add(earlier)
             if any(self._waiting(u).passovers >= bound for u in passed):
                 break
-        return tuple(seated)
+        return tuple(seated), tuple(offers)
 
     # --- the contract's guarantee 3 -----------------------------------------------------
 
     def settled_by_now(self) -> tuple[str, ...]:
-        """Whom settling would seat now, on a copy (nobody, when the line is settled)."""
-        return copy.deepcopy(self)._settle()
+        """Whom settling would let in now, on a copy (nobody, when the line is settled)."""
+        trial = copy.deepcopy(self)
+        if trial.now is None:
+            trial.now = dt.datetime.now(dt.UTC)  # an offer's end does not matter to the check
+        promoted, offers = trial._settle()
+        return promoted + tuple(offer.user_id for offer in offers)
 
     def invariant_violations(self) -> list[str]:
-        """Guarantee 3 of the contract (v2: in seats, and the line settled), checked over a
-        complete `EventSeats`."""
+        """Guarantee 3 of the contract (v2: in seats, offers held, the line settled), checked
+        over a complete `EventSeats`."""
         problems: list[str] = []
         parties = [(u, m) for u, m in self.members.items() if m is not None]
-        seated = [(u, m) for u, m in parties if m.standing is Standing.REGISTERED]
-        waiting = [(u, m) for u, m in parties if m.standing is Standing.WAITLISTED]
-        if self.registered_seats > self.capacity:
-            problems.append(f"{self.registered_seats} seats taken exceeds capacity {self.capacity}")
+        by_standing = {
+            standing: [(u, m) for u, m in parties if m.standing is standing]
+            for standing in Standing
+        }
+        taken = self.registered_seats + self.offered_seats
+        if taken > self.capacity:
+            problems.append(f"{taken} seats taken or offered exceed capacity {self.capacity}")
         if self.complete:
-            if len(seated) != self.registered_count:
-                problems.append(
-                    f"registered count {self.registered_count} != {len(seated)} parties"
-                )
-            if sum(m.seats for _, m in seated) != self.registered_seats:
-                problems.append(f"registered seats {self.registered_seats} != the parties' seats")
-            if len(waiting) != self.waitlisted_count:
-                problems.append(f"waitlist count {self.waitlisted_count} != {len(waiting)} entries")
-            if sum(m.seats for _, m in waiting) != self.waitlist_seats:
-                problems.append(f"waitlist seats {self.waitlist_seats} != the parties' seats")
+            counters = {
+                Standing.REGISTERED: (self.registered_count, self.registered_seats),
+                Standing.WAITLISTED: (self.waitlisted_count, self.waitlist_seats),
+                Standing.OFFERED: (self.offered_count, self.offered_seats),
+            }
+            for standing, (count, seats) in counters.items():
+                found = by_standing[standing]
+                if (len(found), sum(m.seats for _, m in found)) != (count, seats):
+                    problems.append(
+                        f"{standing.value}: counters say {count} parties / {seats} seats,"
+                        f" members say {len(found)} / {sum(m.seats for _, m in found)}"
+                    )
+            waiting = by_standing[Standing.WAITLISTED]
             in_order = [u for u, m in sorted(waiting, key=lambda pair: pair[1].order)]
             if list(self.waitlist) != in_order:
                 problems.append("waitlist is not in the order it was joined")
             elif waiting and self.settled_by_now():
-                problems.append("the line is not settled: a waiting party could be seated")
+                problems.append("the line is not settled: a waiting party could be let in")
         if self.waitlisted_count > 0 and self.available > 0 and self.policy is Policy.STRICT:
             head = self.members.get(self.waitlist[0]) if self.waitlist else None
             if (head.seats if head is not None else 1) <= self.available:
                 problems.append("people wait while seats are free")
         return problems
+
+
+def _is_due(membership: Membership, until: dt.datetime) -> bool:
+    return membership.expires_at is not None and membership.expires_at <= until
+
+
+def _is_before_end(moment: dt.datetime, membership: Membership) -> bool:
+    return membership.expires_at is None or moment < membership.expires_at
+
+
+def _kept(value: dt.datetime | Unchanged | None, current: dt.datetime | None) -> dt.datetime | None:
+    return current if isinstance(value, Unchanged) else value

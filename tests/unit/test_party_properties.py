@@ -4,6 +4,7 @@ properties the contract promises, over random histories under both policies."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections import deque
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ from models.rules import (
     Denied,
     EventSeats,
     Membership,
+    Offer,
+    OfferAccepted,
+    OfferDeclined,
     Policy,
     Reconfigure,
     Reconfigured,
@@ -101,7 +105,7 @@ def both(setup: Setup) -> tuple[EventSeats, PartyEvent]:
     return seats, reference
 
 
-def run_rules(seats: EventSeats, command: Command) -> RefOutcome:  # noqa: PLR0911 - one per kind
+def run_rules(seats: EventSeats, command: Command) -> RefOutcome:  # noqa: PLR0911, PLR0912
     try:
         outcome = seats.handle(command)
     except CapacityBelowRegistered:
@@ -119,15 +123,24 @@ def run_rules(seats: EventSeats, command: Command) -> RefOutcome:  # noqa: PLR09
             return ("waitlisted", user_id, position, party)
         case Denied(user_id, code):
             return ("denied", user_id, code.value)
-        case Unregistered(user_id, left, promoted):
-            return ("unregistered", user_id, left.value, promoted)
-        case UserRemoved(user_id, left, promoted):
-            return ("removed", user_id, None if left is None else left.value, promoted)
-        case CapacityChanged(capacity, promoted):
-            return ("capacity_changed", capacity, promoted)
-        case Reconfigured(_, promoted):
-            return ("reconfigured", promoted)
+        case Unregistered(user_id, left, promoted, offers):
+            return ("unregistered", user_id, left.value, promoted, plain(offers))
+        case UserRemoved(user_id, left, promoted, offers):
+            left_as = None if left is None else left.value
+            return ("removed", user_id, left_as, promoted, plain(offers))
+        case CapacityChanged(capacity, promoted, offers):
+            return ("capacity_changed", capacity, promoted, plain(offers))
+        case Reconfigured(_, promoted, offers):
+            return ("reconfigured", promoted, plain(offers))
+        case OfferAccepted(user_id, party):
+            return ("accepted", user_id, party)
+        case OfferDeclined(user_id, promoted, offers):
+            return ("declined", user_id, promoted, plain(offers))
     raise AssertionError(outcome)
+
+
+def plain(offers: tuple[Offer, ...]) -> tuple[tuple[str, int, dt.datetime], ...]:
+    return tuple((o.user_id, o.seats, o.expires_at) for o in offers)
 
 
 def run_reference(event: PartyEvent, command: Command) -> RefOutcome:
@@ -219,7 +232,7 @@ def test_strict_is_exactly_first_in_first_out(setup: Setup, history: list[Comman
         if outcome[0] == "registered":
             assert not line_before, "a newcomer overtook the line"
         settled_by = {"unregistered", "removed", "capacity_changed", "reconfigured"}
-        promoted = outcome[-1] if outcome[0] in settled_by else ()
+        promoted = outcome[-2] if outcome[0] in settled_by else ()
         still = [u for u in line_before if u != getattr(command, "user_id", None)]
         assert list(promoted) == still[: len(promoted)], "seated out of line order"
         assert all(p == 0 for _, _, p in snapshot(seats)[1]), "strict never passes anyone over"

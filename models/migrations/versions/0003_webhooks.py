@@ -1,8 +1,7 @@
 """webhooks: subscriptions and the delivery outbox
 
-Revision ID: 0002_webhooks
-Revises: 0001 (written beside the parties revision of issue 12; whichever merges second
-follows the other: set its down_revision to the other's revision id)
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-05 11:19:02.554556
 """
 
@@ -12,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0002_webhooks"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
