@@ -10,7 +10,17 @@ import datetime as dt
 import enum
 from typing import Any
 
-from models.rules import DenialCode, Denied, Outcome, Registered, Unregistered, Waitlisted
+from models.rules import (
+    DenialCode,
+    Denied,
+    Offer,
+    OfferAccepted,
+    OfferDeclined,
+    Outcome,
+    Registered,
+    Unregistered,
+    Waitlisted,
+)
 
 
 class ResultStatus(enum.StrEnum):
@@ -18,6 +28,7 @@ class ResultStatus(enum.StrEnum):
     WAITLISTED = "waitlisted"
     DENIED = "denied"
     UNREGISTERED = "unregistered"
+    DECLINED = "declined"
 
 
 def result_of(outcome: Outcome) -> dict[str, Any]:
@@ -31,12 +42,32 @@ def result_of(outcome: Outcome) -> dict[str, Any]:
             )
         case Denied(code=code):
             return _result(ResultStatus.DENIED, outcome.message, code=code)
-        case Unregistered(promoted_user_ids=promoted):
-            message = "unregistered" + (
-                f"; {', '.join(promoted)} promoted from the waitlist" if promoted else ""
+        case Unregistered(promoted_user_ids=promoted, offers=offers):
+            return _result(
+                ResultStatus.UNREGISTERED,
+                "unregistered" + _let_in(promoted, offers),
+                promoted=promoted,
+                offers=offers,
             )
-            return _result(ResultStatus.UNREGISTERED, message, promoted=promoted)
+        case OfferAccepted():
+            return _result(ResultStatus.REGISTERED, "offer accepted: registered")
+        case OfferDeclined(promoted_user_ids=promoted, offers=offers):
+            return _result(
+                ResultStatus.DECLINED,
+                "offer declined" + _let_in(promoted, offers),
+                promoted=promoted,
+                offers=offers,
+            )
     raise TypeError(f"no ticket result for {outcome!r}")
+
+
+def _let_in(promoted: tuple[str, ...], offers: tuple[Offer, ...]) -> str:
+    said = ""
+    if promoted:
+        said += f"; {', '.join(promoted)} promoted from the waitlist"
+    if offers:
+        said += f"; seats offered to {', '.join(o.user_id for o in offers)}"
+    return said
 
 
 def denied(code: DenialCode, user_id: str) -> dict[str, Any]:
@@ -50,9 +81,12 @@ def _result(
     code: DenialCode | None = None,
     position: int | None = None,
     promoted: tuple[str, ...] = (),
+    offers: tuple[Offer, ...] = (),
 ) -> dict[str, Any]:
-    """The contract's shape: `promotedUserIds` and `offeredUserIds` are always present (empty
-    when nobody), `promotedUserId` is the first promoted (v1 clients read that one)."""
+    """The contract's shape: `promotedUserIds`, `offeredUserIds` and `offers` are always
+    present (empty when nobody), `promotedUserId` is the first promoted (v1 clients read that
+    one). `offers` carries each offer's seats and end, so a ledger entry (which is the result)
+    tells what was held and until when."""
     return {
         "status": status.value,
         "code": None if code is None else code.value,
@@ -60,8 +94,15 @@ def _result(
         "position": position,
         "promotedUserId": promoted[0] if promoted else None,
         "promotedUserIds": list(promoted),
-        "offeredUserIds": [],
+        "offeredUserIds": [offer.user_id for offer in offers],
+        "offers": offers_json(offers),
     }
+
+
+def offers_json(offers: tuple[Offer, ...]) -> list[dict[str, Any]]:
+    return [
+        {"userId": o.user_id, "seats": o.seats, "expiresAt": rfc3339(o.expires_at)} for o in offers
+    ]
 
 
 def rfc3339(moment: dt.datetime | None) -> str | None:

@@ -577,21 +577,26 @@ class EventSeats:
         return OfferDeclined(user_id, promoted, offers)
 
     def expire_offers(self, until: dt.datetime) -> list[OfferExpired]:
-        """End every known offer that ran out by `until`, earliest first, settling after each
-        (so the seats of one may become the next offer). The loader must have loaded every
-        offer due by then."""
+        """End every known offer that ran out by `until`, earliest first (ties in the order
+        made), settling after each (so the seats of one may become the next offer). The
+        loader must have loaded every offer due by then."""
         ended: list[OfferExpired] = []
-        while True:
-            due = [(m.expires_at, m.order, u) for u, m in self.open_offers() if _is_due(m, until)]
-            if not due:
-                return ended
-            expired_at, _, user_id = min(due)
-            membership = self.members[user_id]
-            assert membership is not None
-            assert expired_at is not None
-            self._leave(user_id)
-            promoted, offers = self._settle()
-            ended.append(OfferExpired(user_id, membership.seats, expired_at, promoted, offers))
+        while due := [
+            (m.expires_at, m.order, u) for u, m in self.open_offers() if _is_due(m, until)
+        ]:
+            ended.append(self.expire_offer(min(due)[2]))
+        return ended
+
+    def expire_offer(self, user_id: str) -> OfferExpired:
+        """End one open offer at its expiry and settle the line (a ledger replays expiries one
+        entry at a time with this)."""
+        membership = self.membership(user_id)
+        if membership is None or membership.standing is not Standing.OFFERED:
+            raise InvalidInput("userId", f"{user_id!r} holds no open offer")
+        assert membership.expires_at is not None
+        self._leave(user_id)
+        promoted, offers = self._settle()
+        return OfferExpired(user_id, membership.seats, membership.expires_at, promoted, offers)
 
     def next_expiry(self) -> dt.datetime | None:
         """When the earliest known offer runs out."""

@@ -114,6 +114,7 @@ def test_under_strict_a_newcomer_that_would_fit_waits_behind_the_line(
         "promotedUserId": None,
         "promotedUserIds": [],
         "offeredUserIds": [],
+        "offers": [],
     }
 
 
