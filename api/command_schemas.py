@@ -62,6 +62,10 @@ class RegisterRequest(Strict):
     seats: PartySize = 1
 
 
+class OfferReply(Strict):
+    """An accept or decline takes no fields: `{}` (or no body at all)."""
+
+
 class BatchItem(Strict):
     type: Literal["register", "unregister"]
     user_id: Identifier
@@ -85,6 +89,12 @@ class TicketQuery(Strict):
     wait: float | None = Field(default=None, ge=0, le=30)
 
 
+class OfferMade(Out):
+    user_id: str
+    seats: int = Field(ge=1)
+    expires_at: dt.datetime
+
+
 # `models.results` writes these; its enums are the statuses and codes listed here.
 class TicketResult(Out):
     status: ResultStatus
@@ -94,11 +104,16 @@ class TicketResult(Out):
     promoted_user_id: str | None = Field(description="the first of promotedUserIds")
     promoted_user_ids: list[str] = Field(description="every party seated by the settling")
     offered_user_ids: list[str] = Field(description="every party offered seats by it")
+    offers: list[OfferMade] = Field(description="the offers made, with their seats and end")
+    ledger_index: int | None = Field(
+        default=None, description="this ticket's entry in the event's ledger"
+    )
+    ledger_hash: str | None = Field(default=None, description="that entry's hash")
 
 
 class Ticket(Out):
     ticket_id: str
-    type: Literal["register", "unregister"]
+    type: Literal["register", "unregister", "accept_offer", "decline_offer"]
     user_id: str
     event_id: str
     seats: int = Field(ge=1, description="the party's seats (a register's; 1 otherwise)")

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, g, request
 from api.accepts import AcceptTimeout
 from api.auth import current_principal
 from api.body import ID, checked_id, json_object, validate
-from api.command_schemas import RegisterRequest, TicketQuery
+from api.command_schemas import OfferReply, RegisterRequest, TicketQuery
 from api.context import ctx
 from api.errors import ApiError, not_found
 from api.idempotency import claim_request
@@ -52,6 +52,26 @@ def unregister(event_id: str, user_id: str) -> Response:
     checked_id(event_id, EventNotFound)
     checked_id(user_id, UserNotFound)
     return _accept(tickets.NewTicket("unregister", user_id, event_id), None)
+
+
+@bp.post("/events/<event_id>/offers/<user_id>/accept")
+def accept_offer(event_id: str, user_id: str) -> Response:
+    return _reply_to_offer("accept_offer", event_id, user_id)
+
+
+@bp.post("/events/<event_id>/offers/<user_id>/decline")
+def decline_offer(event_id: str, user_id: str) -> Response:
+    return _reply_to_offer("decline_offer", event_id, user_id)
+
+
+def _reply_to_offer(kind: tickets.CommandType, event_id: str, user_id: str) -> Response:
+    """No body, or `{}`: the command is all in the path."""
+    checked_id(event_id, EventNotFound)
+    checked_id(user_id, UserNotFound)
+    body = json_object() if request.get_data(cache=True) else None
+    if body is not None:
+        validate(OfferReply, body)
+    return _accept(tickets.NewTicket(kind, user_id, event_id), body)
 
 
 def _accept(ticket: tickets.NewTicket, body: Any) -> Response:

@@ -24,6 +24,8 @@ from api.schemas import (
     EventQuery,
     EventRegistration,
     EventUpdate,
+    OfferedStatus,
+    OfferOut,
     RegistrationStatus,
     WaitlistEntry,
 )
@@ -48,8 +50,7 @@ def event_out(row: RowMapping) -> Event:
         {
             **row,
             "waitlist_count": row["waitlisted_count"],
-            "offered_seats": 0,
-            "available_spots": row["capacity"] - row["registered_seats"],
+            "available_spots": row["capacity"] - row["registered_seats"] - row["offered_seats"],
         }
     )
 
@@ -163,8 +164,21 @@ def registration_status(event_id: str, user_id: str) -> Response:
         raise ApiError(
             404, "REGISTRATION_NOT_FOUND", "The user is neither registered nor waitlisted."
         )
+    if place.expires_at is not None:
+        return json_response(
+            OfferedStatus(
+                status="offered", seats=place.seats, position=None, expires_at=place.expires_at
+            )
+        )
     return json_response(
         RegistrationStatus.model_validate(
             {"status": place.status, "seats": place.seats, "position": place.position}
         )
     )
+
+
+@bp.get("/events/<event_id>/offers")
+def event_offers(event_id: str) -> Response:
+    with db.snapshot(ctx().sessions) as session:
+        rows = queries.event_offers(session, _event_id(event_id))
+    return json_list([OfferOut.model_validate(row) for row in rows])

@@ -26,7 +26,7 @@ from pydantic import (
 from api.command_schemas import PARTY_SCHEMA, Out, PartySize, Strict, integral
 from models.errors import InvalidInput
 from models.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
-from models.rules import MAX_BYPASS_LIMIT
+from models.rules import MAX_BYPASS_LIMIT, MAX_OFFER_TTL_SECONDS, MIN_OFFER_TTL_SECONDS
 
 # PostgreSQL's INTEGER: a larger capacity could not be stored (and no venue needs it).
 MAX_CAPACITY = 2_147_483_647
@@ -165,6 +165,51 @@ MaybeBypassLimit = Annotated[BypassLimit | None, _PRESENT, WithJsonSchema(BYPASS
 MaybePolicy = Annotated[
     WaitlistPolicy | None, _PRESENT, WithJsonSchema({"type": "string", "enum": ["strict", "fill"]})
 ]
+PromotionMode = Literal["automatic", "offer"]
+MaybePromotion = Annotated[
+    PromotionMode | None,
+    _PRESENT,
+    WithJsonSchema({"type": "string", "enum": ["automatic", "offer"]}),
+]
+TTL_SCHEMA = {
+    "type": "integer",
+    "minimum": MIN_OFFER_TTL_SECONDS,
+    "maximum": MAX_OFFER_TTL_SECONDS,
+}
+OfferTtl = Annotated[
+    int,
+    BeforeValidator(integral),
+    Field(ge=MIN_OFFER_TTL_SECONDS, le=MAX_OFFER_TTL_SECONDS),
+    WithJsonSchema(TTL_SCHEMA),
+]
+MaybeOfferTtl = Annotated[OfferTtl | None, _PRESENT, WithJsonSchema(TTL_SCHEMA)]
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _moment(value: object) -> object:
+    """An RFC 3339 date-time with its offset, kept to the millisecond (the precision of every
+    time Tessera compares: acceptance times, offers' ends); null stays null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2027-01-31T09:00:00Z")
+    try:
+        moment = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be a real date and time") from None
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000).astimezone(dt.UTC)
+
+
+MOMENT_SCHEMA = {"type": ["string", "null"], "format": "date-time"}
+# Null is a value here (no window), in a create and in an update alike.
+Moment = Annotated[dt.datetime | None, BeforeValidator(_moment), WithJsonSchema(MOMENT_SCHEMA)]
+MomentOut = Annotated[
+    dt.datetime | None,
+    PlainSerializer(lambda value: None if value is None else _rfc3339(value), return_type=str),
+    WithJsonSchema(MOMENT_SCHEMA),
+]
 
 
 # --- users ------------------------------------------------------------------------------
@@ -219,6 +264,11 @@ class EventCreate(Strict):
     max_party_size: PartySize = 1
     waitlist_policy: WaitlistPolicy = "strict"
     bypass_limit: BypassLimit = 3  # the rules refuse maxPartySize > capacity (422)
+    promotion: PromotionMode = "automatic"
+    offer_ttl_seconds: OfferTtl = 3600
+    registration_opens_at: Moment = None  # the rules refuse opensAt >= closesAt (422)
+    registration_closes_at: Moment = None
+    unregister_closes_at: Moment = None
 
 
 class EventUpdate(Strict):
@@ -236,6 +286,11 @@ class EventUpdate(Strict):
     max_party_size: MaybePartySize = None
     waitlist_policy: MaybePolicy = None
     bypass_limit: MaybeBypassLimit = None
+    promotion: MaybePromotion = None
+    offer_ttl_seconds: MaybeOfferTtl = None
+    registration_opens_at: Moment = None  # given as null: the window is removed
+    registration_closes_at: Moment = None
+    unregister_closes_at: Moment = None
 
 
 class Event(Out):
@@ -251,6 +306,11 @@ class Event(Out):
     max_party_size: int
     waitlist_policy: WaitlistPolicy
     bypass_limit: int
+    promotion: PromotionMode
+    offer_ttl_seconds: int
+    registration_opens_at: MomentOut
+    registration_closes_at: MomentOut
+    unregister_closes_at: MomentOut
     registered_count: int = Field(description="seated registrations (parties)")
     registered_seats: int = Field(description="seats the seated parties take")
     offered_seats: int = Field(description="seats held by open offers")
@@ -307,6 +367,25 @@ class RegistrationStatus(Out):
     status: Literal["registered", "waitlisted"]
     seats: int = Field(ge=1)
     position: int | None = Field(description="1-based line position; null when seated")
+
+
+class OfferedStatus(Out):
+    """Seats held for the party until `expiresAt` (it has left the line: no position)."""
+
+    status: Literal["offered"]
+    seats: int = Field(ge=1)
+    position: None
+    expires_at: Timestamp
+
+
+class OfferOut(Out):
+    """An open offer: seats held for a party until `expiresAt`."""
+
+    event_id: str
+    user_id: str
+    seats: int = Field(ge=1)
+    offered_at: Timestamp
+    expires_at: Timestamp
 
 
 # --- health and errors ------------------------------------------------------------------

@@ -8,7 +8,14 @@ from api.auth import admin_only
 from api.body import checked_id, parse_body
 from api.context import ctx
 from api.render import json_list, json_response
-from api.schemas import User, UserCreate, UserRegistration, UserUpdate, UserWaitlisting
+from api.schemas import (
+    OfferOut,
+    User,
+    UserCreate,
+    UserRegistration,
+    UserUpdate,
+    UserWaitlisting,
+)
 from models import db, queries, services
 from models.errors import UserNotFound
 
@@ -69,3 +76,10 @@ def user_waitlists(user_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.user_waitlists(session, _user_id(user_id))
     return json_list([UserWaitlisting.model_validate(row) for row in rows])
+
+
+@bp.get("/users/<user_id>/offers")
+def user_offers(user_id: str) -> Response:
+    with db.snapshot(ctx().sessions) as session:
+        rows = queries.user_offers(session, _user_id(user_id))
+    return json_list([OfferOut.model_validate(row) for row in rows])

@@ -215,6 +215,16 @@ def database_now(session: Session) -> dt.datetime:
     return now
 
 
+def acceptance_clock(session: Session) -> dt.datetime:
+    """The database's clock now (not at the transaction's start), to the millisecond: tickets
+    take it under their accept lock, so acceptance times grow with `seq`, and every time the
+    rules compare (windows, offers' ends) has the precision the API shows."""
+    now: dt.datetime = session.execute(
+        select(func.date_trunc("milliseconds", func.clock_timestamp()))
+    ).scalar_one()
+    return now
+
+
 # --- migrations -------------------------------------------------------------------------
 
 

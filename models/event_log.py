@@ -21,11 +21,23 @@ from sqlalchemy.orm import Session
 
 from models.db import after_commit
 from models.results import rfc3339
+from models.rules import (
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    Outcome,
+    offers_by,
+    promoted_by,
+)
 from models.tables import EventLogEntry
 from models.tickets import TicketView
 
 TICKET_COMPLETED = "ticket.completed"
 REGISTRATION_PROMOTED = "registration.promoted"
+OFFER_MADE = "offer.made"
+OFFER_ACCEPTED = "offer.accepted"
+OFFER_DECLINED = "offer.declined"
+OFFER_EXPIRED = "offer.expired"
 
 # How far back a reconnecting stream can replay (`Last-Event-ID`), and so how long rows live.
 RETENTION = dt.timedelta(hours=1)
@@ -70,6 +82,38 @@ def ticket_completed(
 
 def promotions(event_id: str, user_ids: Iterable[str]) -> list[Update]:
     return [promoted(event_id, user_id) for user_id in user_ids]
+
+
+def settled(event_id: str, outcome: Outcome) -> list[Update]:
+    """What a command's outcome tells the event's watchers beyond its ticket: an offer
+    accepted, declined or ended, then who its settling seated and the offers it made."""
+    updates: list[Update] = []
+    match outcome:
+        case OfferAccepted(user_id, seats):
+            updates.append(_offer_update(OFFER_ACCEPTED, event_id, user_id, seats))
+        case OfferDeclined(user_id):
+            updates.append(_offer_update(OFFER_DECLINED, event_id, user_id, None))
+        case OfferExpired(user_id, seats, expired_at):
+            updates.append(
+                _offer_update(
+                    OFFER_EXPIRED, event_id, user_id, seats, expiredAt=rfc3339(expired_at)
+                )
+            )
+    updates += promotions(event_id, promoted_by(outcome))
+    updates += [
+        _offer_update(OFFER_MADE, event_id, o.user_id, o.seats, expiresAt=rfc3339(o.expires_at))
+        for o in offers_by(outcome)
+    ]
+    return updates
+
+
+def _offer_update(
+    kind: str, event_id: str, user_id: str, seats: int | None, **more: str | None
+) -> Update:
+    payload: dict[str, Any] = {"eventId": event_id, "userId": user_id}
+    if seats is not None:
+        payload["seats"] = seats
+    return Update(event_id, kind, {**payload, **more})
 
 
 _APPEND = text(

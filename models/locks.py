@@ -82,16 +82,24 @@ def hold_accept_locks(session: Session, event_ids: Collection[str]) -> None:
 _TAKE_PENDING_EVENTS = text(
     """
     WITH waiting AS MATERIALIZED (
-            SELECT event_id, min(seq) AS first FROM tickets
-             WHERE status = 'pending'
-               AND (CAST(:only AS text[]) IS NULL OR event_id = ANY(CAST(:only AS text[])))
-             GROUP BY event_id),
+            SELECT event_id, min(first) AS first FROM (
+                SELECT event_id, min(seq) AS first FROM tickets
+                 WHERE status = 'pending'
+                   AND (CAST(:only AS text[]) IS NULL OR event_id = ANY(CAST(:only AS text[])))
+                 GROUP BY event_id
+                UNION ALL
+                -- an offer that ran out is ended by the event's applier, in the event's order;
+                -- it goes first: its lag is bounded by the contract
+                SELECT event_id, 0 FROM events
+                 WHERE next_offer_expiry <= now()
+                   AND (CAST(:only AS text[]) IS NULL OR event_id = ANY(CAST(:only AS text[])))
+            ) AS work GROUP BY event_id),
          taken AS (
             SELECT event_id FROM (SELECT event_id FROM waiting ORDER BY first) AS oldest_first
              WHERE pg_try_advisory_xact_lock(hashtextextended(event_id, :space))
              LIMIT :limit)
     SELECT ARRAY(SELECT event_id FROM taken) AS taken, (SELECT count(*) FROM waiting) AS waiting,
-           now() AS now
+           date_trunc('milliseconds', now()) AS now
     """
 )
 
@@ -104,11 +112,11 @@ class Taken:
 
 
 def take_pending_events(session: Session, limit: int, only: Collection[str] | None = None) -> Taken:
-    """Become, for this transaction, the applier of up to `limit` events with pending tickets,
-    those waiting longest first, passing over the events another worker is applying. The
-    try-lock runs row by row under the LIMIT, so no event is locked without being returned;
-    and since one statement sees one snapshot, "busy" really means held by another worker,
-    never "a ticket arrived meanwhile"."""
+    """Become, for this transaction, the applier of up to `limit` events with pending tickets
+    or an open offer past its end, those waiting longest first (offers first), passing over
+    the events another worker is applying. The try-lock runs row by row under the LIMIT, so
+    no event is locked without being returned; and since one statement sees one snapshot,
+    "busy" really means held by another worker, never "a ticket arrived meanwhile"."""
     row = session.execute(
         _TAKE_PENDING_EVENTS,
         {

@@ -32,15 +32,22 @@ EVENT_COLUMNS = (
     Event.max_party_size,
     Event.waitlist_policy,
     Event.bypass_limit,
+    Event.promotion,
+    Event.offer_ttl_seconds,
+    Event.registration_opens_at,
+    Event.registration_closes_at,
+    Event.unregister_closes_at,
     Event.registered_count,
     Event.registered_seats,
     Event.waitlisted_count,
     Event.waitlist_seats,
+    Event.offered_seats,
     Event.created_at,
     Event.updated_at,
 )
 REGISTERED = Standing.REGISTERED.value
 WAITLISTED = Standing.WAITLISTED.value
+OFFERED = Standing.OFFERED.value
 
 
 def line_positions(event_ids: Collection[str] | None = None) -> Subquery:
@@ -203,20 +210,55 @@ class Place:
     status: str
     seats: int
     position: int | None
+    expires_at: dt.datetime | None = None
 
 
 def place_of(session: Session, event_id: str, user_id: str) -> Place | None:
-    """Where the user's party stands at the event (seated, or waiting at a position), or None."""
+    """Where the user's party stands at the event (seated, offered seats until a time, or
+    waiting at a position), or None."""
     require_event(session, event_id)
     row = session.execute(
-        select(Registration.standing, Registration.seats).where(
+        select(Registration.standing, Registration.seats, Registration.offer_expires_at).where(
             Registration.event_id == event_id, Registration.user_id == user_id
         )
     ).one_or_none()
     if row is None:
         return None
-    if row.standing == REGISTERED:
-        return Place(REGISTERED, row.seats, None)
+    if row.standing != WAITLISTED:
+        return Place(row.standing, row.seats, None, row.offer_expires_at)
     line = line_positions([event_id])
     position = session.scalar(select(line.c.position).where(line.c.user_id == user_id))
     return Place(WAITLISTED, row.seats, position)
+
+
+_OFFER_COLUMNS = (
+    Registration.event_id,
+    Registration.user_id,
+    Registration.seats,
+    Registration.since.label("offered_at"),
+    Registration.offer_expires_at.label("expires_at"),
+)
+
+
+def event_offers(session: Session, event_id: str) -> list[RowMapping]:
+    """The event's open offers in the order they were made."""
+    require_event(session, event_id)
+    return list(
+        session.execute(
+            select(*_OFFER_COLUMNS)
+            .where(Registration.event_id == event_id, Registration.standing == OFFERED)
+            .order_by(Registration.place_order)
+        ).mappings()
+    )
+
+
+def user_offers(session: Session, user_id: str) -> list[RowMapping]:
+    """The user's open offers, the one ending soonest first."""
+    _require_user(session, user_id)
+    return list(
+        session.execute(
+            select(*_OFFER_COLUMNS)
+            .where(Registration.user_id == user_id, Registration.standing == OFFERED)
+            .order_by(Registration.offer_expires_at, Registration.event_id)
+        ).mappings()
+    )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import locks
 from models.errors import EventNotFound
-from models.rules import Command, EventSeats, Membership, Policy, Standing
+from models.rules import Command, EventSeats, Membership, Policy, Promotion, Standing
 from models.tables import Event
 
 
@@ -28,6 +28,8 @@ class Wanted:
 
     user_ids: Collection[str]
     commands: Iterable[Command]
+    # Load every open offer that runs out by then: the pass will end them (`expire_offers`).
+    offers_due_by: dt.datetime | None = None
 
 
 _SEAT_COLUMNS = (
@@ -36,6 +38,13 @@ _SEAT_COLUMNS = (
     Event.max_party_size,
     Event.waitlist_policy,
     Event.bypass_limit,
+    Event.promotion,
+    Event.offer_ttl_seconds,
+    Event.registration_opens_at,
+    Event.registration_closes_at,
+    Event.unregister_closes_at,
+    Event.offered_count,
+    Event.offered_seats,
     Event.registered_count,
     Event.registered_seats,
     Event.waitlisted_count,
@@ -44,10 +53,19 @@ _SEAT_COLUMNS = (
 )
 _MEMBERSHIPS = text(
     """
-    SELECT r.event_id, r.user_id, r.standing, r.place_order, r.seats, r.passovers
+    SELECT r.event_id, r.user_id, r.standing, r.place_order, r.seats, r.passovers,
+           r.offer_expires_at
       FROM registrations AS r
       JOIN unnest(CAST(:event_ids AS text[]), CAST(:user_ids AS text[])) AS w(event_id, user_id)
            ON r.event_id = w.event_id AND r.user_id = w.user_id
+    """
+)
+_DUE_OFFERS = text(
+    """
+    SELECT r.event_id, r.user_id, r.place_order, r.seats, r.offer_expires_at
+      FROM registrations AS r
+     WHERE r.event_id = ANY(CAST(:event_ids AS text[])) AND r.standing = 'offered'
+       AND r.offer_expires_at <= :until
     """
 )
 _LINE_HEADS = text(
@@ -77,10 +95,17 @@ def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, Ev
             max_party_size=row.max_party_size,
             policy=Policy(row.waitlist_policy),
             bypass_limit=row.bypass_limit,
+            promotion=Promotion(row.promotion),
+            offer_ttl_seconds=row.offer_ttl_seconds,
+            registration_opens_at=row.registration_opens_at,
+            registration_closes_at=row.registration_closes_at,
+            unregister_closes_at=row.unregister_closes_at,
             registered_count=row.registered_count,
             registered_seats=row.registered_seats,
             waitlisted_count=row.waitlisted_count,
             waitlist_seats=row.waitlist_seats,
+            offered_count=row.offered_count,
+            offered_seats=row.offered_seats,
             next_order=row.next_order,
         )
         for row in locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
@@ -93,10 +118,11 @@ def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, Ev
             _MEMBERSHIPS,
             {"event_ids": [e for e, _ in pairs], "user_ids": [u for _, u in pairs]},
         )
-        for event_id, user_id, standing, order, party, passovers in rows:
+        for event_id, user_id, standing, order, party, passovers, expires_at in rows:
             found[event_id].members[user_id] = Membership(
-                Standing(standing), order, party, passovers
+                Standing(standing), order, party, passovers, expires_at
             )
+    _load_due_offers(session, found, wanted)
     heads = {
         event_id: needed
         for event_id, seats in found.items()
@@ -112,6 +138,22 @@ def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, Ev
                 Standing.WAITLISTED, order, party, passovers
             )
     return found
+
+
+def _load_due_offers(
+    session: Session, found: dict[str, EventSeats], wanted: Mapping[str, Wanted]
+) -> None:
+    due_by: dict[dt.datetime, list[str]] = {}
+    for event_id, seats in found.items():
+        until = wanted[event_id].offers_due_by
+        if until is not None and seats.offered_count > 0:
+            due_by.setdefault(until, []).append(event_id)
+    for until, event_ids in due_by.items():
+        rows = session.execute(_DUE_OFFERS, {"event_ids": event_ids, "until": until})
+        for event_id, user_id, order, party, expires_at in rows:
+            found[event_id].members[user_id] = Membership(
+                Standing.OFFERED, order, party, expires_at=expires_at
+            )
 
 
 def lock_seats(
@@ -133,15 +175,19 @@ _DELETE = text(
 )
 _UPSERT = text(
     """
-    INSERT INTO registrations (event_id, user_id, standing, place_order, seats, passovers, since)
-    SELECT v.event_id, v.user_id, v.standing, v.place_order, v.seats, v.passovers, :now
+    INSERT INTO registrations (event_id, user_id, standing, place_order, seats, passovers, since,
+                               offer_expires_at)
+    SELECT v.event_id, v.user_id, v.standing, v.place_order, v.seats, v.passovers, :now,
+           v.offer_expires_at
       FROM unnest(CAST(:event_ids AS text[]), CAST(:user_ids AS text[]),
                   CAST(:standings AS text[]), CAST(:orders AS bigint[]),
-                  CAST(:seats AS int[]), CAST(:passovers AS int[]))
-           AS v(event_id, user_id, standing, place_order, seats, passovers)
+                  CAST(:seats AS int[]), CAST(:passovers AS int[]),
+                  CAST(:expires AS timestamptz[]))
+           AS v(event_id, user_id, standing, place_order, seats, passovers, offer_expires_at)
     ON CONFLICT (event_id, user_id) DO UPDATE
        SET standing = excluded.standing, place_order = excluded.place_order,
            seats = excluded.seats, passovers = excluded.passovers,
+           offer_expires_at = excluded.offer_expires_at,
            since = CASE WHEN registrations.standing = excluded.standing
                         THEN registrations.since ELSE excluded.since END
     """
@@ -151,20 +197,33 @@ _UPDATE_EVENTS = text(
     UPDATE events AS e
        SET capacity = v.capacity, waitlist_enabled = v.waitlist_enabled,
            max_party_size = v.max_party_size, waitlist_policy = v.policy,
-           bypass_limit = v.bypass_limit,
+           bypass_limit = v.bypass_limit, promotion = v.promotion,
+           offer_ttl_seconds = v.offer_ttl_seconds,
+           registration_opens_at = v.opens_at, registration_closes_at = v.closes_at,
+           unregister_closes_at = v.unregister_closes_at,
            registered_count = v.registered_count, registered_seats = v.registered_seats,
            waitlisted_count = v.waitlisted_count, waitlist_seats = v.waitlist_seats,
+           offered_count = v.offered_count, offered_seats = v.offered_seats,
+           -- the sweeper's index of work: when the earliest open offer runs out
+           next_offer_expiry = CASE WHEN v.offered_count = 0 THEN NULL ELSE (
+               SELECT min(r.offer_expires_at) FROM registrations AS r
+                WHERE r.event_id = e.event_id AND r.standing = 'offered') END,
            next_order = v.next_order,
            updated_at = CASE WHEN v.touch THEN :now ELSE e.updated_at END
       FROM unnest(CAST(:event_ids AS text[]), CAST(:capacities AS int[]),
                   CAST(:waitlist_enabled AS boolean[]), CAST(:max_party AS int[]),
                   CAST(:policies AS text[]), CAST(:bypass AS int[]),
+                  CAST(:promotions AS text[]), CAST(:ttls AS int[]),
+                  CAST(:opens AS timestamptz[]), CAST(:closes AS timestamptz[]),
+                  CAST(:unregister_closes AS timestamptz[]),
                   CAST(:registered AS int[]), CAST(:registered_seats AS int[]),
                   CAST(:waitlisted AS int[]), CAST(:waitlist_seats AS int[]),
+                  CAST(:offered AS int[]), CAST(:offered_seats AS int[]),
                   CAST(:next_orders AS bigint[]), CAST(:touch AS boolean[]))
            AS v(event_id, capacity, waitlist_enabled, max_party_size, policy, bypass_limit,
+                promotion, offer_ttl_seconds, opens_at, closes_at, unregister_closes_at,
                 registered_count, registered_seats, waitlisted_count, waitlist_seats,
-                next_order, touch)
+                offered_count, offered_seats, next_order, touch)
      WHERE e.event_id = v.event_id
     """
 )
@@ -205,6 +264,7 @@ def save_windows(
                 "orders": [m.order for _, _, m in kept],
                 "seats": [m.seats for _, _, m in kept],
                 "passovers": [m.passovers for _, _, m in kept],
+                "expires": [m.expires_at for _, _, m in kept],
             },
         )
     events = list(windows)
@@ -218,10 +278,17 @@ def save_windows(
             "max_party": [windows[e].max_party_size for e in events],
             "policies": [windows[e].policy.value for e in events],
             "bypass": [windows[e].bypass_limit for e in events],
+            "promotions": [windows[e].promotion.value for e in events],
+            "ttls": [windows[e].offer_ttl_seconds for e in events],
+            "opens": [windows[e].registration_opens_at for e in events],
+            "closes": [windows[e].registration_closes_at for e in events],
+            "unregister_closes": [windows[e].unregister_closes_at for e in events],
             "registered": [windows[e].registered_count for e in events],
             "registered_seats": [windows[e].registered_seats for e in events],
             "waitlisted": [windows[e].waitlisted_count for e in events],
             "waitlist_seats": [windows[e].waitlist_seats for e in events],
+            "offered": [windows[e].offered_count for e in events],
+            "offered_seats": [windows[e].offered_seats for e in events],
             "next_orders": [windows[e].next_order for e in events],
             "touch": [touch] * len(events),
         },

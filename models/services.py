@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models import event_log, locks
+from models import event_log, ledger, ledger_store, locks
 from models.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
 from models.queries import EVENT_COLUMNS, USER_COLUMNS
-from models.rules import EventSeats, Policy, Reconfigure, RemoveUser, promoted_by
+from models.rules import EventSeats, Policy, Promotion, Reconfigure, RemoveUser
 from models.seats import lock_seats, save_seats, user_event_ids
 from models.tables import Event, User
 
@@ -30,6 +31,11 @@ SEAT_SETTINGS = {
     "max_party_size": "max_party_size",
     "waitlist_policy": "policy",
     "bypass_limit": "bypass_limit",
+    "promotion": "promotion",
+    "offer_ttl_seconds": "offer_ttl_seconds",
+    "registration_opens_at": "registration_opens_at",
+    "registration_closes_at": "registration_closes_at",
+    "unregister_closes_at": "unregister_closes_at",
 }
 EVENT_FIELDS = frozenset(
     {"title", "description", "date", "location", "organizer", "status", *SEAT_SETTINGS}
@@ -70,18 +76,24 @@ def rename_user(session: Session, user_id: str, name: str) -> RowMapping:
 
 def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_log.Update]:
     """Delete a user: they leave every event first, each freed seat going to that event's
-    waitlist head in the same transaction."""
+    line in the same transaction (and each departure written in that event's ledger)."""
     locks.lock_event_rows(session, user_event_ids(session, user_id))
     if not locks.lock_user_row(session, user_id):
         raise UserNotFound(user_id)
     # With the user row locked no new place can be taken for them; this list is complete.
+    event_ids = user_event_ids(session, user_id)
+    book = ledger_store.Appender.read(session, event_ids)
     published: list[event_log.Update] = []
-    for event_id in user_event_ids(session, user_id):
+    for event_id in event_ids:
         command = RemoveUser(user_id)
         seats = lock_seats(session, event_id, [user_id], [command])
-        outcome = seats.handle(command)
+        seats.now = now
+        outcome = seats.remove_user(user_id)
         save_seats(session, event_id, seats, now)
-        published += event_log.promotions(event_id, promoted_by(outcome))
+        if outcome.left is not None:
+            book.add(event_id, partial(ledger.removed_entry, event_id, outcome=outcome))
+        published += event_log.settled(event_id, outcome)
+    book.write(session)
     session.execute(delete(User).where(User.user_id == user_id))
     return event_log.append(session, published)
 
@@ -90,14 +102,10 @@ def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_
 
 
 def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
-    # The rules judge the seat settings (e.g. no party larger than the capacity).
-    EventSeats.empty(
-        fields["capacity"],
-        waitlist_enabled=bool(fields.get("waitlist_enabled", False)),
-        max_party_size=fields.get("max_party_size", 1),
-        policy=Policy(fields.get("waitlist_policy", Policy.STRICT)),
-        bypass_limit=fields.get("bypass_limit", 3),
-    )
+    """A new event, its seat settings judged by the rules (e.g. no party larger than the
+    capacity), and its ledger begun with them."""
+    settings = _seat_settings(fields)
+    seats = EventSeats.empty(settings.pop("capacity"), **settings)
     statement = (
         insert(Event)
         .values(**fields)
@@ -107,6 +115,10 @@ def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
     row = session.execute(statement).mappings().one_or_none()
     if row is None:
         raise DuplicateEvent(str(fields["event_id"]))
+    event_id = str(fields["event_id"])
+    ledger_store.start(
+        session, event_id, ledger.created_entry(event_id, ledger.settings_json(seats))
+    )
     return row
 
 
@@ -115,21 +127,34 @@ def update_event(
 ) -> list[event_log.Update]:
     """Apply a partial update. The seat settings are judged together by the rules (a capacity
     below the seats taken or the largest party is refused and changes nothing); then the line
-    is settled: a capacity raise, or a gentler policy, seats whoever it lets in at once."""
+    is settled: a capacity raise, or a gentler policy, lets in whoever it can at once. A change
+    of the seat settings is a ledger entry."""
     unknown = set(changes) - EVENT_FIELDS
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
-    settings = {SEAT_SETTINGS[k]: v for k, v in changes.items() if k in SEAT_SETTINGS}
-    if "policy" in settings:
-        settings["policy"] = Policy(settings["policy"])
-    commands = [Reconfigure(**settings)]
-    seats = lock_seats(session, event_id, [], commands)
-    promoted = promoted_by(seats.handle(commands[0]))
+    command = Reconfigure(**_seat_settings(changes))
+    seats = lock_seats(session, event_id, [], [command])
+    seats.now = now
+    outcome = seats.reconfigure(command)
     save_seats(session, event_id, seats, now, touch=True)
+    if outcome.changes:
+        book = ledger_store.Appender.read(session, [event_id])
+        book.add(event_id, partial(ledger.updated_entry, event_id, outcome=outcome))
+        book.write(session)
     plain = {k: v for k, v in changes.items() if k not in SEAT_SETTINGS}
     if plain:
         session.execute(update(Event).where(Event.event_id == event_id).values(**plain))
-    return event_log.append(session, event_log.promotions(event_id, promoted))
+    return event_log.append(session, event_log.settled(event_id, outcome))
+
+
+def _seat_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The seat settings among an event's fields, as the rules name them."""
+    settings = {SEAT_SETTINGS[k]: v for k, v in fields.items() if k in SEAT_SETTINGS}
+    if "policy" in settings:
+        settings["policy"] = Policy(settings["policy"])
+    if "promotion" in settings:
+        settings["promotion"] = Promotion(settings["promotion"])
+    return settings
 
 
 def delete_event(session: Session, event_id: str) -> None:

@@ -62,6 +62,18 @@ class Event(Base):
             "registered_seats >= 0 AND registered_seats <= capacity", name="seats_within_capacity"
         ),
         CheckConstraint(
+            "offered_count >= 0 AND offered_seats >= offered_count"
+            " AND registered_seats + offered_seats <= capacity",
+            name="offered_seats_within_capacity",
+        ),
+        CheckConstraint("promotion IN ('automatic', 'offer')", name="promotion_known"),
+        CheckConstraint("offer_ttl_seconds BETWEEN 5 AND 604800", name="offer_ttl_range"),
+        CheckConstraint(
+            "registration_opens_at IS NULL OR registration_closes_at IS NULL"
+            " OR registration_opens_at < registration_closes_at",
+            name="window_ordered",
+        ),
+        CheckConstraint(
             "registered_count >= 0 AND registered_count <= registered_seats",
             name="registered_count_within_seats",
         ),
@@ -75,6 +87,11 @@ class Event(Base):
         CheckConstraint("bypass_limit BETWEEN 0 AND 100", name="bypass_limit_range"),
         Index("ix_events_created_at_event_id", "created_at", "event_id"),
         Index("ix_events_status_created_at_event_id", "status", "created_at", "event_id"),
+        Index(
+            "ix_events_next_offer_expiry",
+            "next_offer_expiry",
+            postgresql_where=text("next_offer_expiry IS NOT NULL"),
+        ),
     )
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -89,11 +106,23 @@ class Event(Base):
     max_party_size: Mapped[int] = mapped_column(Integer, server_default="1")
     waitlist_policy: Mapped[str] = mapped_column(String(8), server_default="strict")
     bypass_limit: Mapped[int] = mapped_column(Integer, server_default="3")
+    promotion: Mapped[str] = mapped_column(String(16), server_default="automatic")
+    offer_ttl_seconds: Mapped[int] = mapped_column(Integer, server_default="3600")
+    registration_opens_at: Mapped[dt.datetime | None] = mapped_column()
+    registration_closes_at: Mapped[dt.datetime | None] = mapped_column()
+    unregister_closes_at: Mapped[dt.datetime | None] = mapped_column()
     # Parties (registrations) and the seats they take, seated and waiting.
     registered_count: Mapped[int] = mapped_column(Integer, server_default="0")
     registered_seats: Mapped[int] = mapped_column(Integer, server_default="0")
     waitlisted_count: Mapped[int] = mapped_column(Integer, server_default="0")
     waitlist_seats: Mapped[int] = mapped_column(Integer, server_default="0")
+    offered_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    offered_seats: Mapped[int] = mapped_column(Integer, server_default="0")
+    # When the event's earliest open offer runs out (null: none): the sweeper's index of work.
+    next_offer_expiry: Mapped[dt.datetime | None] = mapped_column()
+    # The length and head hash of the event's ledger (`ledger_entries`).
+    ledger_length: Mapped[int] = mapped_column(Integer, server_default="0")
+    ledger_head: Mapped[str] = mapped_column(String(64), server_default="0" * 64)
     # The rules' order counter: seats and waitlist places are numbered from it.
     next_order: Mapped[int] = mapped_column(BigInteger, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -105,7 +134,12 @@ class Registration(Base):
 
     __tablename__ = "registrations"
     __table_args__ = (
-        CheckConstraint("standing IN ('registered', 'waitlisted')", name="standing_known"),
+        CheckConstraint(
+            "standing IN ('registered', 'waitlisted', 'offered')", name="standing_known"
+        ),
+        CheckConstraint(
+            "(standing = 'offered') = (offer_expires_at IS NOT NULL)", name="offer_has_expiry"
+        ),
         CheckConstraint("seats BETWEEN 1 AND 50", name="seats_range"),
         CheckConstraint("passovers >= 0", name="passovers_non_negative"),
         Index("ix_registrations_event_standing_order", "event_id", "standing", "place_order"),
@@ -126,6 +160,7 @@ class Registration(Base):
     # later parties seated while this one kept waiting (`fill`)
     passovers: Mapped[int] = mapped_column(Integer, server_default="0")
     since: Mapped[dt.datetime] = mapped_column()
+    offer_expires_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class Batch(Base):
@@ -143,7 +178,10 @@ class Ticket(Base):
 
     __tablename__ = "tickets"
     __table_args__ = (
-        CheckConstraint("type IN ('register', 'unregister')", name="type_known"),
+        CheckConstraint(
+            "type IN ('register', 'unregister', 'accept_offer', 'decline_offer')",
+            name="type_known",
+        ),
         CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),
         # The apply loop's and the sweeper's query: an event's pending tickets in order.
         Index(
@@ -167,6 +205,19 @@ class Ticket(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     completed_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class LedgerEntry(Base):
+    """One entry of an event's hash-chained ledger (`models.ledger`), kept as the exact
+    canonical JSON that was hashed, so it is served and verified byte for byte."""
+
+    __tablename__ = "ledger_entries"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry: Mapped[str] = mapped_column(Text)
 
 
 class IdempotencyKey(Base):

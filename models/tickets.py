@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ulid import ULID
 
 from models import idempotency, locks
-from models.db import after_commit, database_now
+from models.db import acceptance_clock, after_commit
 from models.errors import (
     DomainError,
     EventNotFound,
@@ -29,10 +29,10 @@ from models.errors import (
     IdempotencyKeyReused,
     UserNotFound,
 )
-from models.rules import Command, Register, Unregister
+from models.rules import AcceptOffer, Command, DeclineOffer, Register, Unregister
 from models.tables import Ticket
 
-CommandType = Literal["register", "unregister"]
+CommandType = Literal["register", "unregister", "accept_offer", "decline_offer"]
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,18 @@ def new_ticket_ids(count: int) -> list[str]:
 
 
 def command_of(ticket: TicketView) -> Command:
-    """The rules' command a ticket carries."""
-    if ticket.type == "register":
-        return Register(ticket.user_id, ticket.seats)
-    return Unregister(ticket.user_id)
+    """The rules' command a ticket carries, at its acceptance time (windows and offers are
+    judged by when the ticket was accepted, never by when it is applied)."""
+    match ticket.type:
+        case "register":
+            return Register(ticket.user_id, ticket.seats, ticket.created_at)
+        case "unregister":
+            return Unregister(ticket.user_id, ticket.created_at)
+        case "accept_offer":
+            return AcceptOffer(ticket.user_id, ticket.created_at)
+        case "decline_offer":
+            return DeclineOffer(ticket.user_id)
+    raise ValueError(f"unknown ticket type {ticket.type!r}")
 
 
 def _wake_after_commit(session: Session, event_ids: Sequence[str]) -> None:
@@ -126,7 +134,9 @@ _LOCK_AND_FIND = text(
 _INSERT = text(
     """
     INSERT INTO tickets (ticket_id, type, user_id, event_id, seats, owner, status, created_at)
-    SELECT v.ticket_id, v.type, v.user_id, v.event_id, v.seats, v.owner, 'pending', now()
+    SELECT v.ticket_id, v.type, v.user_id, v.event_id, v.seats, v.owner, 'pending',
+           -- read after the bucket lock is held: acceptance times grow with `seq`
+           date_trunc('milliseconds', clock_timestamp())
       FROM unnest(CAST(:ticket_ids AS text[]), CAST(:types AS text[]), CAST(:user_ids AS text[]),
                   CAST(:event_ids AS text[]), CAST(:seats AS int[]), CAST(:owners AS text[]))
            WITH ORDINALITY AS v(ticket_id, type, user_id, event_id, seats, owner, n)
@@ -258,7 +268,7 @@ def insert_tickets(
     events are woken once the transaction commits."""
     ids = new_ticket_ids(len(tickets))
     locks.hold_accept_locks(session, {t.event_id for t in tickets})
-    now = database_now(session)
+    now = acceptance_clock(session)
     raw = session.connection().connection.driver_connection
     assert raw is not None
     with (

@@ -17,19 +17,25 @@ from sqlalchemy.orm import Session
 
 from models.db import after_commit
 from models.errors import WebhookNotFound
-from models.event_log import REGISTRATION_PROMOTED, TICKET_COMPLETED
+from models.event_log import (
+    OFFER_ACCEPTED,
+    OFFER_DECLINED,
+    OFFER_EXPIRED,
+    OFFER_MADE,
+    REGISTRATION_PROMOTED,
+    TICKET_COMPLETED,
+)
 from models.tables import Webhook, WebhookDelivery
 
 WILDCARD = "*"
-# The SSE message types a subscription may name. The offer types are accepted ahead of the
-# offers themselves (issue 13), so a subscription made today receives them once they exist.
+# The SSE message types a subscription may name.
 MESSAGE_TYPES = (
     TICKET_COMPLETED,
     REGISTRATION_PROMOTED,
-    "offer.made",
-    "offer.accepted",
-    "offer.declined",
-    "offer.expired",
+    OFFER_MADE,
+    OFFER_ACCEPTED,
+    OFFER_DECLINED,
+    OFFER_EXPIRED,
 )
 
 

@@ -15,18 +15,18 @@ import datetime as dt
 import enum
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from models import event_log, locks, tickets
+from models import event_log, ledger, ledger_store, locks, tickets
 from models.db import database_now
 from models.results import denied, result_of
-from models.rules import Command, DenialCode, promoted_by
+from models.rules import Command, DenialCode, EventSeats, ExpireOffers, Outcome
 from models.seats import Wanted, existing_user_ids, lock_windows, save_windows
 from models.tickets import TicketConflict, TicketView
 from tessera.messaging import mark_draining, stop_draining, wait_for_nudge
@@ -141,7 +141,8 @@ def apply_pass(
     only: Collection[str] | None = None,
     seen: set[str] | None = None,
 ) -> tuple[PassState, int]:
-    """One transaction: take the events, apply up to `limit` of their tickets, commit."""
+    """One transaction: take the events, apply up to `limit` of their tickets and end their
+    offers that ran out, commit."""
     started = time.perf_counter()
     with runtime.sessions.begin() as session:
         taken = locks.take_pending_events(session, limit, only)
@@ -150,62 +151,118 @@ def apply_pass(
             return (PassState.BUSY if taken.others_busy else PassState.DRAINED), 0
         # Committed tickets are a `seq`-prefix per event (see models.locks): apply in `seq` order.
         batch = tickets.pending_tickets(session, events, limit)
-        if not batch:
-            return PassState.RACED, 0
         now = taken.now
-        results, promoted = decide(session, batch, now)
-        tickets.complete(session, batch, ["completed"] * len(batch), results, now)
-        updates = [
-            event_log.ticket_completed(t, "completed", r, now)
-            for t, r in zip(batch, results, strict=True)
-        ]
-        for event_id, users in promoted.items():
-            updates += event_log.promotions(event_id, users)
-        event_log.append(session, updates)
+        decided = decide(session, events, batch, now)
+        if not batch and not decided.expired:
+            return PassState.RACED, 0
+        tickets.complete(session, batch, ["completed"] * len(batch), decided.results, now)
+        event_log.append(session, decided.updates)
     if seen is not None:
         seen.update(events)
     log.info(
         "applied batch",
         extra={
-            "events": len({t.event_id for t in batch}),
-            "eventId": batch[0].event_id,
+            "events": len(events),
+            "eventId": events[0],
             "applied": len(batch),
-            "firstTicketId": batch[0].ticket_id,
-            "lastTicketId": batch[-1].ticket_id,
+            "offersExpired": decided.expired,
+            "firstTicketId": batch[0].ticket_id if batch else None,
+            "lastTicketId": batch[-1].ticket_id if batch else None,
             "durationMs": round((time.perf_counter() - started) * 1000, 2),
         },
     )
     return PassState.APPLIED, len(batch)
 
 
+@dataclass
+class Decided:
+    """A pass's work: each ticket's result (in batch order), the status updates to log and
+    publish (in the order they happened), and how many offers ran out."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[event_log.Update] = field(default_factory=list)
+    expired: int = 0
+
+
 def decide(
-    session: Session, batch: list[TicketView], now: dt.datetime
-) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """Run the rules over one pass's tickets: each ticket's result, and who each event promoted,
-    in order. Tickets of one event are applied in `seq` order; events do not affect each other."""
+    session: Session, events: Collection[str], batch: list[TicketView], now: dt.datetime
+) -> Decided:
+    """Run the rules over one pass: each event's tickets in `seq` order, with its offers that
+    ran out ended in between, by acceptance time (an offer that ended before a ticket was
+    accepted ends before that ticket is applied; the rest by `now`). Events do not affect
+    each other. Every change is also appended to the event's ledger."""
     users = existing_user_ids(session, {t.user_id for t in batch})
-    commands = [tickets.command_of(t) for t in batch]
-    named: dict[str, set[str]] = {t.event_id: set() for t in batch}
-    given: dict[str, list[Command]] = {t.event_id: [] for t in batch}
-    for ticket, command in zip(batch, commands, strict=True):
-        if ticket.user_id in users:
-            named[ticket.event_id].add(ticket.user_id)
-            given[ticket.event_id].append(command)
-    windows = lock_windows(session, {e: Wanted(named[e], given[e]) for e in named})
-    results: list[dict[str, Any]] = []
-    promoted: dict[str, list[str]] = defaultdict(list)
-    for ticket, command in zip(batch, commands, strict=True):
-        seats = windows.get(ticket.event_id)
+    lines: dict[str, list[tuple[TicketView, Command]]] = {e: [] for e in events}
+    for ticket in batch:
+        lines[ticket.event_id].append((ticket, tickets.command_of(ticket)))
+    wanted = {
+        event_id: Wanted(
+            {t.user_id for t, _ in line if t.user_id in users},
+            [*(c for t, c in line if t.user_id in users), ExpireOffers(now)],
+            offers_due_by=now,
+        )
+        for event_id, line in lines.items()
+    }
+    windows = lock_windows(session, wanted)
+    book = ledger_store.Appender.read(session, windows)
+    decided = Decided()
+    results: dict[str, dict[str, Any]] = {}
+    for event_id, line in lines.items():
+        seats = windows.get(event_id)
         if seats is None:
-            results.append(denied(DenialCode.EVENT_NOT_FOUND, ticket.user_id))
-        elif ticket.user_id not in users:
-            results.append(denied(DenialCode.USER_NOT_FOUND, ticket.user_id))
-        else:
-            outcome = seats.handle(command)
-            results.append(result_of(outcome))
-            promoted[ticket.event_id] += promoted_by(outcome)
+            for ticket, _ in line:
+                results[ticket.ticket_id] = denied(DenialCode.EVENT_NOT_FOUND, ticket.user_id)
+                decided.updates.append(_completed(ticket, results[ticket.ticket_id], now))
+            continue
+        seats.now = now
+        for ticket, command in line:
+            _expire(seats, event_id, min(ticket.created_at, now), book, decided)
+            outcome: Outcome | None = None
+            if ticket.user_id in users:
+                outcome = seats.handle(command)
+                result = result_of(outcome)
+            else:
+                result = denied(DenialCode.USER_NOT_FOUND, ticket.user_id)
+            placed = book.add(event_id, partial(_ticket_entry, ticket, result))
+            results[ticket.ticket_id] = result if placed is None else placed.stamp(result)
+            decided.updates.append(_completed(ticket, results[ticket.ticket_id], now))
+            if outcome is not None:
+                decided.updates += event_log.settled(event_id, outcome)
+        _expire(seats, event_id, now, book, decided)
     save_windows(session, windows, now)
-    return results, promoted
+    book.write(session)
+    decided.results = [results[t.ticket_id] for t in batch]
+    return decided
+
+
+def _expire(
+    seats: EventSeats,
+    event_id: str,
+    until: dt.datetime,
+    book: ledger_store.Appender,
+    decided: Decided,
+) -> None:
+    for ended in seats.expire_offers(until):
+        book.add(event_id, partial(ledger.expired_entry, event_id, outcome=ended))
+        decided.updates += event_log.settled(event_id, ended)
+        decided.expired += 1
+
+
+def _ticket_entry(ticket: TicketView, result: dict[str, Any], index: int) -> ledger.Entry:
+    return ledger.ticket_entry(
+        event_id=ticket.event_id,
+        index=index,
+        ticket_id=ticket.ticket_id,
+        type_=ticket.type,
+        user_id=ticket.user_id,
+        seats=ticket.seats,
+        accepted_at=ticket.created_at,
+        result=result,
+    )
+
+
+def _completed(ticket: TicketView, result: dict[str, Any], now: dt.datetime) -> event_log.Update:
+    return event_log.ticket_completed(ticket, "completed", result, now)
 
 
 def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:

@@ -137,6 +137,7 @@ def test_an_empty_database_passes_every_check(planted: Session) -> None:
 
 def test_more_registered_than_capacity_is_reported(planted: Session) -> None:
     sql(planted, "ALTER TABLE events DROP CONSTRAINT ck_events_seats_within_capacity")
+    sql(planted, "ALTER TABLE events DROP CONSTRAINT ck_events_offered_seats_within_capacity")
     event(planted, "over", capacity=1, registered=2)
     users(planted, "ann", "bob")
     place(planted, "over", "ann", "registered", 1)
