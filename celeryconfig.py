@@ -7,7 +7,14 @@ environment; task names and the queue from `tessera.messaging`, where they are d
 from __future__ import annotations
 
 from tessera.config import Settings
-from tessera.messaging import DELIVER_TASK, QUEUE, SWEEP_TASK, TASK_NAMES, WEBHOOK_QUEUE
+from tessera.messaging import (
+    DELIVER_TASK,
+    EXPIRE_TASK,
+    QUEUE,
+    SWEEP_TASK,
+    TASK_NAMES,
+    WEBHOOK_QUEUE,
+)
 
 _settings = Settings.from_env()
 
@@ -56,6 +63,13 @@ beat_schedule = {
         "task": SWEEP_TASK,
         "schedule": _settings.sweep_interval_seconds,
         "options": {"expires": 10},
+    },
+    # Offers must end within 2 s of their end (the contract): a look every second, one
+    # indexed query, and a drain woken only when some offer is due.
+    "wake-for-due-offers": {
+        "task": EXPIRE_TASK,
+        "schedule": _settings.offer_check_interval_seconds,
+        "options": {"expires": 5},
     },
 }
 timezone = "UTC"

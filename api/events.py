@@ -4,6 +4,7 @@ seated or waiting. Registering and unregistering are commands (`api.commands`), 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 from flask import Blueprint, Response, url_for
@@ -24,12 +25,13 @@ from api.schemas import (
     EventQuery,
     EventRegistration,
     EventUpdate,
+    LedgerQuery,
     OfferedStatus,
     OfferOut,
     RegistrationStatus,
     WaitlistEntry,
 )
-from models import db, queries, services
+from models import db, ledger_store, queries, services
 from models.errors import EventNotFound
 
 bp = Blueprint("events", __name__)
@@ -182,3 +184,18 @@ def event_offers(event_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.event_offers(session, _event_id(event_id))
     return json_list([OfferOut.model_validate(row) for row in rows])
+
+
+@bp.get("/events/<event_id>/ledger")
+def event_ledger(event_id: str) -> Response:
+    """A page of the event's ledger, each entry exactly as it was hashed (`docs/LEDGER.md`)."""
+    event_id = _event_id(event_id)
+    query = parse_query(LedgerQuery)
+    with db.snapshot(ctx().sessions) as session:
+        queries.require_event(session, event_id)
+        # one more than asked tells whether another page follows
+        entries = ledger_store.page(session, event_id, query.after, query.limit + 1)
+    page = entries[: query.limit]
+    next_after = page[-1][0] if len(entries) > query.limit else None
+    body = '{"items":[' + ",".join(entry for _, entry in page) + '],"nextAfter":'
+    return Response(body + json.dumps(next_after) + "}", mimetype="application/json")

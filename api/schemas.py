@@ -26,6 +26,7 @@ from pydantic import (
 from api.command_schemas import PARTY_SCHEMA, Out, PartySize, Strict, integral
 from models.errors import InvalidInput
 from models.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
+from models.results import rfc3339
 from models.rules import MAX_BYPASS_LIMIT, MAX_OFFER_TTL_SECONDS, MIN_OFFER_TTL_SECONDS
 
 # PostgreSQL's INTEGER: a larger capacity could not be stored (and no venue needs it).
@@ -89,7 +90,10 @@ def _date(value: object) -> dt.date:
 
 
 def _rfc3339(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    """Every timestamp the API shows: UTC, to the millisecond (`models.results.rfc3339`)."""
+    shown = rfc3339(value)
+    assert shown is not None
+    return shown
 
 
 ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "minLength": 1, "maxLength": 64}
@@ -348,6 +352,18 @@ class EventQuery(Strict):
         Field(ge=1, le=MAX_PAGE_SIZE),
     ] = DEFAULT_PAGE_SIZE
     cursor: str | None = None
+
+
+MAX_LEDGER_PAGE = 1000
+
+
+class LedgerQuery(Strict):
+    """`GET /events/{id}/ledger` query parameters; unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    after: Annotated[int, BeforeValidator(_digits), Field(ge=0, le=MAX_CAPACITY)] = 0
+    limit: Annotated[int, BeforeValidator(_digits), Field(ge=1, le=MAX_LEDGER_PAGE)] = 100
 
 
 class EventRegistration(Out):

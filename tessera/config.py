@@ -85,6 +85,7 @@ class Settings:
     apply_batch_size: int = 500
     sweep_interval_seconds: float = 2.0
     sweep_min_age_seconds: float = 2.0
+    offer_check_interval_seconds: float = 1.0
     visibility_timeout_seconds: int = 60
     max_body_bytes: int = 4 * 1024 * 1024
     max_streams: int = 2000
@@ -115,6 +116,7 @@ class Settings:
                 apply_batch_size=int(env.get("TESSERA_APPLY_BATCH_SIZE", "500")),
                 sweep_interval_seconds=float(env.get("TESSERA_SWEEP_INTERVAL", "2")),
                 sweep_min_age_seconds=float(env.get("TESSERA_SWEEP_MIN_AGE", "2")),
+                offer_check_interval_seconds=float(env.get("TESSERA_OFFER_CHECK_INTERVAL", "1")),
                 visibility_timeout_seconds=int(env.get("TESSERA_VISIBILITY_TIMEOUT", "60")),
                 max_body_bytes=int(env.get("TESSERA_MAX_BODY_BYTES", str(4 * 1024 * 1024))),
                 max_streams=int(env.get("TESSERA_MAX_STREAMS", "2000")),

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from models import event_log, idempotency, outbox
+from models import event_log, idempotency, offers, outbox
 from models.db import database_now
 from models.tickets import stale_pending_events
 from tessera.messaging import queue_depth
@@ -55,3 +55,15 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None) -> SweepReport:
         # Coalesced: a subscription whose sender is queued or sending gets no second task.
         runtime.waker.deliver(due_webhooks)
     return SweepReport(stale, purged_keys, purged_log, due_webhooks, purged_deliveries)
+
+
+def wake_for_due_offers(runtime: Runtime) -> list[str]:
+    """Wake an applier if some event has an open offer past its end: the applier ends it in
+    the event's order (`workers.apply`), so nothing here writes seats. Coalesced like every
+    wake-up: a worker already draining finds them on its next pass."""
+    with runtime.sessions.begin() as session:
+        due = offers.events_with_due_offers(session)
+    if due:
+        log.info("waking an applier for %d event(s) with offers past their end", len(due))
+        runtime.waker.wake(due)
+    return due
