@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models.rules import EventSeats, Membership, Policy, Standing
+from models.rules import EventSeats, Membership, Policy, Promotion, Standing
 
 DEFAULT_LIMIT = 1000  # violations listed per check; a broken database must not flood the report
 
@@ -45,13 +45,14 @@ class CheckResult:
 CHECKS: tuple[Check, ...] = (
     Check(
         "not_oversold",
-        "seats taken within 0..capacity",
+        "seats taken and offered within 0..capacity",
         """
-        SELECT event_id, registered_seats, capacity FROM events
-         WHERE registered_seats > capacity OR registered_seats < 0 OR waitlisted_count < 0
+        SELECT event_id, registered_seats, offered_seats, capacity FROM events
+         WHERE registered_seats + offered_seats > capacity OR registered_seats < 0
+            OR offered_seats < 0 OR waitlisted_count < 0
          ORDER BY event_id LIMIT :limit
         """,
-        lambda r: f"event {r[0]}: {r[1]} seats taken, capacity {r[2]}",
+        lambda r: f"event {r[0]}: {r[1]} seats taken + {r[2]} offered, capacity {r[3]}",
     ),
     Check(
         "counts_match_rows",
@@ -60,25 +61,49 @@ CHECKS: tuple[Check, ...] = (
         SELECT e.event_id, e.registered_count, coalesce(r.seated, 0),
                e.waitlisted_count, coalesce(r.waiting, 0),
                e.registered_seats, coalesce(r.seated_seats, 0),
-               e.waitlist_seats, coalesce(r.waiting_seats, 0)
+               e.waitlist_seats, coalesce(r.waiting_seats, 0),
+               e.offered_count, coalesce(r.offered, 0),
+               e.offered_seats, coalesce(r.offered_seats, 0)
           FROM events AS e
           LEFT JOIN (
                 SELECT event_id,
                        count(*) FILTER (WHERE standing = 'registered') AS seated,
                        count(*) FILTER (WHERE standing = 'waitlisted') AS waiting,
+                       count(*) FILTER (WHERE standing = 'offered') AS offered,
                        sum(seats) FILTER (WHERE standing = 'registered') AS seated_seats,
-                       sum(seats) FILTER (WHERE standing = 'waitlisted') AS waiting_seats
+                       sum(seats) FILTER (WHERE standing = 'waitlisted') AS waiting_seats,
+                       sum(seats) FILTER (WHERE standing = 'offered') AS offered_seats
                   FROM registrations GROUP BY event_id
                ) AS r USING (event_id)
          WHERE e.registered_count <> coalesce(r.seated, 0)
             OR e.waitlisted_count <> coalesce(r.waiting, 0)
             OR e.registered_seats <> coalesce(r.seated_seats, 0)
             OR e.waitlist_seats <> coalesce(r.waiting_seats, 0)
+            OR e.offered_count <> coalesce(r.offered, 0)
+            OR e.offered_seats <> coalesce(r.offered_seats, 0)
          ORDER BY e.event_id LIMIT :limit
         """,
         lambda r: (
-            f"event {r[0]}: counts say {r[1]} registered / {r[3]} waitlisted"
-            f" ({r[5]} / {r[7]} seats), rows say {r[2]} / {r[4]} ({r[6]} / {r[8]} seats)"
+            f"event {r[0]}: counts say {r[1]} registered / {r[3]} waitlisted / {r[9]} offered"
+            f" ({r[5]} / {r[7]} / {r[11]} seats), rows say {r[2]} / {r[4]} / {r[10]}"
+            f" ({r[6]} / {r[8]} / {r[12]} seats)"
+        ),
+    ),
+    Check(
+        "offers_end_on_time",
+        "no open offer past its end by more than the expiry lag (2 s), and each event knows"
+        " its earliest",
+        """
+        SELECT r.event_id, r.user_id, r.offer_expires_at, e.next_offer_expiry
+          FROM registrations AS r JOIN events AS e USING (event_id)
+         WHERE r.standing = 'offered'
+           AND (r.offer_expires_at < now() - interval '2 seconds'
+                OR e.next_offer_expiry IS NULL OR e.next_offer_expiry > r.offer_expires_at)
+         ORDER BY r.event_id, r.user_id LIMIT :limit
+        """,
+        lambda r: (
+            f"event {r[0]}: the offer to {r[1]} ended at {r[2].astimezone(dt.UTC):%H:%M:%S}Z"
+            f" and is still open (the event's next expiry: {r[3]})"
         ),
     ),
     Check(
@@ -187,11 +212,12 @@ def run_checks(
 _LINES = text(
     """
     SELECT e.event_id, e.capacity, e.waitlist_enabled, e.max_party_size, e.waitlist_policy,
-           e.bypass_limit, e.registered_count, e.registered_seats, e.next_order,
+           e.bypass_limit, e.promotion, e.registered_count, e.registered_seats,
+           e.offered_count, e.offered_seats, e.next_order,
            r.user_id, r.place_order, r.seats, r.passovers
       FROM events AS e JOIN registrations AS r USING (event_id)
      WHERE r.standing = 'waitlisted'
-       AND e.registered_seats < e.capacity
+       AND e.registered_seats + e.offered_seats < e.capacity
      ORDER BY e.event_id, r.place_order
     """
 )
@@ -210,8 +236,11 @@ def _unsettled_lines(session: Session, limit: int) -> list[str]:
             max_party_size=head.max_party_size,
             policy=Policy(head.waitlist_policy),
             bypass_limit=head.bypass_limit,
+            promotion=Promotion(head.promotion),
             registered_count=head.registered_count,
             registered_seats=head.registered_seats,
+            offered_count=head.offered_count,
+            offered_seats=head.offered_seats,
             waitlisted_count=len(entries),
             waitlist_seats=sum(e.seats for e in entries),
             next_order=head.next_order,

@@ -7,6 +7,7 @@ test process. An offer's end is moved into the past in the database to stand for
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
@@ -436,7 +437,7 @@ def test_every_change_is_a_chained_ledger_entry_and_results_point_at_theirs(
     ]
     assert [e["index"] for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0]["prevHash"] == ledger.GENESIS_HASH
-    for previous, entry in zip(entries, entries[1:], strict=False):
+    for previous, entry in itertools.pairwise(entries):
         assert entry["prevHash"] == previous["hash"]
     for entry in entries:
         assert ledger.entry_hash(entry) == entry["hash"]

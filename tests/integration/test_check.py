@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +20,10 @@ from models.invariants import run_checks, violations
 from models.rules import Register, Unregister
 from tessera.tools.cli import main
 from tessera.tools.servers import ServerUrls, free_port
+from tests.integration.conftest import ADMIN, create_event, create_users
 from tests.integration.test_seats_persistence import apply, make_event, make_users
+from workers import apply as applier
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +122,7 @@ def test_a_database_built_by_the_rules_passes_every_check(db: sessionmaker[Sessi
     assert [r.name for r in results] == [
         "not_oversold",
         "counts_match_rows",
+        "offers_end_on_time",
         "user_once_per_event",
         "order_keys_distinct",
         "order_counter_ahead",
@@ -143,7 +148,9 @@ def test_more_registered_than_capacity_is_reported(planted: Session) -> None:
     place(planted, "over", "ann", "registered", 1)
     place(planted, "over", "bob", "registered", 2)
 
-    assert failing(planted) == {"not_oversold": ["event over: 2 seats taken, capacity 1"]}
+    assert failing(planted) == {
+        "not_oversold": ["event over: 2 seats taken + 0 offered, capacity 1"]
+    }
 
 
 def test_counts_that_disagree_with_the_rows_are_reported(planted: Session) -> None:
@@ -153,8 +160,8 @@ def test_counts_that_disagree_with_the_rows_are_reported(planted: Session) -> No
 
     assert failing(planted) == {
         "counts_match_rows": [
-            "event drift: counts say 0 registered / 0 waitlisted (0 / 0 seats),"
-            " rows say 1 / 0 (1 / 0 seats)"
+            "event drift: counts say 0 registered / 0 waitlisted / 0 offered (0 / 0 / 0 seats),"
+            " rows say 1 / 0 / 0 (1 / 0 / 0 seats)"
         ]
     }
 
@@ -296,7 +303,7 @@ def test_the_command_passes_a_sound_database_with_exit_code_0(
     outcome = runner.invoke(main, ["check"])
 
     assert outcome.exit_code == 0, outcome.output
-    assert "all 7 checks passed" in outcome.output
+    assert "all 8 checks passed" in outcome.output
     assert "counts_match_rows" in outcome.output  # the summary table lists every check
 
 
@@ -313,8 +320,8 @@ def test_the_command_reports_a_violation_with_exit_code_1(
     assert outcome.exit_code == 1, outcome.output
     assert "VIOLATED" in outcome.output
     assert (
-        "event e1: counts say 0 registered / 0 waitlisted (0 / 0 seats), rows say 1 / 0"
-        in outcome.output
+        "event e1: counts say 0 registered / 0 waitlisted / 0 offered (0 / 0 / 0 seats),"
+        " rows say 1 / 0 / 0" in outcome.output
     )
 
 
@@ -351,3 +358,26 @@ def test_the_command_exits_2_when_the_database_cannot_be_reached(
 
     assert outcome.exit_code == 2, outcome.output
     assert "cannot check the database" in outcome.output
+
+
+def test_an_offer_left_open_past_its_end_is_reported(
+    client: FlaskClient, worker: runtime.Runtime, db: sessionmaker[Session]
+) -> None:
+    create_event(client, "late", capacity=1, promotion="offer", offerTtlSeconds=60)
+    create_users(client, "ann", "bob")
+    for user in ("ann", "bob"):
+        client.post("/events/late/registrations", json={"userId": user}, headers=ADMIN)
+    applier.drain_event(worker, "late")
+    client.delete("/events/late/registrations/ann", headers=ADMIN)
+    applier.drain_event(worker, "late")
+    with db.begin() as session:
+        assert violations(session) == []
+        session.execute(
+            text(
+                "UPDATE registrations SET offer_expires_at = now() - interval '3 seconds'"
+                " WHERE user_id = 'bob'"
+            )
+        )
+        assert [v.split(" ended at")[0] for v in violations(session)] == [
+            "offers_end_on_time: event late: the offer to bob"
+        ]
