@@ -51,7 +51,7 @@ export class SeatsPanel {
     set("offered", count(seats.offered));
     set("free", count(seats.free));
     set("waiting", count(seats.waitingParties));
-    if (seats.waitingSeats !== null) {
+    if (seats.parties && seats.waitingSeats !== null) {
       const unit = h("span", { class: "unit" }, ` (${count(seats.waitingSeats)} seats)`);
       this.values.waiting.querySelector("dd").append(unit);
     }

@@ -14,15 +14,22 @@ export function seatFigures(event) {
   const taken = number(event.registeredSeats, seatedParties);
   const offered = number(event.offeredSeats, 0);
   const free = number(event.availableSpots, Math.max(0, capacity - taken - offered));
+  const waitingParties = number(event.waitlistCount, 0);
+  const waitingSeats = has(event, "waitlistSeats") ? number(event.waitlistSeats, null) : null;
   return {
     capacity,
     taken,
     offered,
     free,
     seatedParties,
-    waitingParties: number(event.waitlistCount, 0),
-    waitingSeats: has(event, "waitlistSeats") ? number(event.waitlistSeats, null) : null,
-    parties: has(event, "registeredSeats") || has(event, "maxPartySize"),
-    offers: has(event, "offeredSeats") || has(event, "promotion"),
+    waitingParties,
+    waitingSeats,
+    // Seats are worth a column only where a party can take more than one.
+    parties:
+      number(event.maxPartySize, 1) > 1 ||
+      taken !== seatedParties ||
+      (waitingSeats !== null && waitingSeats !== waitingParties),
+    // Offers are shown where the event makes them (or still holds some).
+    offers: event.promotion === "offer" || offered > 0,
   };
 }
