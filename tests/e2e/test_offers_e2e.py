@@ -3,6 +3,7 @@ stream carries the offer's life (`offer.made`, `offer.expired`)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -28,10 +29,9 @@ def stream_messages(
     base_url: str, into: list[tuple[str, dict[str, Any]]], stop: threading.Event
 ) -> None:
     """Collect the event's stream until stopped (or until the stack goes away)."""
-    try:
+    # the stack may stop under an open stream: what was read is what counts
+    with contextlib.suppress(requests.RequestException):
         _read_stream(base_url, into, stop)
-    except requests.RequestException:
-        pass  # the stack stopped under an open stream: what was read is what counts
 
 
 def _read_stream(
