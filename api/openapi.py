@@ -65,6 +65,7 @@ class Operation:
     admin: bool = False
     notes: str = ""
     extra_errors: Mapping[int, str] = field(default_factory=dict)
+    body_required: bool = True
 
 
 USER_ID = Param(
@@ -193,6 +194,15 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "get",
+        "/users/{userId}/offers",
+        "Open offers made to the user",
+        "users",
+        (Reply(200, "The one ending soonest first.", schemas.OfferOut, many=True),),
+        (*COMMON, 404),
+        params=(USER_ID,),
+    ),
+    Operation(
+        "get",
         "/users/{userId}/waitlists",
         "Waitlists the user is on, with positions",
         "users",
@@ -247,7 +257,12 @@ OPERATIONS: tuple[Operation, ...] = (
         admin=True,
         notes="Only the fields given change. A capacity raise promotes waitlisters at once "
         "(FIFO); turning waitlistEnabled off keeps those already waiting.",
-        extra_errors={409: "CAPACITY_BELOW_REGISTERED."},
+        extra_errors={
+            409: "CAPACITY_BELOW_REGISTERED (below the seats taken and offered), or "
+            "CAPACITY_BELOW_PARTY_SIZE.",
+            422: "VALIDATION_ERROR, e.g. maxPartySize above the capacity, or a registration "
+            "window that opens at or after it closes.",
+        },
     ),
     Operation(
         "delete",
@@ -304,10 +319,83 @@ OPERATIONS: tuple[Operation, ...] = (
         "/events/{eventId}/registrations/{userId}",
         "Where a user stands at an event",
         "events",
-        (Reply(200, "Seated (position null) or waiting.", schemas.RegistrationStatus),),
+        (
+            Reply(
+                200,
+                "Seated (position null), waiting, or offered seats until expiresAt.",
+                schemas.Standing,
+            ),
+        ),
         (*COMMON, 404),
         params=(EVENT_ID, USER_ID),
         extra_errors={404: "EVENT_NOT_FOUND, or REGISTRATION_NOT_FOUND if neither."},
+    ),
+    Operation(
+        "get",
+        "/events/{eventId}/offers",
+        "Open offers",
+        "events",
+        (Reply(200, "In the order they were made.", schemas.OfferOut, many=True),),
+        (*COMMON, 404),
+        params=(EVENT_ID,),
+    ),
+    *(
+        Operation(
+            "post",
+            f"/events/{{eventId}}/offers/{{userId}}/{verb}",
+            f"{verb.capitalize()} an offer (command)",
+            "commands",
+            (
+                Reply(
+                    202,
+                    "Accepted: a pending ticket of type "
+                    f"{verb}_offer (or, replayed, the ticket's current state).",
+                    commands.Ticket,
+                    headers=("Location", "Idempotent-Replayed"),
+                ),
+            ),
+            (*COMMON, 404, 409, *WITH_BODY),
+            body=commands.OfferReply,
+            body_required=False,
+            params=(EVENT_ID, USER_ID, IDEMPOTENCY_KEY),
+            notes=note,
+            extra_errors={
+                404: "USER_NOT_FOUND or EVENT_NOT_FOUND.",
+                409: "IDEMPOTENCY_KEY_IN_FLIGHT.",
+                422: "VALIDATION_ERROR (a body other than {}) or IDEMPOTENCY_KEY_REUSED.",
+            },
+        )
+        for verb, note in (
+            (
+                "accept",
+                "Result `registered` (the party takes its seats), or `denied`/NO_OPEN_OFFER. "
+                "Accepted strictly before the offer's end, it wins even if applied later.",
+            ),
+            (
+                "decline",
+                "Result `declined` (the seats are settled again), or `denied`/NO_OPEN_OFFER.",
+            ),
+        )
+    ),
+    Operation(
+        "get",
+        "/events/{eventId}/ledger",
+        "The event's ledger (verifiable history)",
+        "events",
+        (Reply(200, "Entries in index order, each as it was hashed.", schemas.LedgerPage),),
+        (*COMMON, 404, 422),
+        params=(
+            EVENT_ID,
+            Param(
+                "after",
+                "query",
+                {"type": "integer", "minimum": 0, "maximum": schemas.MAX_CAPACITY, "default": 0},
+                "Entries with an index above this (the previous page's `nextAfter`).",
+            ),
+            limit(schemas.MAX_LEDGER_PAGE, 100),
+        ),
+        notes="Every change to the event's seats and line, hash-chained: see docs/LEDGER.md "
+        "and `tessera verify`.",
     ),
     Operation(
         "delete",
@@ -338,7 +426,8 @@ OPERATIONS: tuple[Operation, ...] = (
         (
             Reply(
                 200,
-                "Server-sent events: `event:` ticket.completed or registration.promoted, "
+                "Server-sent events: `event:` ticket.completed, registration.promoted, "
+                "offer.made, offer.accepted, offer.declined or offer.expired, "
                 "`data:` one JSON object, `id:` increasing; a comment every 15 s.",
                 media="text/event-stream",
             ),
@@ -714,7 +803,7 @@ def _operation(op: Operation) -> dict[str, Any]:
         ]
     if op.body is not None:
         built["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {JSON: {"schema": _ref(op.body)}},
         }
     responses: dict[str, Any] = {str(r.status): _reply(r) for r in op.replies}

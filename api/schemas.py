@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    RootModel,
     WithJsonSchema,
 )
 
@@ -392,6 +393,32 @@ class OfferedStatus(Out):
     seats: int = Field(ge=1)
     position: None
     expires_at: Timestamp
+
+
+class Standing(RootModel[RegistrationStatus | OfferedStatus]):
+    """Where a user stands at an event: seated, waiting, or offered seats."""
+
+
+class LedgerEntry(Out):
+    """One entry of an event's ledger (docs/LEDGER.md): `hash` is the SHA-256 of the entry
+    without it, as canonical JSON; `prevHash` the previous entry's (64 zeros for index 1)."""
+
+    index: int = Field(ge=1)
+    event_id: str
+    kind: Literal["event_created", "event_updated", "ticket", "user_removed", "offer_expired"]
+    ticket_id: str | None
+    type: Literal["register", "unregister", "accept_offer", "decline_offer"] | None
+    user_id: str | None
+    seats: int | None
+    accepted_at: str | None
+    outcome: dict[str, object]
+    prev_hash: str = Field(pattern="^[0-9a-f]{64}$")
+    hash: str = Field(pattern="^[0-9a-f]{64}$")
+
+
+class LedgerPage(Out):
+    items: list[LedgerEntry]
+    next_after: int | None = Field(description="pass as `after` for the next page; null: last")
 
 
 class OfferOut(Out):
