@@ -1,0 +1,271 @@
+"""An event's ledger entries: their shape, their canonical bytes and their hash chain (pure).
+
+The writer builds each entry's body with one of the `*_entry` builders and `seal`s it with the
+previous entry's hash; the verifier (`models.ledger_verify`) recomputes the same bytes. The
+shape and the hash are fixed by the contract ("Ledger: each event's verifiable history").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Final
+
+from models.results import offers_json, rfc3339
+from models.rules import (
+    UNCHANGED,
+    EventSeats,
+    OfferExpired,
+    Policy,
+    Promotion,
+    Reconfigure,
+    Reconfigured,
+    UserRemoved,
+)
+
+GENESIS_HASH: Final = "0" * 64
+
+Entry = dict[str, Any]
+
+EVENT_CREATED = "event_created"
+EVENT_UPDATED = "event_updated"
+TICKET = "ticket"
+USER_REMOVED = "user_removed"
+OFFER_EXPIRED = "offer_expired"
+KINDS = (EVENT_CREATED, EVENT_UPDATED, TICKET, USER_REMOVED, OFFER_EXPIRED)
+TICKET_TYPES = ("register", "unregister", "accept_offer", "decline_offer")
+
+# The fields of a body (`seal` adds prevHash and hash), in the contract's order.
+BODY_FIELDS = (
+    "index",
+    "eventId",
+    "kind",
+    "ticketId",
+    "type",
+    "userId",
+    "seats",
+    "acceptedAt",
+    "outcome",
+)
+SETTING_FIELDS = (
+    "capacity",
+    "waitlistEnabled",
+    "maxPartySize",
+    "waitlistPolicy",
+    "bypassLimit",
+    "promotion",
+    "offerTtlSeconds",
+    "registrationOpensAt",
+    "registrationClosesAt",
+    "unregisterClosesAt",
+)
+MOMENT_SETTINGS = frozenset({"registrationOpensAt", "registrationClosesAt", "unregisterClosesAt"})
+# What a ticket's result carries that its ledger entry does not (it is the entry's own address).
+RESULT_ONLY_FIELDS = ("ledgerIndex", "ledgerHash")
+
+
+# --- the chain ----------------------------------------------------------------------------
+
+
+def canonical(entry: Entry) -> bytes:
+    """The contract's canonical JSON: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: Entry) -> str:
+    """Lowercase hex SHA-256 of the entry without its `hash`."""
+    unsealed = {name: value for name, value in entry.items() if name != "hash"}
+    return hashlib.sha256(canonical(unsealed)).hexdigest()
+
+
+def seal(body: Entry, prev_hash: str) -> Entry:
+    """The body chained to the previous entry (`GENESIS_HASH` for index 1) and hashed."""
+    chained = {**body, "prevHash": prev_hash}
+    return {**chained, "hash": entry_hash(chained)}
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def setting_json(value: object) -> object:
+    """A setting as an entry holds it: enums by value, moments in the contract's format."""
+    if isinstance(value, dt.datetime):
+        return rfc3339(value)
+    if isinstance(value, Policy | Promotion):
+        return value.value
+    return value
+
+
+def settings_json(seats: EventSeats) -> dict[str, Any]:
+    """The `event_created` fields of an event, as its first entry's outcome holds them."""
+    return {name: setting_json(value) for name, value in seats._settings().items()}
+
+
+def parse_moment(value: object) -> dt.datetime | None:
+    """An entry's RFC 3339 string back to an aware datetime (None stays None)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"not a timestamp: {value!r}")
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {value!r}")
+    return moment
+
+
+_SETTING_ARGUMENTS = {
+    "capacity": "capacity",
+    "waitlistEnabled": "waitlist_enabled",
+    "maxPartySize": "max_party_size",
+    "waitlistPolicy": "policy",
+    "bypassLimit": "bypass_limit",
+    "promotion": "promotion",
+    "offerTtlSeconds": "offer_ttl_seconds",
+    "registrationOpensAt": "registration_opens_at",
+    "registrationClosesAt": "registration_closes_at",
+    "unregisterClosesAt": "unregister_closes_at",
+}
+
+
+def setting_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as an entry holds them → keyword arguments of `EventSeats.empty`/`Reconfigure`
+    (unknown names raise ValueError: a ledger is read strictly)."""
+    arguments: dict[str, Any] = {}
+    for name, raw in settings.items():
+        if name not in _SETTING_ARGUMENTS:
+            raise ValueError(f"unknown setting {name!r}")
+        value: object = raw
+        if name in MOMENT_SETTINGS:
+            value = parse_moment(raw)
+        elif name == "waitlistPolicy":
+            value = Policy(raw)
+        elif name == "promotion":
+            value = Promotion(raw)
+        arguments[_SETTING_ARGUMENTS[name]] = value
+    return arguments
+
+
+def seats_from_settings(settings: dict[str, Any]) -> EventSeats:
+    """The empty event an `event_created` outcome describes (every field required)."""
+    missing = [name for name in SETTING_FIELDS if name not in settings]
+    if missing:
+        raise ValueError(f"event_created lacks {', '.join(missing)}")
+    arguments = setting_arguments(settings)
+    capacity = arguments.pop("capacity")
+    return EventSeats.empty(capacity, **arguments)
+
+
+def reconfigure_to(changes: dict[str, Any]) -> Reconfigure:
+    """The update an `event_updated` entry records: each changed setting set to its `to`."""
+    arguments = setting_arguments({name: change["to"] for name, change in changes.items()})
+    moments: dict[str, Any] = {
+        key: arguments.pop(key, UNCHANGED)
+        for key in ("registration_opens_at", "registration_closes_at", "unregister_closes_at")
+    }
+    return Reconfigure(**arguments, **moments)
+
+
+# --- entry bodies -------------------------------------------------------------------------
+
+
+def _body(
+    event_id: str,
+    index: int,
+    kind: str,
+    outcome: dict[str, Any],
+    *,
+    ticket_id: str | None = None,
+    type_: str | None = None,
+    user_id: str | None = None,
+    seats: int | None = None,
+    accepted_at: dt.datetime | None = None,
+) -> Entry:
+    return {
+        "index": index,
+        "eventId": event_id,
+        "kind": kind,
+        "ticketId": ticket_id,
+        "type": type_,
+        "userId": user_id,
+        "seats": seats,
+        "acceptedAt": rfc3339(accepted_at),
+        "outcome": outcome,
+    }
+
+
+def created_entry(event_id: str, settings: dict[str, Any]) -> Entry:
+    """Index 1: the event's settings (`settings_json`) as created."""
+    return _body(event_id, 1, EVENT_CREATED, dict(settings))
+
+
+def ticket_entry(  # noqa: PLR0917 - the writer's call, in the entry's field order
+    event_id: str,
+    index: int,
+    ticket_id: str,
+    type_: str,
+    user_id: str,
+    seats: int | None,
+    accepted_at: dt.datetime,
+    result: dict[str, Any],
+) -> Entry:
+    """An applied ticket: `seats` is the party size of a register (None for the other types),
+    `result` the ticket's result (its ledgerIndex/ledgerHash, if already there, are left out)."""
+    if type_ not in TICKET_TYPES:
+        raise ValueError(f"unknown ticket type {type_!r}")
+    outcome = {name: value for name, value in result.items() if name not in RESULT_ONLY_FIELDS}
+    return _body(
+        event_id,
+        index,
+        TICKET,
+        outcome,
+        ticket_id=ticket_id,
+        type_=type_,
+        user_id=user_id,
+        seats=seats if type_ == "register" else None,
+        accepted_at=accepted_at,
+    )
+
+
+def _let_in(promoted: tuple[str, ...], offers: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "promotedUserIds": list(promoted),
+        "offeredUserIds": [offer.user_id for offer in offers],
+        "offers": offers_json(offers),
+    }
+
+
+def updated_outcome(outcome: Reconfigured) -> dict[str, Any]:
+    changes = {
+        name: {"from": setting_json(before), "to": setting_json(after)}
+        for name, before, after in outcome.changes
+    }
+    return {"changes": changes, **_let_in(outcome.promoted_user_ids, outcome.offers)}
+
+
+def updated_entry(event_id: str, index: int, outcome: Reconfigured) -> Entry:
+    """An event update that changed some `event_created` field (none changed: write none)."""
+    if not outcome.changes:
+        raise ValueError("an update that changes no setting writes no ledger entry")
+    return _body(event_id, index, EVENT_UPDATED, updated_outcome(outcome))
+
+
+def left_outcome(outcome: UserRemoved | OfferExpired) -> dict[str, Any]:
+    left = "offered" if isinstance(outcome, OfferExpired) else outcome.left
+    if left is None:
+        raise ValueError(f"{outcome.user_id!r} held no place: no ledger entry")
+    return {
+        "userId": outcome.user_id,
+        "left": str(left),
+        **_let_in(outcome.promoted_user_ids, outcome.offers),
+    }
+
+
+def removed_entry(event_id: str, index: int, outcome: UserRemoved) -> Entry:
+    """A deleted user left the event (a user who held no place there writes no entry)."""
+    return _body(event_id, index, USER_REMOVED, left_outcome(outcome), user_id=outcome.user_id)
+
+
+def expired_entry(event_id: str, index: int, outcome: OfferExpired) -> Entry:
+    """One offer ran out; the seats were settled again."""
+    return _body(event_id, index, OFFER_EXPIRED, left_outcome(outcome), user_id=outcome.user_id)
