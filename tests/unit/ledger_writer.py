@@ -88,7 +88,8 @@ class Writer:
             assert ledger.settings_json(self.seats) == before
             return False
         if not outcome.changes:
-            assert not outcome.promoted_user_ids and not outcome.offers
+            assert not outcome.promoted_user_ids
+            assert not outcome.offers
             return False
         self._append(ledger.updated_entry(self.event_id, self.index, outcome))
         return True
