@@ -14,7 +14,7 @@ from typing import Any
 
 from models import ledger
 from models.errors import DomainError, StateNotLoaded
-from models.results import result_of
+from models.results import result_of, rfc3339
 from models.rules import (
     DenialCode,
     Denied,
@@ -82,6 +82,11 @@ class Replay:
             return removed, ledger.left_outcome(removed)
         if kind == ledger.OFFER_EXPIRED:
             expired = seats.expire_offer(_text(user_id))
+            if expired.offers and seats.now is not None and seats.now < expired.expired_at:
+                raise CannotReplay(
+                    f"the offer of {user_id!r} ended at {rfc3339(expired.expired_at)}, yet the"
+                    f" offers this expiry made date it to {rfc3339(seats.now)}"
+                )
             return expired, ledger.left_outcome(expired)
         if kind == ledger.EVENT_CREATED:
             raise CannotReplay("a second event_created entry")
@@ -104,6 +109,11 @@ class Replay:
             return None, result_of(Denied(user_id, DenialCode.USER_NOT_FOUND))
         if entry.get("seats") is not None and type_ != "register":
             raise CannotReplay(f"a {type_} ticket records seats (only a register has any)")
+        if self.seats.now is not None and self.seats.now < accepted_at:
+            raise CannotReplay(
+                f"its offers were made at {rfc3339(self.seats.now)} (their end less"
+                f" offerTtlSeconds), before the ticket was accepted at {rfc3339(accepted_at)}"
+            )
         outcome: Outcome
         if type_ == "register":
             outcome = seats.register(user_id, entry["seats"], accepted_at)

@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Any
 
 from models import ledger
-from models.results import denied, result_of
-from models.rules import DenialCode, EventSeats, Reconfigure
+from models.ledger_verify import Views
+from models.results import denied, result_of, rfc3339
+from models.rules import DenialCode, EventSeats, Outcome, Reconfigure, Standing, offers_by
 
 T0 = dt.datetime(2030, 1, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -22,6 +23,7 @@ class Writer:
         self.now = now
         self.entries: list[ledger.Entry] = []
         self.tickets = 0
+        self.offered_at: dict[str, dt.datetime] = {}
         self._append(ledger.created_entry(event_id, ledger.settings_json(seats)))
 
     @property
@@ -38,6 +40,11 @@ class Writer:
         self.now += dt.timedelta(milliseconds=milliseconds)
         self.seats.now = self.now
 
+    def _made(self, outcome: Outcome) -> Outcome:
+        for offer in offers_by(outcome):
+            self.offered_at[offer.user_id] = self.now
+        return outcome
+
     def _ticket(
         self, type_: str, user_id: str, seats: int | None, result: dict[str, Any], at: dt.datetime
     ) -> dict[str, Any]:
@@ -52,25 +59,25 @@ class Writer:
     def register(self, user_id: str, seats: int = 1, at: dt.datetime | None = None) -> Any:
         at = at or self.now
         self.seats.now = self.now
-        result = result_of(self.seats.register(user_id, seats, at))
+        result = result_of(self._made(self.seats.register(user_id, seats, at)))
         return self._ticket("register", user_id, seats, result, at)
 
     def unregister(self, user_id: str, at: dt.datetime | None = None) -> Any:
         at = at or self.now
         self.seats.now = self.now
-        result = result_of(self.seats.unregister(user_id, at))
+        result = result_of(self._made(self.seats.unregister(user_id, at)))
         return self._ticket("unregister", user_id, None, result, at)
 
     def accept(self, user_id: str, at: dt.datetime | None = None) -> Any:
         at = at or self.now
         self.seats.now = self.now
-        result = result_of(self.seats.accept_offer(user_id, at))
+        result = result_of(self._made(self.seats.accept_offer(user_id, at)))
         return self._ticket("accept_offer", user_id, None, result, at)
 
     def decline(self, user_id: str, at: dt.datetime | None = None) -> Any:
         at = at or self.now
         self.seats.now = self.now
-        result = result_of(self.seats.decline_offer(user_id))
+        result = result_of(self._made(self.seats.decline_offer(user_id)))
         return self._ticket("decline_offer", user_id, None, result, at)
 
     def unknown_user(self, user_id: str, type_: str = "register") -> Any:
@@ -87,6 +94,7 @@ class Writer:
         except Exception:  # the rules' refusals: the PUT answers 409/422 and writes nothing
             assert ledger.settings_json(self.seats) == before
             return False
+        self._made(outcome)
         if not outcome.changes:
             assert not outcome.promoted_user_ids
             assert not outcome.offers
@@ -99,6 +107,7 @@ class Writer:
         outcome = self.seats.remove_user(user_id)
         if outcome.left is None:
             return False
+        self._made(outcome)
         self._append(ledger.removed_entry(self.event_id, self.index, outcome))
         return True
 
@@ -107,5 +116,47 @@ class Writer:
         self.seats.now = self.now
         ended = self.seats.expire_offers(self.now)
         for outcome in ended:
+            self._made(outcome)
             self._append(ledger.expired_entry(self.event_id, self.index, outcome))
         return len(ended)
+
+    def views(self) -> Views:
+        """The event's views as the API would show them, read from the writer's own state."""
+        seats = self.seats
+        seated = sorted(
+            (m.order, u, m.seats)
+            for u, m in seats.members.items()
+            if m is not None and m.standing is Standing.REGISTERED
+        )
+        return Views(
+            event={
+                "capacity": seats.capacity,
+                "registeredCount": seats.registered_count,
+                "registeredSeats": seats.registered_seats,
+                "waitlistCount": seats.waitlisted_count,
+                "waitlistSeats": seats.waitlist_seats,
+                "offeredSeats": seats.offered_seats,
+                "availableSpots": seats.capacity - seats.registered_seats - seats.offered_seats,
+                **ledger.settings_json(seats),
+            },
+            waitlist=[
+                {"userId": u, "position": p, "seats": _party(seats, u)}
+                for p, u in enumerate(seats.waitlist, 1)
+            ],
+            registrations=[{"userId": u, "seats": n} for _, u, n in seated],
+            offers=[
+                {
+                    "userId": u,
+                    "seats": m.seats,
+                    "offeredAt": rfc3339(self.offered_at[u]),
+                    "expiresAt": rfc3339(m.expires_at),
+                }
+                for u, m in seats.open_offers()
+            ],
+        )
+
+
+def _party(seats: EventSeats, user_id: str) -> int:
+    membership = seats.members[user_id]
+    assert membership is not None
+    return membership.seats
