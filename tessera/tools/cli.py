@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from tessera.config import DEFAULT_DATA_DIR, Settings
+from tessera.tools import ledger_commands
 from tessera.tools.processes import (
     api_argv,
     beat_argv,
@@ -391,6 +392,11 @@ def import_(
     importer.print_summary(console, report)
     if not report.ok:
         sys.exit(1)
+
+
+# An event's ledger: verified, or replayed under another policy (tessera/tools/ledger_commands.py).
+main.add_command(ledger_commands.verify_command)
+main.add_command(ledger_commands.replay_command)
 
 
 if __name__ == "__main__":
