@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from models import ledger
 
-
 _HEADS = text(
     "SELECT event_id, ledger_length, ledger_head FROM events"
     " WHERE event_id = ANY(CAST(:event_ids AS text[]))"

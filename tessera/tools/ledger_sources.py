@@ -182,13 +182,10 @@ class DatabaseSource:
                 entries = [json.loads(raw) for raw in rows]
                 views = None
                 if with_views:
-                    offers = getattr(queries, "event_offers", None)  # with the offers issue
                     views = Views(
                         event=event_view(event),
                         waitlist=[_view(row) for row in queries.event_waitlist(session, event_id)],
-                        offers=None
-                        if offers is None
-                        else [_view(row) for row in offers(session, event_id)],
+                        offers=[_view(row) for row in queries.event_offers(session, event_id)],
                         registrations=[
                             _view(row) for row in queries.event_registrations(session, event_id)
                         ],

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from tessera.tools.cli import main
 from tests.e2e.conftest import ADMIN_KEY, Api
 
 pytestmark = pytest.mark.e2e
@@ -102,6 +104,11 @@ def test_an_unanswered_offer_expires_within_the_lag_and_the_next_party_is_offere
     ledger = admin.call("GET", "/events/course/ledger").json()["items"]
     [expired] = [e for e in ledger if e["kind"] == "offer_expired"]
     assert (expired["userId"], expired["outcome"]["offeredUserIds"]) == ("bob", ["cat"])
+
+    verified = CliRunner().invoke(
+        main, ["verify", "course", "--url", admin.base_url, "--key", ADMIN_KEY]
+    )
+    assert verified.exit_code == 0, verified.output
 
     time.sleep(0.3)
     stop.set()
