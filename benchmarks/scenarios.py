@@ -273,15 +273,28 @@ def hot_fill(bench: Bench) -> ScenarioResult:
     )
 
 
+def hot_no_ledger(bench: Bench) -> ScenarioResult:
+    """1c. The hot event on an event from before ledgers (nothing recorded): beside `hot`, what
+    writing the ledger costs."""
+    scale = bench.scale
+    return _hot_event(bench, "hot-no-ledger", scale.hot_registers, scale.hot_capacity, ledger=False)
+
+
 def _hot_event(
-    bench: Bench, name: str, registers: int, capacity: int, max_party: int = 1
+    bench: Bench,
+    name: str,
+    registers: int,
+    capacity: int,
+    max_party: int = 1,
+    *,
+    ledger: bool = True,
 ) -> ScenarioResult:
     stack = bench.stack
     stack.wipe()
     users = [f"h{i:06d}" for i in range(registers)]
     stack.seed_users(users)
     policy = "strict" if max_party == 1 else "fill"
-    stack.seed_events(["hot"], capacity, max_party_size=max_party, policy=policy)
+    stack.seed_events(["hot"], capacity, max_party_size=max_party, policy=policy, ledger=ledger)
     parties = random.Random(11)  # noqa: S311 - a load, not a secret
     calls = [
         json_call(
@@ -310,6 +323,8 @@ def _hot_event(
     if max_party == 1:
         problems += verify.register_only_outcomes(stack.conn)
     problems += verify.replayed_outcomes(stack.conn)
+    if ledger:
+        problems += verify.ledgers_verify(stack.urls.database_url, ["hot"])
     result.problems = problems
     return result
 
@@ -866,6 +881,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "db-limit": ("Limit (database): raw COPY + UPDATE of N applied commands", db_limit),
     "hot": ("1. Hot event", hot),
     "hot-fill": ("1b. Hot event, parties of 1-4 seats under fill", hot_fill),
+    "hot-no-ledger": ("1c. Hot event on an event without a ledger (its cost)", hot_no_ledger),
     "spread": ("2. Spread over many events", spread),
     "bulk": ("3. Bulk via POST /batches", bulk),
     "moderate": ("4. Latency under moderate load (open loop)", moderate),

@@ -113,7 +113,10 @@ class BenchStack:
         *,
         max_party_size: int = 1,
         policy: str = "strict",
+        ledger: bool = True,
     ) -> None:
+        """COPY the events in; with `ledger`, each begins its ledger as `POST /events` would
+        (without, they are events from before ledgers: nothing is recorded for them)."""
         with (
             self.conn.cursor() as cursor,
             cursor.copy(
@@ -138,6 +141,30 @@ class BenchStack:
                         policy,
                     )
                 )
+        if ledger:
+            self._start_ledgers(event_ids, capacity, waitlist, max_party_size, policy)
+
+    def _start_ledgers(
+        self,
+        event_ids: Sequence[str],
+        capacity: int,
+        waitlist: bool,
+        max_party_size: int,
+        policy: str,
+    ) -> None:
+        from models import ledger, ledger_store
+        from models.rules import EventSeats, Policy
+
+        seats = EventSeats.empty(
+            capacity,
+            waitlist_enabled=waitlist,
+            max_party_size=max_party_size,
+            policy=Policy(policy),
+        )
+        settings = ledger.settings_json(seats)
+        with self.sessions.begin() as session:
+            for event_id in event_ids:
+                ledger_store.start(session, event_id, ledger.created_entry(event_id, settings))
 
     def pending_count(self) -> int:
         row = self.conn.execute("SELECT count(*) FROM tickets WHERE status = 'pending'").fetchone()

@@ -278,3 +278,19 @@ def replayed_outcomes(conn: Connection, limit: int = 20) -> list[str]:
         if (seated, list(replay.waitlist)) != tables[event_id] and len(problems) < limit:
             problems.append(f"event {event_id}: the tables differ from the replayed rules")
     return problems
+
+
+def ledgers_verify(database_url: str, event_ids: list[str]) -> list[str]:
+    """Each event's ledger, written under the load, verifies through the rules against the
+    event's views (`tessera verify`)."""
+    from models.ledger_verify import verify
+    from tessera.tools.ledger_sources import DatabaseSource
+
+    problems: list[str] = []
+    source = DatabaseSource(database_url)
+    for event_id in event_ids:
+        snapshot = source.snapshot(event_id, with_views=True)
+        verdict = verify(snapshot.entries, snapshot.views, event_id=event_id)
+        if not verdict.ok:
+            problems.append(f"ledger of {event_id} does not verify: {verdict.divergence}")
+    return problems

@@ -212,6 +212,44 @@ def test_an_operator_signs_in_opens_an_event_and_watches_it_fill_live(
     assert csp_violations(browser) == []
 
 
+def test_an_offer_shows_its_held_seats_and_a_countdown_and_leaves_when_accepted(
+    browser: WebDriver, admin: Api, stack: LocalStack
+) -> None:
+    body = {
+        "eventId": "course", "title": "Course", "description": "", "date": "2027-01-01",
+        "location": "Room 1", "capacity": 1, "organizer": "Uni", "status": "active",
+        "waitlistEnabled": True, "promotion": "offer", "offerTtlSeconds": 600,
+    }  # fmt: skip
+    assert admin.call("POST", "/events", json=body).status_code == 201
+    create_user(admin, "offer-ann", "Ann")
+    create_user(admin, "offer-bob", "Bob Offered")
+    admin.outcome(admin.register("course", "offer-ann"))
+    admin.outcome(admin.register("course", "offer-bob"))
+
+    open_console(browser, stack)
+    sign_in(browser, ADMIN_KEY)
+    open_board(browser, stack, "course")
+    admin.outcome(admin.unregister("course", "offer-ann"))  # bob is offered the seat
+
+    wait(browser).until(lambda b: "Bob Offered" in text_of(b, "offers-table"))
+    assert text_of(browser, "fig-offered") == "1"
+    assert text_of(browser, "fig-free") == "0"
+    countdown = browser.find_element(By.CSS_SELECTOR, "#offers-table td.countdown")
+    first = countdown.text
+    assert first.startswith(("9", "10"))  # about ten minutes left
+    wait(browser, 3).until(
+        lambda b: b.find_element(By.CSS_SELECTOR, "#offers-table td.countdown").text != first
+    )
+
+    response = admin.call("POST", "/events/course/offers/offer-bob/accept")
+    assert response.status_code == 202
+    admin.outcome(response.json())
+    wait(browser).until(shows("fig-taken", "1"))
+    wait(browser).until(lambda b: "No open offers." in text_of(b, "offers-table"))
+    assert text_of(browser, "fig-offered") == "0"
+    assert csp_violations(browser) == []
+
+
 def test_names_and_titles_with_markup_are_shown_as_text(
     browser: WebDriver, admin: Api, stack: LocalStack
 ) -> None:

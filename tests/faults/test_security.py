@@ -27,11 +27,13 @@ pytestmark = pytest.mark.e2e
 PUBLIC_PATHS = re.compile(
     r"^/(health|live|ready|openapi\.json|docs(/.*)?|console(/.*)?|static/.*)$"
 )
-# The writes a client key may make (CONTRACT.md, Auth): commands and batches. Every other
-# write creates, changes or deletes a user or an event, and is admin-only.
+# The writes a client key may make (CONTRACT.md, Auth): commands (offers' answers among them)
+# and batches. Every other write creates, changes or deletes a user or an event: admin-only.
 CLIENT_WRITES = {
     ("POST", "/events/<event_id>/registrations"),
     ("DELETE", "/events/<event_id>/registrations/<user_id>"),
+    ("POST", "/events/<event_id>/offers/<user_id>/accept"),
+    ("POST", "/events/<event_id>/offers/<user_id>/decline"),
     ("POST", "/batches"),
 }
 # Webhooks are admin-only, reads included (CONTRACT.md, v2: "Webhooks (admin keys)").
