@@ -146,8 +146,9 @@ class Batch(Out):
     results: BatchResults
 
 
-def _query_integer(value: object) -> object:
-    """A query-string integer: ASCII digits only (`1.0`, `+5`, `5_0`, `true` are not integers)."""
+def query_integer(value: object) -> object:
+    """A query-string integer (every API query): ASCII digits only (`1.0`, `+5`, `5_0`, `true`
+    are not integers)."""
     if isinstance(value, str):
         if not value.isascii() or not value.isdigit():
             raise ValueError("must be an integer")
@@ -160,7 +161,7 @@ class BatchTicketsQuery(Strict):
 
     model_config = ConfigDict(extra="ignore")
 
-    limit: Annotated[int, BeforeValidator(_query_integer), Field(ge=1, le=MAX_TICKET_PAGE)] = (
+    limit: Annotated[int, BeforeValidator(query_integer), Field(ge=1, le=MAX_TICKET_PAGE)] = (
         DEFAULT_TICKET_PAGE
     )
     cursor: str | None = None

@@ -24,7 +24,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from api.command_schemas import PARTY_SCHEMA, Out, PartySize, Strict, integral
+from api.command_schemas import PARTY_SCHEMA, Out, PartySize, Strict, integral, query_integer
 from models.errors import InvalidInput
 from models.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
 from models.results import rfc3339
@@ -331,15 +331,6 @@ class EventPage(Out):
     next_cursor: str | None
 
 
-def _digits(value: object) -> object:
-    """A query integer: ASCII digits only, no sign, no decimal point, no underscores."""
-    if isinstance(value, str):
-        if not value.isascii() or not value.isdigit():
-            raise ValueError("must be an integer")
-        return int(value)
-    return value
-
-
 class EventQuery(Strict):
     """`GET /events` query parameters: strings from the URL, so parsed here, but no loose
     coercion (`limit=1.0` or `limit=5_0` is refused). Unknown parameters are ignored."""
@@ -349,7 +340,7 @@ class EventQuery(Strict):
     status: Text | None = None
     limit: Annotated[
         int,
-        BeforeValidator(_digits),
+        BeforeValidator(query_integer),
         Field(ge=1, le=MAX_PAGE_SIZE),
     ] = DEFAULT_PAGE_SIZE
     cursor: str | None = None
@@ -363,8 +354,8 @@ class LedgerQuery(Strict):
 
     model_config = ConfigDict(extra="ignore")
 
-    after: Annotated[int, BeforeValidator(_digits), Field(ge=0, le=MAX_CAPACITY)] = 0
-    limit: Annotated[int, BeforeValidator(_digits), Field(ge=1, le=MAX_LEDGER_PAGE)] = 100
+    after: Annotated[int, BeforeValidator(query_integer), Field(ge=0, le=MAX_CAPACITY)] = 0
+    limit: Annotated[int, BeforeValidator(query_integer), Field(ge=1, le=MAX_LEDGER_PAGE)] = 100
 
 
 class EventRegistration(Out):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from api.command_schemas import Out, Strict
+from api.command_schemas import Out, Strict, query_integer
 from api.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NO_NUL_PATTERN, Timestamp
 from models.webhooks import MESSAGE_TYPES, WILDCARD
 from tessera.webhook_urls import MAX_URL_LENGTH
@@ -125,20 +125,12 @@ class DeliveryPage(Out):
     next_cursor: str | None
 
 
-def _digits(value: object) -> object:
-    if isinstance(value, str):
-        if not value.isascii() or not value.isdigit():
-            raise ValueError("must be an integer")
-        return int(value)
-    return value
-
-
 class DeliveryQuery(Strict):
     """`GET /webhooks/{id}/deliveries` query parameters; unknown parameters are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
-    limit: Annotated[int, BeforeValidator(_digits), Field(ge=1, le=MAX_PAGE_SIZE)] = (
+    limit: Annotated[int, BeforeValidator(query_integer), Field(ge=1, le=MAX_PAGE_SIZE)] = (
         DEFAULT_PAGE_SIZE
     )
     cursor: str | None = None
