@@ -84,7 +84,9 @@ class Appender:
         self.rows.append((event_id, index, ledger.canonical(entry).decode()))
         return Placed(index, entry["hash"])
 
-    def write(self, session: Session) -> None:
+    def write(self, session: Session, *, move_heads: bool = True) -> None:
+        """Store the sealed entries; and move the events' heads, unless the caller writes them
+        with its own update of the event rows (`models.seats.save_windows`)."""
         if not self.rows:
             return
         session.execute(
@@ -96,6 +98,9 @@ class Appender:
             },
         )
         moved = sorted({e for e, _, _ in self.rows})
+        self.rows.clear()
+        if not move_heads:
+            return
         session.execute(
             _MOVE_HEADS,
             {
@@ -104,7 +109,6 @@ class Appender:
                 "heads": [self.heads[e].hash for e in moved],
             },
         )
-        self.rows.clear()
 
 
 def start(session: Session, event_id: str, entry: ledger.Entry) -> Placed:

@@ -581,6 +581,8 @@ class EventSeats:
         made), settling after each (so the seats of one may become the next offer). The
         loader must have loaded every offer due by then."""
         ended: list[OfferExpired] = []
+        if self.offered_count == 0:  # the common case: nothing to look through
+            return ended
         while due := [
             (m.expires_at, m.order, u) for u, m in self.open_offers() if _is_due(m, until)
         ]:
@@ -600,6 +602,8 @@ class EventSeats:
 
     def next_expiry(self) -> dt.datetime | None:
         """When the earliest known offer runs out."""
+        if self.offered_count == 0:
+            return None
         ends = [m.expires_at for _, m in self.open_offers() if m.expires_at is not None]
         return min(ends) if ends else None
 

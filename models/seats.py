@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models import locks
+from models import ledger_store, locks
 from models.errors import EventNotFound
 from models.rules import Command, EventSeats, Membership, Policy, Promotion, Standing
 from models.tables import Event
@@ -50,6 +50,8 @@ _SEAT_COLUMNS = (
     Event.waitlisted_count,
     Event.waitlist_seats,
     Event.next_order,
+    Event.ledger_length,
+    Event.ledger_head,
 )
 _MEMBERSHIPS = text(
     """
@@ -81,13 +83,23 @@ _LINE_HEADS = text(
 )
 
 
-def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, EventSeats]:
+def lock_windows(
+    session: Session,
+    wanted: Mapping[str, Wanted],
+    ledger_heads: dict[str, ledger_store.Head] | None = None,
+) -> dict[str, EventSeats]:
     """Lock the events' rows (in event-id order: this serialises everything that changes their
     seats) and load the window of each that exists; events that do not are left out. The named
     users' memberships come first, since how much of the line a command can need depends on
     them (`EventSeats.line_needed`)."""
     if not wanted:
         return {}
+    locked = locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
+    if ledger_heads is not None:  # read with the lock, for a writer that appends to ledgers
+        ledger_heads.update(
+            (row.event_id, ledger_store.Head(row.ledger_length, row.ledger_head))
+            for row in locked
+        )
     found: dict[str, EventSeats] = {
         row.event_id: EventSeats(
             capacity=row.capacity,
@@ -108,7 +120,7 @@ def lock_windows(session: Session, wanted: Mapping[str, Wanted]) -> dict[str, Ev
             offered_seats=row.offered_seats,
             next_order=row.next_order,
         )
-        for row in locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
+        for row in locked
     }
     pairs = [(e, u) for e in found for u in wanted[e].user_ids]
     for event_id, seats in found.items():
@@ -209,6 +221,8 @@ _UPDATE_EVENTS = text(
                SELECT min(r.offer_expires_at) FROM registrations AS r
                 WHERE r.event_id = e.event_id AND r.standing = 'offered') END,
            next_order = v.next_order,
+           ledger_length = coalesce(v.ledger_length, e.ledger_length),
+           ledger_head = coalesce(v.ledger_head, e.ledger_head),
            updated_at = CASE WHEN v.touch THEN :now ELSE e.updated_at END
       FROM unnest(CAST(:event_ids AS text[]), CAST(:capacities AS int[]),
                   CAST(:waitlist_enabled AS boolean[]), CAST(:max_party AS int[]),
@@ -219,11 +233,12 @@ _UPDATE_EVENTS = text(
                   CAST(:registered AS int[]), CAST(:registered_seats AS int[]),
                   CAST(:waitlisted AS int[]), CAST(:waitlist_seats AS int[]),
                   CAST(:offered AS int[]), CAST(:offered_seats AS int[]),
-                  CAST(:next_orders AS bigint[]), CAST(:touch AS boolean[]))
+                  CAST(:next_orders AS bigint[]), CAST(:touch AS boolean[]),
+                  CAST(:ledger_lengths AS int[]), CAST(:ledger_heads AS text[]))
            AS v(event_id, capacity, waitlist_enabled, max_party_size, policy, bypass_limit,
                 promotion, offer_ttl_seconds, opens_at, closes_at, unregister_closes_at,
                 registered_count, registered_seats, waitlisted_count, waitlist_seats,
-                offered_count, offered_seats, next_order, touch)
+                offered_count, offered_seats, next_order, touch, ledger_length, ledger_head)
      WHERE e.event_id = v.event_id
     """
 )
@@ -235,9 +250,13 @@ def save_windows(
     now: dt.datetime,
     *,
     touch: bool = False,
+    ledger_heads: Mapping[str, ledger_store.Head] | None = None,
 ) -> None:
     """Write what the rules changed in each window: the memberships of `seats.changed`, the
-    counts and the order counters. `touch` also moves `updated_at` (a change made by PUT)."""
+    counts and the order counters. `touch` also moves `updated_at` (a change made by PUT);
+    `ledger_heads` moves the ledgers' heads in the same row update (one new row version per
+    event and pass, not two)."""
+    heads = ledger_heads or {}
     if not windows:
         return
     gone: list[tuple[str, str]] = []
@@ -291,6 +310,8 @@ def save_windows(
             "offered_seats": [windows[e].offered_seats for e in events],
             "next_orders": [windows[e].next_order for e in events],
             "touch": [touch] * len(events),
+            "ledger_lengths": [heads[e].length if e in heads else None for e in events],
+            "ledger_heads": [heads[e].hash if e in heads else None for e in events],
         },
     )
     for seats in windows.values():

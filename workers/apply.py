@@ -203,8 +203,9 @@ def decide(
         )
         for event_id, line in lines.items()
     }
-    windows = lock_windows(session, wanted)
-    book = ledger_store.Appender.read(session, windows)
+    heads: dict[str, ledger_store.Head] = {}
+    windows = lock_windows(session, wanted, heads)
+    book = ledger_store.Appender(heads)
     decided = Decided()
     results: dict[str, dict[str, Any]] = {}
     for event_id, line in lines.items():
@@ -215,8 +216,12 @@ def decide(
                 decided.updates.append(_completed(ticket, results[ticket.ticket_id], now))
             continue
         seats.now = now
+        # Only the offers loaded as due can end in this pass (those it makes end after `now`).
+        due = seats.next_expiry()
         for ticket, command in line:
-            _expire(seats, event_id, min(ticket.created_at, now), book, decided)
+            if due is not None and due <= ticket.created_at:
+                _expire(seats, event_id, min(ticket.created_at, now), book, decided)
+                due = seats.next_expiry()
             outcome: Outcome | None = None
             if ticket.user_id in users:
                 outcome = seats.handle(command)
@@ -229,8 +234,8 @@ def decide(
             if outcome is not None:
                 decided.updates += event_log.settled(event_id, outcome)
         _expire(seats, event_id, now, book, decided)
-    save_windows(session, windows, now)
-    book.write(session)
+    book.write(session, move_heads=False)
+    save_windows(session, windows, now, ledger_heads=book.heads)
     decided.results = [results[t.ticket_id] for t in batch]
     return decided
 
