@@ -24,13 +24,6 @@ _HEADS = text(
     "SELECT event_id, ledger_length, ledger_head FROM events"
     " WHERE event_id = ANY(CAST(:event_ids AS text[]))"
 )
-_INSERT = text(
-    """
-    INSERT INTO ledger_entries (event_id, index, entry)
-    SELECT * FROM unnest(CAST(:event_ids AS text[]), CAST(:indexes AS int[]),
-                         CAST(:entries AS text[]))
-    """
-)
 _MOVE_HEADS = text(
     """
     UPDATE events AS e SET ledger_length = v.length, ledger_head = v.head
@@ -89,14 +82,16 @@ class Appender:
         with its own update of the event rows (`models.seats.save_windows`)."""
         if not self.rows:
             return
-        session.execute(
-            _INSERT,
-            {
-                "event_ids": [e for e, _, _ in self.rows],
-                "indexes": [i for _, i, _ in self.rows],
-                "entries": [entry for _, _, entry in self.rows],
-            },
-        )
+        # COPY, not an INSERT over arrays: entries are long JSON texts, and quoting them into
+        # array literals cost more than the rest of the write.
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY ledger_entries (event_id, index, entry) FROM STDIN") as copy,
+        ):
+            for row in self.rows:
+                copy.write_row(row)
         moved = sorted({e for e, _, _ in self.rows})
         self.rows.clear()
         if not move_heads:
