@@ -183,7 +183,8 @@ def run_checks(
     params: dict[str, object] = {"limit": limit + 1}  # one more tells whether there are more
     if max_pending_age is not None:
         checks = (*CHECKS, STALE_PENDING)
-        moment = now or dt.datetime.now(dt.UTC)
+        # the database's clock, like every time the system writes (not this host's)
+        moment = now or session.execute(text("SELECT now()")).scalar_one()
         params["before"] = moment - dt.timedelta(seconds=max_pending_age)
     results: list[CheckResult] = []
     for check in checks:

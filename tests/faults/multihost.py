@@ -401,7 +401,9 @@ class MultiHostLab:
                 [{"u": user} for user in user_ids],
             )
 
-    def create_event(self, event_id: str, capacity: int, waitlist: bool = True) -> None:
+    def create_event(
+        self, event_id: str, capacity: int, waitlist: bool = True, **settings: object
+    ) -> None:
         response = requests.post(
             self.base_url + "/events",
             json={
@@ -414,6 +416,7 @@ class MultiHostLab:
                 "organizer": "Reliability",
                 "status": "active",
                 "waitlistEnabled": waitlist,
+                **settings,
             },
             headers={"Authorization": f"Bearer {ADMIN_KEY}"},
             timeout=30,
