@@ -477,3 +477,52 @@ def test_bad_ledger_queries_are_422(client: FlaskClient, query: str) -> None:
 
 def test_the_ledger_of_an_unknown_event_is_404(client: FlaskClient) -> None:
     assert client.get("/events/nope/ledger", headers=CLIENT).status_code == 404
+
+
+def test_a_backlog_of_expiries_over_many_events_is_ended_in_bounded_passes(
+    client: FlaskClient, server_urls: Any, db: sessionmaker[Session]
+) -> None:
+    """Many events' offers run out at once (a worker was down): one drain ends them all, in
+    passes of at most `apply_batch_size` events, each event's next party offered."""
+    from tessera.config import Settings
+    from tests.integration.conftest import NoSender
+
+    events = [f"x{n:02d}" for n in range(30)]
+    create_users(client, "ann", "bob", "cat")
+    for event_id in events:
+        create_event(client, event_id, capacity=1, promotion="offer", offerTtlSeconds=60)
+    small = runtime.build(
+        Settings(
+            database_url=server_urls.database_url,
+            redis_url=server_urls.redis_url,
+            apply_batch_size=7,
+        ),
+        sender=NoSender(),
+    )
+    try:
+        for user in ("ann", "bob", "cat"):
+            for event_id in events:
+                command(client, "POST", f"/events/{event_id}/registrations", json={"userId": user})
+        apply.drain(small)
+        for event_id in events:
+            command(client, "DELETE", f"/events/{event_id}/registrations/ann")
+        apply.drain(small)
+        with db.begin() as session:
+            session.execute(
+                text(
+                    "UPDATE registrations SET offer_expires_at = now() - interval '5 s'"
+                    " WHERE standing = 'offered'"
+                )
+            )
+            session.execute(text("UPDATE events SET next_offer_expiry = now() - interval '5 s'"))
+        assert sorted(sweeper.wake_for_due_offers(small)) == events
+
+        report = apply.drain(small)
+
+        assert report.batches >= 5  # 30 events, at most 7 per pass
+        assert sweeper.wake_for_due_offers(small) == []
+        for event_id in events:
+            [offer] = get_json(client, f"/events/{event_id}/offers")
+            assert offer["userId"] == "cat"
+    finally:
+        small.engine.dispose()
