@@ -526,3 +526,35 @@ def test_a_backlog_of_expiries_over_many_events_is_ended_in_bounded_passes(
             assert offer["userId"] == "cat"
     finally:
         small.engine.dispose()
+
+
+def test_an_expiry_pass_that_dies_midway_commits_nothing_and_the_next_ends_the_offer_once(
+    client: FlaskClient,
+    worker: runtime.Runtime,
+    db: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    offer_event(client)
+    create_users(client, "ann", "bob", "cat")
+    for user in ("ann", "bob", "cat"):
+        register(client, user)
+    settle(worker)
+    unregister(client, "ann")
+    settle(worker)
+    end_offer_at(db, "bob", "now() - interval '1 second'")
+    real_save = apply.save_windows
+    calls = {"n": 0}
+
+    def dies_once(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the worker died mid-expiry")
+        real_save(*args, **kwargs)
+
+    monkeypatch.setattr(apply, "save_windows", dies_once)
+    settle(worker)
+
+    assert calls["n"] >= 2
+    expired = [e for e in ledger_of(client) if e["kind"] == "offer_expired"]
+    assert [e["userId"] for e in expired] == ["bob"]
+    assert get_json(client, "/events/e1/registrations/cat")["status"] == "offered"
