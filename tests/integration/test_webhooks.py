@@ -854,3 +854,34 @@ def test_a_delivery_waits_for_its_turn_in_the_schedule(
     assert again.attempts == 0
     wait = dt.datetime.fromisoformat(item["nextAttemptAt"]) - dt.datetime.now(dt.UTC)
     assert dt.timedelta(minutes=59) < wait <= dt.timedelta(hours=1)
+
+
+def test_an_offers_life_is_posted_to_a_subscription_naming_the_offer_messages(
+    hooks: FlaskClient, sender: runtime.Runtime
+) -> None:
+    with receiving() as receiver:
+        created = subscribe(hooks, receiver.url, ["offer.made", "offer.accepted", "offer.declined"])
+        receiver.secret = created["secret"]
+        create_users(hooks, "ann", "bob", "cy")
+        create_event(hooks, "e1", capacity=1, promotion="offer", offerTtlSeconds=60)
+        register(hooks, sender, "e1", "ann", "bob", "cy")
+        hooks.delete("/events/e1/registrations/ann", headers=CLIENT)  # bob is offered the seat
+        apply.drain_event(sender, "e1")
+        hooks.post("/events/e1/offers/bob/decline", headers=CLIENT)  # cy is offered it
+        hooks.post("/events/e1/offers/cy/accept", headers=CLIENT)
+        apply.drain_event(sender, "e1")
+
+        deliverer.deliver(sender, created["webhookId"])
+        got = receiver.wait_for(4)
+
+    assert all(r.verified for r in got)
+    assert sorted((r.body["type"], r.body["data"]["userId"]) for r in got) == sorted(
+        [
+            ("offer.made", "bob"),
+            ("offer.declined", "bob"),
+            ("offer.made", "cy"),
+            ("offer.accepted", "cy"),
+        ]
+    )
+    made = next(r.body["data"] for r in got if r.body["type"] == "offer.made")
+    assert set(made) == {"eventId", "userId", "seats", "expiresAt"}
