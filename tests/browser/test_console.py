@@ -9,6 +9,7 @@ Screenshots of the board (desktop and phone width) are taken on every run; with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +17,8 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
@@ -24,6 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import Engine, text
 
 from benchmarks.localstack import LocalStack
 from tests.browser.conftest import missing_browser
@@ -448,3 +452,266 @@ def test_the_stream_reader_the_settling_figures_and_the_v2_fallbacks(
     ]  # fmt: skip
     assert out["latency"] == [250, None]
     assert out["recent"] == {"perSecond": 2, "p50": None, "p95": None, "latencyKnown": False}
+
+
+# --- the ledger ---------------------------------------------------------------------------
+
+
+def ledger_status(browser: WebDriver) -> str:
+    return text_of(browser, "ledger-status")
+
+
+def newest_ledger_row(browser: WebDriver) -> list[str]:
+    cells = browser.find_elements(By.CSS_SELECTOR, "#ledger-table tbody tr:first-child td")
+    return [cell.text for cell in cells]
+
+
+def ledger_reads(browser: WebDriver) -> list[str]:
+    """The `after` of every ledger page the page has asked for, in order."""
+    urls: list[str] = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+        ".filter((name) => name.includes('/ledger?'))"
+    )
+    return [parse_qs(urlsplit(url).query)["after"][0] for url in urls]
+
+
+def test_the_ledger_panel_verifies_the_chain_and_follows_new_entries_live(
+    browser: WebDriver, admin: Api, stack: LocalStack
+) -> None:
+    create_event(admin, "ledger-live", "Ledger live", capacity=2)
+    for user_id in ("led-ann", "led-bob", "led-cy", "led-dee"):
+        create_user(admin, user_id, user_id.title())
+    for user_id in ("led-ann", "led-bob", "led-cy"):
+        admin.outcome(admin.register("ledger-live", user_id))
+    head = admin.call("GET", "/events/ledger-live/ledger?after=3").json()["items"][0]["hash"]
+
+    open_console(browser, stack)
+    sign_in(browser, ADMIN_KEY)
+    open_board(browser, stack, "ledger-live")
+    # the event's creation and three tickets
+    wait(browser).until(lambda b: ledger_status(b).startswith("Chain verified: 4 entries"))
+    assert ledger_status(browser) == f"Chain verified: 4 entries, head {head[:12]}…"
+    assert text_of(browser, "ledger-summary") == "4 entries, newest first."
+    assert newest_ledger_row(browser) == [
+        "4", "ticket", "led-cy", "register", "waitlisted #1", head[:12],
+    ]  # fmt: skip
+    rows = browser.find_elements(By.CSS_SELECTOR, "#ledger-table tbody tr")
+    assert [row.find_element(By.TAG_NAME, "td").text for row in rows] == ["4", "3", "2", "1"]
+    assert "created, capacity 2" in rows[-1].text
+
+    admin.outcome(admin.register("ledger-live", "led-dee"))
+    wait(browser, 3).until(lambda b: ledger_status(b).startswith("Chain verified: 5 entries"))
+    assert newest_ledger_row(browser)[:5] == ["5", "ticket", "led-dee", "register", "waitlisted #2"]
+    admin.outcome(admin.unregister("ledger-live", "led-ann"))  # the line's head is seated
+    wait(browser, 3).until(lambda b: ledger_status(b).startswith("Chain verified: 6 entries"))
+    assert newest_ledger_row(browser)[4] == "unregistered; promoted led-cy"
+    entries = admin.call("GET", "/events/ledger-live/ledger").json()["items"]
+    assert ledger_status(browser) == f"Chain verified: 6 entries, head {entries[-1]['hash'][:12]}…"
+
+    # Read from index 1 once; every later read asks only for what follows the last entry seen.
+    reads = ledger_reads(browser)
+    assert reads[0] == "0"
+    assert "0" not in reads[1:]
+    assert {"4", "5"} <= set(reads[1:])
+    assert csp_violations(browser) == []
+
+
+def test_the_ledger_panel_reports_a_tampered_entry_where_the_chain_breaks(
+    browser: WebDriver, admin: Api, stack: LocalStack, engine: Engine
+) -> None:
+    create_event(admin, "ledger-forged", "Ledger forged", capacity=1)
+    for user_id in ("forge-ann", "forge-bob", "forge-cy"):
+        create_user(admin, user_id, user_id.title())
+        admin.outcome(admin.register("ledger-forged", user_id))
+    # Entry 3 (bob, waitlisted) rewritten as seated, its hash left as it was.
+    with engine.begin() as connection:
+        forged = connection.execute(
+            text(
+                "UPDATE ledger_entries SET entry = replace(entry, :was, :now)"
+                " WHERE event_id = 'ledger-forged' AND index = 3"
+            ),
+            {"was": '"status":"waitlisted"', "now": '"status":"registered"'},
+        )
+        assert forged.rowcount == 1
+
+    open_console(browser, stack)
+    sign_in(browser, ADMIN_KEY)
+    open_board(browser, stack, "ledger-forged")
+    wait(browser).until(lambda b: ledger_status(b).startswith("Chain broken"))
+    assert ledger_status(browser) == (
+        "Chain broken at entry 3: hash mismatch: the entry is not what was hashed. "
+        "The 2 entries before it verified."
+    )
+    assert browser.find_element(By.ID, "ledger-status").get_attribute("data-state") == "broken"
+    broken_rows = browser.find_elements(By.CSS_SELECTOR, "#ledger-table tbody tr.broken")
+    assert [row.find_element(By.TAG_NAME, "td").text for row in broken_rows] == ["3"]
+    outcome = broken_rows[0].find_elements(By.TAG_NAME, "td")[4].text
+    assert outcome == "registered"  # the forged outcome, shown as stored
+
+    # New entries are still counted and shown, but a break never heals.
+    create_user(admin, "forge-dee", "Dee")
+    admin.outcome(admin.register("ledger-forged", "forge-dee"))
+    wait(browser, 3).until(lambda b: text_of(b, "ledger-summary").startswith("5 entries"))
+    assert ledger_status(browser).startswith("Chain broken at entry 3: hash mismatch")
+    assert csp_violations(browser) == []
+
+
+def test_an_event_without_a_ledger_says_so(
+    browser: WebDriver, admin: Api, stack: LocalStack, engine: Engine
+) -> None:
+    create_event(admin, "ledger-none", "Before the ledger", capacity=1)
+    # As migration 0004 left the events created before it: no entries, length -1.
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM ledger_entries WHERE event_id = 'ledger-none'"))
+        connection.execute(
+            text("UPDATE events SET ledger_length = -1 WHERE event_id = 'ledger-none'")
+        )
+    open_console(browser, stack)
+    sign_in(browser, ADMIN_KEY)
+    open_board(browser, stack, "ledger-none")
+    wait(browser).until(shows("ledger-summary", "No ledger recorded for this event."))
+    assert ledger_status(browser) == ""
+    assert not browser.find_element(By.ID, "ledger-table").is_displayed()
+
+
+LEDGER_CHECKS = Path(__file__).with_name("ledger_checks.js")
+TRICKY_VALUES: list[object] = [
+    'a "quoted" \\ backslash / slash',
+    "".join(chr(code) for code in range(0x20)) + "\x7f",
+    "line\u2028and paragraph\u2029separators",
+    "emoji 😀 🎟️, é, ñ, 中文, \ufeff, \uffff",
+    {"b": 1, "a": [True, False, None, -7, 0, 2**53 - 1, [], {}], "": "empty key"},
+    # Code point order: U+E000 and U+FF01 come before an astral emoji in Python; JS's default
+    # sort (UTF-16 code units) would put the emoji's surrogates first.
+    {"😀": 1, "\uff01": 2, "\ue000": 3, "é": 4, "Z": 5, "a": 6, "\U0001f600x": 7, "😀\x00": 8},
+    {"nested": {"z": {"y": "\n\t\r\b\f"}, "a": ["\u0000", "\u001f"]}, "Zoë": "zoë"},
+]
+
+
+def python_canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sealed(body: dict[str, Any], prev_hash: str) -> dict[str, Any]:
+    """The contract's hash chain, computed here from its words (not with models.ledger)."""
+    chained = {**body, "prevHash": prev_hash}
+    digest = hashlib.sha256(python_canonical(chained).encode()).hexdigest()
+    return {**chained, "hash": digest}
+
+
+def chain_of(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entries, prev = [], "0" * 64
+    for body in bodies:
+        entries.append(sealed(body, prev))
+        prev = entries[-1]["hash"]
+    return entries
+
+
+def ledger_body(index: int, kind: str, outcome: dict[str, Any], **ticket: Any) -> dict[str, Any]:
+    fields = {"ticketId": None, "type": None, "userId": None, "seats": None, "acceptedAt": None}
+    return {
+        "index": index,
+        "eventId": "évt 😀",
+        "kind": kind,
+        **fields,
+        **ticket,
+        "outcome": outcome,
+    }
+
+
+def test_the_ledger_module_hashes_what_python_hashes_and_finds_every_break(
+    browser: WebDriver, stack: LocalStack
+) -> None:
+    zoe = "Zoë 😀 \u2028"
+    let_in = {"promotedUserIds": [], "offeredUserIds": [], "offers": []}
+    bodies = [
+        ledger_body(1, "event_created", {"capacity": 1, "waitlistEnabled": True}),
+        ledger_body(
+            2, "ticket", {"status": "registered", "position": None, **let_in},
+            ticketId="t-1", type="register", userId="ann", seats=1,
+            acceptedAt="2030-01-01T09:00:00.000Z",
+        ),
+        ledger_body(
+            3, "ticket", {"status": "waitlisted", "position": 1, "message": 'a "b" \\', **let_in},
+            ticketId="t-2", type="register", userId=zoe, seats=1,
+            acceptedAt="2030-01-01T09:00:00.001Z",
+        ),
+        ledger_body(
+            4, "ticket",
+            {"status": "unregistered", **let_in, "offeredUserIds": [zoe],
+             "offers": [{"userId": zoe, "seats": 1, "expiresAt": "2030-01-01T10:00:00.000Z"}]},
+            ticketId="t-3", type="unregister", userId="ann",
+            acceptedAt="2030-01-01T09:00:01.000Z",
+        ),
+        ledger_body(5, "offer_expired", {"userId": zoe, "left": "offered", **let_in}, userId=zoe),
+        ledger_body(
+            6, "event_updated",
+            {"changes": {"capacity": {"from": 1, "to": 2}}, **let_in, "promotedUserIds": ["bo"]},
+        ),
+    ]  # fmt: skip
+    chain = chain_of(bodies)
+    tampered = [dict(entry) for entry in chain]
+    tampered[2] = {**chain[2], "outcome": {**chain[2]["outcome"], "position": 2}}
+    # Entry 3 changed and hashed again: it holds, but entry 4 no longer follows it.
+    resealed = [
+        *chain[:2],
+        sealed({**bodies[2], "userId": "mallory"}, chain[1]["hash"]),
+        *chain[3:],
+    ]
+    broken = {
+        "tampered": tampered,
+        "dropped": [*chain[:2], *chain[3:]],
+        "reordered": [*chain[:2], chain[3], chain[2], *chain[4:]],
+        "resealed": resealed,
+        "forgedStart": [sealed(bodies[0], "1" * 64), *chain[1:]],
+        "notAnEntry": [*chain[:3], None],
+    }
+
+    browser.get(stack.base_url + "/console")  # a secure context: http on 127.0.0.1
+    browser.set_script_timeout(10)
+    given = json.dumps({"values": TRICKY_VALUES, "chain": chain, "broken": broken})
+    out = json.loads(browser.execute_async_script(LEDGER_CHECKS.read_text(), given))
+
+    assert "error" not in out, out.get("error")
+    assert out["canonical"] == [python_canonical(value) for value in TRICKY_VALUES]
+    assert out["refused"] == [["refused", True]] * 4
+    assert out["loneSurrogate"] == '"a\\ud800b"'  # Python could not encode it at all
+    assert out["hashes"] == [entry["hash"] for entry in chain]
+    head = chain[-1]["hash"]
+    assert out["whole"] == {"ok": True, "count": 6, "lastIndex": 6, "head": head}
+    assert out["pages"][1] == {"ok": True, "count": 4, "lastIndex": 6, "head": head}
+    hash_mismatch = "hash mismatch: the entry is not what was hashed"
+    assert out["broken"] == {
+        "tampered": {"ok": False, "index": 3, "reason": hash_mismatch, "count": 2},
+        "dropped": {"ok": False, "index": 4, "count": 2,
+                    "reason": "index gap: entry 3 expected, 4 found"},
+        "reordered": {"ok": False, "index": 4, "count": 2,
+                      "reason": "index gap: entry 3 expected, 4 found"},
+        "resealed": {"ok": False, "index": 4, "count": 3,
+                     "reason": "prevHash mismatch: it is not entry 3's hash"},
+        "forgedStart": {"ok": False, "index": 1, "count": 0,
+                        "reason": "prevHash mismatch: the first entry must follow 64 zeros"},
+        "notAnEntry": {"ok": False, "index": 4, "count": 3,
+                       "reason": "index gap: entry 4 expected, undefined found"},
+    }  # fmt: skip
+    assert out["summaries"] == [
+        "created, capacity 1",
+        "registered",
+        "waitlisted #1",
+        f"unregistered; offered to {zoe}",
+        "left (offered)",
+        "capacity 1→2; promoted bo",
+    ]
+    assert out["follower"] == {
+        "asked": [0, 2, 3, 5, 6],  # pages of 2: 1-2, 3; then 4-5, 6; then nothing new
+        "length": 6,
+        "verified": 6,
+        "head": head,
+        "broken": None,
+        "recent": [6, 5, 4],
+    }
+    assert out["insecure"] == [
+        False,
+        {"ok": None, "reason": "cannot verify here (not a secure context)"},
+    ]
+    assert out["secureAgain"] is True

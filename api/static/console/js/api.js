@@ -90,6 +90,14 @@ export class Api {
     return this.request("GET", `events/${segment(eventId)}/offers`, { signal });
   }
 
+  /** A page of the event's ledger: the entries after index `after` (at most `limit`). */
+  ledger(eventId, { after = 0, limit = 1000 } = {}, signal) {
+    return this.request("GET", `events/${segment(eventId)}/ledger`, {
+      query: { after, limit },
+      signal,
+    });
+  }
+
   updateEvent(eventId, changes) {
     return this.request("PUT", `events/${segment(eventId)}`, { body: changes });
   }

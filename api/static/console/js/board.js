@@ -1,12 +1,14 @@
-// One event's live board: its seats, the line, open offers, the settling chart, the live feed
-// and, for admin keys, its settings. The panels render what they are given; the board loads
-// snapshots from the API and listens to the update stream, which only says when to load again
-// (throttled), so a burst of messages costs a handful of API calls and the board always ends
-// on the latest state.
+// One event's live board: its seats, the line, open offers, the settling chart, the live feed,
+// the ledger and, for admin keys, its settings. The panels render what they are given; the
+// board loads snapshots from the API and listens to the update stream, which only says when to
+// load again (throttled), so a burst of messages costs a handful of API calls and the board
+// always ends on the latest state.
 
 import { ApiError } from "./api.js";
 import { fill, h } from "./dom.js";
 import { FeedPanel } from "./feed.js";
+import { LedgerFollower } from "./ledger.js";
+import { LedgerPanel } from "./ledger-panel.js";
 import { LinePanel, OffersPanel } from "./line-panel.js";
 import { Names } from "./names.js";
 import { panel } from "./panel.js";
@@ -19,8 +21,15 @@ import { throttled } from "./throttle.js";
 
 const EVENT_REFRESH_MS = 150; // the counts follow the stream within a fraction of a second
 const LINE_REFRESH_MS = 1000; // the line can be long: at most once a second, slower if slow
+const LEDGER_REFRESH_MS = 500; // only new entries are read, but each is hashed
 const POLL_MS = 5000; // a safety net should the stream be down
 const SETTLED = "ticket.completed";
+
+/** Does this message follow a new ledger entry? (The poll catches the others: event updates
+ * made elsewhere, user deletions.) */
+function writesLedger(type) {
+  return type === SETTLED || type.startsWith("offer.");
+}
 
 export class Board {
   /**
@@ -43,12 +52,17 @@ export class Board {
     this.line = new LinePanel(this.names);
     this.offers = new OffersPanel(this.names);
     this.feed = new FeedPanel(this.names);
+    this.ledgerPanel = new LedgerPanel();
+    this.ledger = new LedgerFollower((after, limit) =>
+      this.api.ledger(this.eventId, { after, limit }, this.controller.signal),
+    );
     this.settings = null;
     this.refreshEvent = throttled(() => this.loadEvent(), EVENT_REFRESH_MS);
     this.refreshLine = throttled(
       () => this.loadLine(),
       () => Math.max(LINE_REFRESH_MS, this.lineLoadMs * 4),
     );
+    this.refreshLedger = throttled(() => this.loadLedger(), LEDGER_REFRESH_MS);
     this.timers = [];
     this.stream = null;
   }
@@ -57,6 +71,7 @@ export class Board {
     this.layout();
     this.refreshEvent();
     this.refreshLine();
+    this.refreshLedger();
     this.stream = new ReconnectingEventStream(this.api.updatesUrl(this.eventId), {
       headers: this.api.headers(),
       onEvent: (message) => this.onMessage(message),
@@ -67,6 +82,7 @@ export class Board {
       setInterval(() => {
         this.refreshEvent();
         this.refreshLine();
+        this.refreshLedger();
       }, POLL_MS),
     );
     this.tick();
@@ -82,6 +98,7 @@ export class Board {
     this.stream?.close();
     this.refreshEvent.stop();
     this.refreshLine.stop();
+    this.refreshLedger.stop();
     this.names.stop();
     for (const timer of this.timers) clearInterval(timer);
   }
@@ -101,6 +118,7 @@ export class Board {
           this.showEvent(event);
           this.app.announce("Settings saved.");
           this.refreshLine();
+          this.refreshLedger();
         },
       });
     }
@@ -119,6 +137,7 @@ export class Board {
           this.seats.element,
           this.settling.element,
           this.offers.element,
+          this.ledgerPanel.element,
           settings,
         ),
         h("div", { class: "column" }, this.line.element, this.feed.element),
@@ -155,6 +174,23 @@ export class Board {
     }
   }
 
+  async loadLedger() {
+    try {
+      await this.ledger.follow(() => this.ledgerPanel.show(this.ledger)); // a long one: progress
+      this.ledgerPanel.show(this.ledger);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404 && error.code !== "EVENT_NOT_FOUND") {
+        // An API from before the ledger: nothing to follow.
+        this.refreshLedger.stop();
+        this.ledgerPanel.showProblem("This API keeps no ledger.");
+        return;
+      }
+      // What was read and checked before the failure stays; the next refresh goes on from it.
+      this.ledgerPanel.show(this.ledger);
+      this.onLoadError(error);
+    }
+  }
+
   onLoadError(error) {
     if (error?.name === "AbortError") return;
     if (error instanceof ApiError && error.code === "EVENT_NOT_FOUND") {
@@ -179,6 +215,7 @@ export class Board {
     this.feed.add(message.type, data, at);
     this.refreshEvent();
     this.refreshLine();
+    if (writesLedger(message.type)) this.refreshLedger();
   }
 
   onStreamState(state, problem) {
@@ -186,6 +223,7 @@ export class Board {
     if (state === "open") {
       this.refreshEvent(); // whatever happened while the stream was down
       this.refreshLine();
+      this.refreshLedger();
     }
     if (state === "failed" && problem?.status === 401) this.app.signOut("The key was refused.");
   }
