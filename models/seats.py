@@ -97,8 +97,7 @@ def lock_windows(
     locked = locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
     if ledger_heads is not None:  # read with the lock, for a writer that appends to ledgers
         ledger_heads.update(
-            (row.event_id, ledger_store.Head(row.ledger_length, row.ledger_head))
-            for row in locked
+            (row.event_id, ledger_store.Head(row.ledger_length, row.ledger_head)) for row in locked
         )
     found: dict[str, EventSeats] = {
         row.event_id: EventSeats(
