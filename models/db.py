@@ -182,14 +182,20 @@ def is_retryable(error: DBAPIError) -> bool:
 
 def run(sessions: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 3) -> T:
     """Run `work` in one transaction and return its value; run it again in a fresh transaction
-    when PostgreSQL aborts it for a deadlock or serialization failure. Anything else, or the
-    last failure, propagates (and nothing of it was committed or announced)."""
+    when PostgreSQL aborts it for a deadlock or serialization failure, or when the pooled
+    connection turns out dead before the commit was sent (after a database restart; nothing
+    was committed, so trying again on a new connection is safe). Anything else, or the last
+    failure, propagates (and nothing of it was committed or announced)."""
     for attempt in range(1, attempts + 1):
+        committing = False
         try:
             with sessions.begin() as session:
-                return work(session)
+                value = work(session)
+                committing = True  # a failure from here on may have committed: never retried
+            return value
         except DBAPIError as error:
-            if attempt == attempts or not is_retryable(error):
+            stale = error.connection_invalidated and not committing
+            if attempt == attempts or not (stale or is_retryable(error)):
                 raise
             log.warning("unit of work aborted (%s); retry %d", type(error.orig).__name__, attempt)
             time.sleep(0.01 * 2**attempt)  # let the transaction we collided with finish
