@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import String, any_, bindparam, func, select, text
+from sqlalchemy import String, any_, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from ulid import ULID
@@ -299,6 +299,12 @@ def insert_tickets(
 # --- read -------------------------------------------------------------------------------
 
 
+# Written as a literal, never a bound parameter: only a plan that sees `'pending'` can use the
+# partial index of pending tickets. With a parameter, the generic plan that psycopg's prepared
+# statements settle on walked every ticket ever taken in `seq` order on each apply pass.
+IS_PENDING = Ticket.status == literal_column("'pending'")
+
+
 def get_ticket(session: Session, ticket_id: str) -> TicketView | None:
     query = select(*TICKET_COLUMNS).where(Ticket.ticket_id == ticket_id)
     row = session.execute(query).one_or_none()
@@ -311,7 +317,7 @@ def pending_tickets(
     """The events' pending tickets in acceptance order (served by a partial index), optionally
     only those with `seq <= up_to_seq`: for each event, a prefix of its line of tickets."""
     ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
-    query = select(*TICKET_COLUMNS).where(Ticket.event_id == any_(ids), Ticket.status == "pending")
+    query = select(*TICKET_COLUMNS).where(Ticket.event_id == any_(ids), IS_PENDING)
     if up_to_seq is not None:
         query = query.where(Ticket.seq <= up_to_seq)
     rows = session.execute(query.order_by(Ticket.seq).limit(limit))
@@ -320,7 +326,7 @@ def pending_tickets(
 
 def has_pending(session: Session, event_ids: Collection[str] | None = None) -> bool:
     """Whether any ticket (of these events) is still pending."""
-    query = select(Ticket.seq).where(Ticket.status == "pending")
+    query = select(Ticket.seq).where(IS_PENDING)
     if event_ids is not None:
         ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
         query = query.where(Ticket.event_id == any_(ids))
@@ -332,7 +338,7 @@ def stale_pending_events(session: Session, older_than: dt.datetime, limit: int =
     return list(
         session.scalars(
             select(Ticket.event_id)
-            .where(Ticket.status == "pending")
+            .where(IS_PENDING)
             .group_by(Ticket.event_id)
             .having(func.min(Ticket.created_at) < older_than)
             .limit(limit)
@@ -353,7 +359,7 @@ def backlog(session: Session) -> Backlog:
         select(
             func.count(),
             func.coalesce(func.extract("epoch", func.now() - func.min(Ticket.created_at)), 0),
-        ).where(Ticket.status == "pending")
+        ).where(IS_PENDING)
     ).one()
     return Backlog(int(pending), max(float(age), 0.0))
 
@@ -366,7 +372,8 @@ _COMPLETE = text(
        SET status = v.status, result = CAST(v.result AS jsonb), completed_at = :now
       FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:results AS text[]))
            AS v(ticket_id, status, result)
-     WHERE t.ticket_id = v.ticket_id AND t.status = 'pending'
+     WHERE t.ticket_id = ANY(CAST(:ids AS text[]))  -- the primary key, not every pending ticket
+       AND t.ticket_id = v.ticket_id AND t.status = 'pending'
     """
 )
 
