@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models.rules import EventSeats, Membership, Policy, Promotion, Standing
+from models.rules import Membership, Standing
+from models.seats import seats_of
 
 DEFAULT_LIMIT = 1000  # violations listed per check; a broken database must not flood the report
 
@@ -212,10 +213,7 @@ def run_checks(
 
 _LINES = text(
     """
-    SELECT e.event_id, e.capacity, e.waitlist_enabled, e.max_party_size, e.waitlist_policy,
-           e.bypass_limit, e.promotion, e.registered_count, e.registered_seats,
-           e.offered_count, e.offered_seats, e.next_order,
-           r.user_id, r.place_order, r.seats, r.passovers
+    SELECT e.*, r.user_id, r.place_order, r.seats, r.passovers
       FROM events AS e JOIN registrations AS r USING (event_id)
      WHERE r.standing = 'waitlisted'
        AND e.registered_seats + e.offered_seats < e.capacity
@@ -230,21 +228,11 @@ def _unsettled_lines(session: Session, limit: int) -> list[str]:
     found: list[str] = []
     for event_id, group in itertools.groupby(session.execute(_LINES), key=lambda r: r.event_id):
         entries = list(group)
-        head = entries[0]
-        seats = EventSeats(
-            capacity=head.capacity,
-            waitlist_enabled=head.waitlist_enabled,
-            max_party_size=head.max_party_size,
-            policy=Policy(head.waitlist_policy),
-            bypass_limit=head.bypass_limit,
-            promotion=Promotion(head.promotion),
-            registered_count=head.registered_count,
-            registered_seats=head.registered_seats,
-            offered_count=head.offered_count,
-            offered_seats=head.offered_seats,
+        seats = seats_of(
+            entries[0],
+            # the line as it is, whatever the counters say (they have checks of their own)
             waitlisted_count=len(entries),
             waitlist_seats=sum(e.seats for e in entries),
-            next_order=head.next_order,
             members={
                 e.user_id: Membership(Standing.WAITLISTED, e.place_order, e.seats, e.passovers)
                 for e in entries

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -53,6 +54,33 @@ _SEAT_COLUMNS = (
     Event.ledger_length,
     Event.ledger_head,
 )
+
+
+def seats_of(row: Any, **known: Any) -> EventSeats:
+    """An event's seats (without its members) from a row carrying the events table's seat
+    columns by name; `known` overrides what the caller has counted itself."""
+    fields: dict[str, Any] = {
+        "capacity": row.capacity,
+        "waitlist_enabled": row.waitlist_enabled,
+        "max_party_size": row.max_party_size,
+        "policy": Policy(row.waitlist_policy),
+        "bypass_limit": row.bypass_limit,
+        "promotion": Promotion(row.promotion),
+        "offer_ttl_seconds": row.offer_ttl_seconds,
+        "registration_opens_at": row.registration_opens_at,
+        "registration_closes_at": row.registration_closes_at,
+        "unregister_closes_at": row.unregister_closes_at,
+        "registered_count": row.registered_count,
+        "registered_seats": row.registered_seats,
+        "waitlisted_count": row.waitlisted_count,
+        "waitlist_seats": row.waitlist_seats,
+        "offered_count": row.offered_count,
+        "offered_seats": row.offered_seats,
+        "next_order": row.next_order,
+    }
+    return EventSeats(**(fields | known))
+
+
 # Lookups by (event, user) pairs are written as `= ANY` on both key columns, which is an index
 # scan of the primary key whatever the statistics say. A join with `unnest` is not: a plan cached
 # while the table was small (a fresh event, a truncated table) seq-scans it on every pass as it
@@ -104,28 +132,7 @@ def lock_windows(
         ledger_heads.update(
             (row.event_id, ledger_store.Head(row.ledger_length, row.ledger_head)) for row in locked
         )
-    found: dict[str, EventSeats] = {
-        row.event_id: EventSeats(
-            capacity=row.capacity,
-            waitlist_enabled=row.waitlist_enabled,
-            max_party_size=row.max_party_size,
-            policy=Policy(row.waitlist_policy),
-            bypass_limit=row.bypass_limit,
-            promotion=Promotion(row.promotion),
-            offer_ttl_seconds=row.offer_ttl_seconds,
-            registration_opens_at=row.registration_opens_at,
-            registration_closes_at=row.registration_closes_at,
-            unregister_closes_at=row.unregister_closes_at,
-            registered_count=row.registered_count,
-            registered_seats=row.registered_seats,
-            waitlisted_count=row.waitlisted_count,
-            waitlist_seats=row.waitlist_seats,
-            offered_count=row.offered_count,
-            offered_seats=row.offered_seats,
-            next_order=row.next_order,
-        )
-        for row in locked
-    }
+    found = {row.event_id: seats_of(row) for row in locked}
     users = sorted({u for e in found for u in wanted[e].user_ids})
     for event_id, seats in found.items():
         seats.members = dict.fromkeys(wanted[event_id].user_ids)
