@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import db, tickets
@@ -22,6 +23,8 @@ from models import db, tickets
 log = logging.getLogger("tessera.api")
 
 MAX_GROUP = 500
+# Errors of the connection, not of any command in the group (answered 503 NOT_READY).
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 WAIT_SECONDS = 30.0  # an accept that takes longer than this is answered 503 (PostgreSQL hangs)
 
 
@@ -88,13 +91,22 @@ class AcceptQueue:
                 lambda session: tickets.accept_many(session, [s.accept for s in group]),
             )
         except Exception as error:
-            if len(group) > 1:
+            if len(group) > 1 and not isinstance(error, DATABASE_UNREACHABLE):
                 log.warning("a group of %d accepts failed (%r); one by one", len(group), error)
                 for slot in group:
                     self._flush([slot])
                 return
-            group[0].error = error
-            group[0].done.set()
+            # One command's failure, or the database's. With the database unreachable, one by
+            # one would make the k-th request wait k connection timeouts before its 503, and
+            # so would a new attempt for those that queued while this one hung: they are
+            # answered now too (nothing of theirs was written; a retry is safe).
+            if isinstance(error, DATABASE_UNREACHABLE):
+                with self._lock:
+                    group = group + self._waiting
+                    self._waiting = []
+            for slot in group:
+                slot.error = error
+                slot.done.set()
             return
         for slot, outcome in zip(group, outcomes, strict=True):
             slot.outcome = outcome
