@@ -312,14 +312,21 @@ def get_ticket(session: Session, ticket_id: str) -> TicketView | None:
 
 
 def pending_tickets(
-    session: Session, event_ids: Collection[str], limit: int, up_to_seq: int | None = None
+    session: Session,
+    event_ids: Collection[str],
+    limit: int,
+    up_to_seq: int | None = None,
+    accepted_by: dt.datetime | None = None,
 ) -> list[TicketView]:
     """The events' pending tickets in acceptance order (served by a partial index), optionally
-    only those with `seq <= up_to_seq`: for each event, a prefix of its line of tickets."""
+    only those with `seq <= up_to_seq` or accepted by `accepted_by`: for each event, a prefix
+    of its line of tickets (acceptance times grow with `seq`)."""
     ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
     query = select(*TICKET_COLUMNS).where(Ticket.event_id == any_(ids), IS_PENDING)
     if up_to_seq is not None:
         query = query.where(Ticket.seq <= up_to_seq)
+    if accepted_by is not None:
+        query = query.where(Ticket.created_at <= accepted_by)
     rows = session.execute(query.order_by(Ticket.seq).limit(limit))
     return [TicketView(*row) for row in rows]
 

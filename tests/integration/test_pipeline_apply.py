@@ -13,7 +13,7 @@ import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import locks, rules
+from models import locks, rules, tickets
 from models.tables import Event, EventLogEntry, Registration, Ticket
 from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
@@ -358,3 +358,30 @@ def test_taking_events_tells_busy_only_when_another_worker_holds_them(
         with db.begin() as other:
             taken = locks.take_pending_events(other, 10)
             assert (taken.events, taken.others_busy) == ([], True)
+
+
+def test_a_pass_leaves_tickets_accepted_after_it_began_to_the_next_one(
+    db: sessionmaker[Session], rt: runtime.Runtime
+) -> None:
+    # Under READ COMMITTED, a pass's later statements see tickets committed after its
+    # transaction began; completing one with the pass's `now` would date it before its
+    # acceptance (the multi-host clock drill caught it).
+    make_event(db, capacity=5)
+    make_users(db, "ann", "bob")
+    first = submit(db, "e1", ("register", "ann"))
+    with rt.sessions.begin() as session:
+        taken = locks.take_pending_events(session, 10)
+        time.sleep(0.01)  # acceptance times are in milliseconds
+        later = submit(db, "e1", ("register", "bob"))  # committed while this pass runs
+        batch = tickets.pending_tickets(session, taken.events, 10, accepted_by=taken.now)
+    assert [t.ticket_id for t in batch] == first
+
+    apply.drain(rt)
+
+    with db.begin() as session:
+        dates = session.execute(
+            select(Ticket.ticket_id, Ticket.created_at, Ticket.completed_at).where(
+                Ticket.ticket_id.in_(first + later)
+            )
+        ).all()
+    assert all(completed >= created for _, created, completed in dates), dates
