@@ -6,7 +6,8 @@ transaction (`models.tickets.accept_many`) and hands each request its own outcom
 the next group gathers. So fsyncs, round trips, the accept locks and the wake-up are paid per
 group, not per request, and a lone request at low load waits for nobody. The 202 still goes
 out only after its ticket is committed. A group that fails as a whole is retried one command
-at a time, so a failing command never fails its neighbours.
+at a time, so a failing command never fails its neighbours; unless the database itself does
+not answer: then the group and everyone queued behind it get their 503 at once.
 """
 
 from __future__ import annotations
