@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -29,23 +30,52 @@ DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 WAIT_SECONDS = 30.0  # an accept that takes longer than this is answered 503 (PostgreSQL hangs)
 
 
+# Commits one group in one transaction: an outcome per command, in order, or an exception.
+Commit = Callable[[Sequence[tickets.Accept]], list[tickets.AcceptOutcome]]
+
+
 class AcceptTimeout(RuntimeError):
     """The database did not commit the command's group in time; it may still do so later."""
 
 
 @dataclass(eq=False)
-class _Slot:
+class Pending:
+    """One command queued for the next group; `result` waits for its group's fate."""
+
     accept: tickets.Accept
     done: threading.Event = field(default_factory=threading.Event)
     outcome: tickets.AcceptOutcome | None = None
     error: BaseException | None = None
 
+    def result(self, timeout: float = WAIT_SECONDS) -> tickets.AcceptOutcome:
+        if not self.done.wait(timeout):
+            raise AcceptTimeout("the accepting transaction did not commit in time")
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+
+def committer(sessions: sessionmaker[Session]) -> Commit:
+    """The production commit: `accept_many` in one unit of work."""
+
+    def commit(group: Sequence[tickets.Accept]) -> list[tickets.AcceptOutcome]:
+        return db.run(sessions, lambda session: tickets.accept_many(session, list(group)))
+
+    return commit
+
 
 class AcceptQueue:
-    def __init__(self, sessions: sessionmaker[Session], max_group: int = MAX_GROUP) -> None:
-        self.sessions = sessions
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        max_group: int = MAX_GROUP,
+        *,
+        commit: Commit | None = None,  # a test's stand-in; by default `committer(sessions)`
+    ) -> None:
         self.max_group = max_group
-        self._waiting: list[_Slot] = []
+        self._commit = commit or committer(sessions)
+        self._waiting: list[Pending] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._flusher: threading.Thread | None = None
@@ -54,7 +84,12 @@ class AcceptQueue:
     def accept(self, accept: tickets.Accept) -> tickets.AcceptOutcome:
         """Accept one command (blocking until its group commits): a new ticket, a replay, or
         the domain error that refuses it. Database failures are raised."""
-        slot = _Slot(accept)
+        return self.submit(accept).result(WAIT_SECONDS)
+
+    def submit(self, accept: tickets.Accept) -> Pending:
+        """Queue one command for the next group and return at once; it is in the queue when
+        this returns."""
+        slot = Pending(accept)
         with self._lock:
             if self._flusher is None:
                 # Started on first use, in the serving process (after gunicorn forked it).
@@ -62,12 +97,7 @@ class AcceptQueue:
                 self._flusher.start()
             self._waiting.append(slot)
             self._arrived.notify()
-        if not slot.done.wait(WAIT_SECONDS):
-            raise AcceptTimeout("the accepting transaction did not commit in time")
-        if slot.error is not None:
-            raise slot.error
-        assert slot.outcome is not None
-        return slot.outcome
+        return slot
 
     def close(self) -> None:
         with self._lock:
@@ -85,12 +115,9 @@ class AcceptQueue:
                 del self._waiting[: self.max_group]
             self._flush(group)
 
-    def _flush(self, group: list[_Slot]) -> None:
+    def _flush(self, group: list[Pending]) -> None:
         try:
-            outcomes = db.run(
-                self.sessions,
-                lambda session: tickets.accept_many(session, [s.accept for s in group]),
-            )
+            outcomes = self._commit([s.accept for s in group])
         except Exception as error:
             if len(group) > 1 and not isinstance(error, DATABASE_UNREACHABLE):
                 log.warning("a group of %d accepts failed (%r); one by one", len(group), error)
