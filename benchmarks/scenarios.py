@@ -222,7 +222,7 @@ def common_checks(
 ) -> list[str]:
     conn = bench.stack.conn
     problems = verify.tickets_settled(conn, results, expected)
-    problems += verify.invariants(conn, bench.stack.sessions)
+    problems += verify.invariants(bench.stack.sessions)
     if results is not None and event_ids is not None:
         problems += verify.acceptance_order(conn, results, event_ids)
     return problems

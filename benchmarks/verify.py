@@ -3,7 +3,7 @@
 Checked against the database (the source of truth) and the client's own records:
 - every command got its 202, and every 202 ticket exists and is `completed` (none pending, none
   failed, none that nobody asked for);
-- the contract's invariants (`models.invariants` when it exists, and these SQL checks anyway);
+- the contract's invariants, by `models.invariants` (what `tessera check` runs);
 - order: per event, a ticket whose 202 came back before another was sent was applied first,
   and for register-only workloads the seats and waitlist positions follow the apply order
   exactly (first `capacity` seated, then positions 1..n).
@@ -19,67 +19,27 @@ import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.load import Results
+from models.invariants import run_checks
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 MAX_PROBLEMS = 10
-
-# Each query returns rows that break one invariant of CONTRACT.md (guarantee 3).
-INVARIANT_QUERIES: dict[str, str] = {
-    "registeredSeats <= capacity": """
-        SELECT event_id FROM events WHERE registered_seats > capacity OR registered_seats < 0
-    """,
-    "counts (parties and seats) equal the rows": """
-        SELECT e.event_id
-          FROM events e
-          LEFT JOIN (
-                SELECT event_id,
-                       count(*) FILTER (WHERE standing = 'registered') AS seated,
-                       count(*) FILTER (WHERE standing = 'waitlisted') AS waiting,
-                       sum(seats) FILTER (WHERE standing = 'registered') AS seated_seats
-                  FROM registrations GROUP BY event_id
-               ) r USING (event_id)
-         WHERE e.registered_count <> coalesce(r.seated, 0)
-            OR e.waitlisted_count <> coalesce(r.waiting, 0)
-            OR e.registered_seats <> coalesce(r.seated_seats, 0)
-    """,
-    "a user at most once per event": """
-        SELECT event_id, user_id FROM registrations GROUP BY event_id, user_id
-        HAVING count(*) > 1
-    """,
-    "waitlist positions 1..n contiguous (distinct places)": """
-        SELECT event_id FROM registrations GROUP BY event_id
-        HAVING count(DISTINCT place_order) <> count(*)
-    """,
-    # (v2: parties may wait beside free seats too small for them; that the line is settled is
-    # checked by models.invariants through the rules, and by replayed_outcomes.)
-}
 
 
 def _rows(conn: Connection, query: str) -> list[tuple[Any, ...]]:
     return conn.execute(query).fetchall()
 
 
-def invariants(conn: Connection, sessions: sessionmaker[Session] | None = None) -> list[str]:
-    """The SQL checks above, and the project's own (`models.invariants`, as `tessera check`
-    runs them) when `sessions` is given and the module is there."""
-    problems: list[str] = []
-    for name, query in INVARIANT_QUERIES.items():
-        broken = _rows(conn, query)
-        if broken:
-            problems.append(f"invariant broken ({name}): {broken[:3]}")
-    if sessions is not None:
-        problems.extend(_project_invariants(sessions))
-    return problems
-
-
-def _project_invariants(sessions: sessionmaker[Session]) -> list[str]:
-    try:
-        from models.invariants import violations
-    except ImportError:  # written alongside the benchmark; the SQL above stands in meanwhile
-        return []
+def invariants(sessions: sessionmaker[Session]) -> list[str]:
+    """Guarantee 3, by the project's one checker (`models.invariants`, what `tessera check`
+    runs), in one snapshot of the database."""
     with sessions() as session:
-        found = violations(session)
-    return [f"tessera check: {v}" for v in found[:MAX_PROBLEMS]]
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        results = run_checks(session, limit=MAX_PROBLEMS)
+    return [
+        f"invariant broken ({result.name}: {result.description}): {violation}"
+        for result in results
+        for violation in result.violations
+    ][:MAX_PROBLEMS]
 
 
 def tickets_settled(conn: Connection, results: Results | None, expected: int | None) -> list[str]:

@@ -541,7 +541,7 @@ def _correctness(bench: Bench, results: Results, tickets: dict[str, TicketRow]) 
     missing = [t for t in results.ids if t is not None and t not in tickets]
     if missing:
         problems.append(f"{len(missing)} accepted hot tickets are missing, e.g. {missing[:3]}")
-    problems += verify.invariants(conn, bench.stack.sessions)
+    problems += verify.invariants(bench.stack.sessions)
     problems += verify.acceptance_order(conn, results, [HOT] * len(results))
     problems += verify.register_only_outcomes(conn)
     return problems

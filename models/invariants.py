@@ -1,4 +1,11 @@
-"""Guarantee 3 of the contract, checked over the whole database with plain SQL (`tessera check`).
+"""Guarantee 3 of the contract, checked over the whole database: the one checker that
+`tessera check`, the benchmarks and the fault runs use.
+
+The definition is the pure one, `EventSeats.invariant_violations` (models/rules.py): seats taken
+plus seats offered within capacity (a party occupies its `seats`, an offer holds its seats),
+counters equal to the members of each standing, the line in joining order, and the line settled
+(judged by the rules' own settling). Here the same clauses are read over every event at once
+with SQL, plus what only the database can get wrong (order counters, dangling rows, late offers).
 
 The schema already refuses most of these (CHECK constraints, the primary key, foreign keys);
 checking them anyway catches what a constraint cannot see (counts against rows, order keys),
@@ -19,6 +26,10 @@ from sqlalchemy.orm import Session
 
 from models.rules import Membership, Standing
 from models.seats import seats_of
+
+# An oversold event, in seats (a party of 3 takes 3; an open offer holds its seats): the
+# guarantee, and the figure the fault runs report per scenario.
+OVERSOLD = "registered_seats + offered_seats > capacity"
 
 DEFAULT_LIMIT = 1000  # violations listed per check; a broken database must not flood the report
 
@@ -46,18 +57,18 @@ class CheckResult:
 CHECKS: tuple[Check, ...] = (
     Check(
         "not_oversold",
-        "seats taken and offered within 0..capacity",
-        """
+        "seats taken plus seats offered within 0..capacity",
+        f"""
         SELECT event_id, registered_seats, offered_seats, capacity FROM events
-         WHERE registered_seats + offered_seats > capacity OR registered_seats < 0
+         WHERE {OVERSOLD} OR registered_seats < 0
             OR offered_seats < 0 OR waitlisted_count < 0
          ORDER BY event_id LIMIT :limit
-        """,
+        """,  # noqa: S608 - OVERSOLD is this module's constant, never input
         lambda r: f"event {r[0]}: {r[1]} seats taken + {r[2]} offered, capacity {r[3]}",
     ),
     Check(
         "counts_match_rows",
-        "registered and waitlisted counts, of parties and of seats, equal the registration rows",
+        "registered, waitlisted and offered counts, of parties and of seats, equal the rows",
         """
         SELECT e.event_id, e.registered_count, coalesce(r.seated, 0),
                e.waitlisted_count, coalesce(r.waiting, 0),

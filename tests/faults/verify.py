@@ -1,8 +1,8 @@
 """What must hold after every fault scenario, read from PostgreSQL (the truth), and the figures
 each scenario reports.
 
-The invariants are checked with this suite's own SQL (`invariant_violations`); where the
-project's `tessera check` exists it is run as well (`tessera_check`).
+The invariants are checked by the project's one checker (`models.invariants`) in this process,
+and by running `tessera check` itself, which must agree.
 """
 
 from __future__ import annotations
@@ -21,73 +21,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from models.invariants import OVERSOLD, violations
 from tests.faults.lab import FaultLab
 from tests.faults.load import Sent
 from tests.unit.reference_model import ReferenceEvent
 
 log = logging.getLogger("tessera.faults")
 
-# --- the invariants of CONTRACT.md (guarantee 3), as SQL -----------------------------------
-
-INVARIANT_QUERIES: dict[str, str] = {
-    "registeredCount <= capacity": (
-        "SELECT event_id FROM events WHERE registered_count > capacity OR registered_count < 0"
-    ),
-    "counts equal the rows": """
-        SELECT e.event_id FROM events e
-          LEFT JOIN (SELECT event_id,
-                            count(*) FILTER (WHERE standing = 'registered') AS seated,
-                            count(*) FILTER (WHERE standing = 'waitlisted') AS waiting
-                       FROM registrations GROUP BY event_id) r USING (event_id)
-         WHERE e.registered_count <> coalesce(r.seated, 0)
-            OR e.waitlisted_count <> coalesce(r.waiting, 0)
-    """,
-    "a user at most once per event": """
-        SELECT event_id || '/' || user_id FROM registrations
-         GROUP BY event_id, user_id HAVING count(*) > 1
-    """,
-    "waitlist positions 1..n contiguous (distinct places)": """
-        SELECT event_id || '@' || place_order FROM registrations
-         WHERE standing = 'waitlisted'
-         GROUP BY event_id, place_order HAVING count(*) > 1
-    """,
-    "a non-empty waitlist only on a full event": """
-        SELECT e.event_id FROM events e
-         WHERE EXISTS (SELECT 1 FROM registrations r
-                        WHERE r.event_id = e.event_id AND r.standing = 'waitlisted')
-           AND e.registered_count < e.capacity
-    """,
-    "seats and waitlist places only in known standings": (
-        "SELECT event_id FROM registrations WHERE standing NOT IN ('registered', 'waitlisted')"
-    ),
-}
+# --- the invariants of CONTRACT.md (guarantee 3) -------------------------------------------
 
 
-def invariant_violations(lab: FaultLab) -> list[str]:
-    found: list[str] = []
-    for name, sql in INVARIANT_QUERIES.items():
-        found += [f"{name}: {row[0]}" for row in lab.rows(sql)]
-    return found
+def invariant_violations(engine: Engine) -> list[str]:
+    """Guarantee 3 by the project's one checker (`models.invariants`), in one snapshot."""
+    snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
+    with Session(snapshot) as session:
+        return violations(session)
 
 
-def tessera_check(lab: FaultLab) -> tuple[bool, str] | None:
-    """`tessera check` against the lab's servers, if the command exists (None otherwise):
-    (passed, output)."""
+def tessera_check(lab: FaultLab) -> tuple[bool, str]:
+    """`tessera check` against the lab's servers, as an operator runs it: (passed, output)."""
     env = {
         **os.environ,
         "DATABASE_URL": lab.urls.database_url,
         "REDIS_URL": lab.urls.redis_url,
     }
-    probe = subprocess.run(
-        [sys.executable, "-m", "tessera.tools.cli", "check", "--help"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    if probe.returncode != 0:
-        return None
     result = subprocess.run(
         [sys.executable, "-m", "tessera.tools.cli", "check"],
         capture_output=True,
@@ -345,9 +305,7 @@ def evaluate(
     figures.unacknowledged = len(set(status_of) - accepted)
     figures.oversold = int(
         lab.scalar(
-            "SELECT count(*) FROM events WHERE event_id = ANY(:e)"
-            " AND (registered_count > capacity OR (SELECT count(*) FROM registrations r"
-            " WHERE r.event_id = events.event_id AND r.standing = 'registered') > capacity)",
+            f"SELECT count(*) FROM events WHERE event_id = ANY(:e) AND {OVERSOLD}",
             e=list(event_ids),
         )
     )
@@ -355,7 +313,7 @@ def evaluate(
     figures.seq_inversions = len(order.seq_inversions)
     figures.replay_mismatches = len(order.replay_mismatches)
     figures.realtime_order_violations = realtime_order_violations(sent, seq_of)
-    invariants = invariant_violations(lab)
+    invariants = invariant_violations(lab.engine)
     figures.invariant_violations = len(invariants)
     lost = [
         f"lost {t}: row {status_of.get(t, 'missing')}, completions {completions.get(t, 0)}"
@@ -388,11 +346,10 @@ def evaluate(
         )
     figures.recovery_s = recovery_after_heal(lab, rows)
     figures.duration_s = round(time.monotonic() - started, 1)
-    check = tessera_check(lab)
-    if check is not None:
-        figures.tessera_check = "ok" if check[0] else "violations"
-        if not check[0]:
-            figures.details.append(check[1])
+    passed, output = tessera_check(lab)
+    figures.tessera_check = "ok" if passed else "violations"
+    if not passed:
+        figures.details.append(output)
     return figures
 
 

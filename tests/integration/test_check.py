@@ -8,7 +8,7 @@ and the checks run inside that same transaction (DDL is transactional in Postgre
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -16,10 +16,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks import verify as bench_verify
+from models.db import make_sessionmaker
 from models.invariants import run_checks, violations
 from models.rules import Register, Unregister
 from tessera.tools.cli import main
 from tessera.tools.servers import ServerUrls, free_port
+from tests.faults import verify as fault_verify
 from tests.integration.conftest import ADMIN, create_event, create_users
 from tests.integration.test_seats_persistence import apply, make_event, make_users
 from workers import apply as applier
@@ -381,3 +384,92 @@ def test_an_offer_left_open_past_its_end_is_reported(
         assert [v.split(" ended at")[0] for v in violations(session)] == [
             "offers_end_on_time: event late: the offer to bob"
         ]
+
+
+# --- one checker: tessera check, the benchmarks and the fault runs agree --------------------
+# They used to hold three SQL copies of guarantee 3 that disagreed: the benchmarks' ignored
+# offered seats, the fault runs' counted parties instead of seats (so a party of 3 counted as
+# one) and took an offer or a big party waiting beside a small gap for a violation.
+
+
+Consumer = Callable[[Engine, ServerUrls], list[str]]  # what one consumer finds wrong
+
+
+def _by_tessera_check(engine: Engine, urls: ServerUrls) -> list[str]:
+    env = {"DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url}
+    outcome = CliRunner(env=env).invoke(main, ["check"])
+    return [] if outcome.exit_code == 0 else [outcome.output]
+
+
+def _by_the_benchmarks(engine: Engine, urls: ServerUrls) -> list[str]:
+    return bench_verify.invariants(make_sessionmaker(engine))
+
+
+def _by_the_fault_runs(engine: Engine, urls: ServerUrls) -> list[str]:
+    return fault_verify.invariant_violations(engine)
+
+
+CONSUMERS = pytest.mark.parametrize(
+    "found_by", [_by_tessera_check, _by_the_benchmarks, _by_the_fault_runs]
+)
+
+
+def _plant(db: sessionmaker[Session], *statements: str, **events: dict[str, int]) -> None:
+    with db.begin() as session:
+        for event_id, counts in events.items():
+            event(session, event_id, counts.pop("capacity"), max_party=3)
+            sql(
+                session,
+                "UPDATE events SET "
+                + ", ".join(f"{column} = {value}" for column, value in counts.items())
+                + f" WHERE event_id = '{event_id}'",
+            )
+        users(session, "ann", "bob", "cy", "dee", "eve")
+        sql(session, *statements)
+
+
+@CONSUMERS
+def test_a_party_of_three_waiting_beside_two_free_seats_and_an_open_offer_pass_every_consumer(
+    found_by: Consumer, engine: Engine, db: sessionmaker[Session], server_urls: ServerUrls
+) -> None:
+    _plant(
+        db,
+        "INSERT INTO registrations (event_id, user_id, standing, place_order, seats, since)"
+        " VALUES ('snug', 'ann', 'registered', 1, 1, now()),"
+        " ('snug', 'bob', 'waitlisted', 2, 3, now())",
+        "INSERT INTO registrations (event_id, user_id, standing, place_order, seats, since,"
+        " offer_expires_at) VALUES ('held', 'cy', 'offered', 1, 2, now(),"
+        " now() + interval '1 hour')",
+        "UPDATE events SET next_offer_expiry = (SELECT offer_expires_at FROM registrations"
+        " WHERE user_id = 'cy') WHERE event_id = 'held'",
+        snug={"capacity": 3, "registered_count": 1, "registered_seats": 1,
+              "waitlisted_count": 1, "waitlist_seats": 3},
+        held={"capacity": 3, "offered_count": 1, "offered_seats": 2},
+    )  # fmt: skip
+
+    assert found_by(engine, server_urls) == []
+
+
+@CONSUMERS
+def test_seats_a_party_of_three_takes_or_an_offer_holds_beyond_the_counters_fail_every_consumer(
+    found_by: Consumer, engine: Engine, db: sessionmaker[Session], server_urls: ServerUrls
+) -> None:
+    _plant(
+        db,
+        # dee's party of 3 sits where the counters see one seat: the parties agree, seats do not
+        "INSERT INTO registrations (event_id, user_id, standing, place_order, seats, since)"
+        " VALUES ('trio', 'dee', 'registered', 1, 3, now())",
+        # eve's offer holds 3 seats the counters do not know of: 2 + 3 held of 4
+        "INSERT INTO registrations (event_id, user_id, standing, place_order, seats, since,"
+        " offer_expires_at) VALUES ('over', 'ann', 'registered', 1, 2, now(), NULL),"
+        " ('over', 'eve', 'offered', 2, 3, now(), now() + interval '1 hour')",
+        "UPDATE events SET next_offer_expiry = now() + interval '1 hour'"
+        " WHERE event_id = 'over'",
+        trio={"capacity": 4, "registered_count": 1, "registered_seats": 1},
+        over={"capacity": 4, "registered_count": 1, "registered_seats": 2},
+    )  # fmt: skip
+
+    found = "\n".join(found_by(engine, server_urls))
+
+    assert "event trio: counts say 1 registered" in found
+    assert "event over: counts say 1 registered / 0 waitlisted / 0 offered" in found
