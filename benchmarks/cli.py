@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.harness import Bench, ScenarioResult
 from benchmarks.report import Report, build_report, markdown, update_docs, write_json
 from benchmarks.scale import SCALES
-from benchmarks.scenarios import SCENARIOS, Bench, ScenarioResult, run_scenario, warm_up
+from benchmarks.scenarios import SCENARIOS, run_scenario, warm_up
 from benchmarks.stack import StackOptions, running_stack
 
 DEFAULT_DOCS = Path("docs/BENCHMARKS.md")

@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks.scenarios import Bench, ScenarioResult
+from benchmarks.harness import Bench, ScenarioResult
 
 START_MARKER = "<!-- benchmarks:results:start -->"
 END_MARKER = "<!-- benchmarks:results:end -->"

@@ -9,251 +9,47 @@ its speed.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
 import os
 import random
-import re
 import statistics
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
-from benchmarks import verify
+from benchmarks import verify, waiting
+from benchmarks.harness import (
+    Bench,
+    Figures,
+    QueueDepth,
+    ScenarioResult,
+    accepted_figures,
+    applied_figures,
+    common_checks,
+    ms,
+    per_second,
+    percentile,
+    profiled,
+    settle,
+    worker_batches,
+    worker_log_offset,
+)
 from benchmarks.load import (
     Call,
-    Extract,
-    Results,
     Target,
     json_call,
     poisson_offsets,
     run_closed,
     run_open,
 )
-from benchmarks.profiling import recording, summarise
-from benchmarks.scale import Scale
 from benchmarks.stack import BenchStack, CpuMeter
 from tessera.tools.processes import api_argv
 from tessera.tools.servers import free_port
-
-Figures = dict[str, Any]
-
-
-@dataclass
-class ScenarioResult:
-    name: str
-    title: str
-    status: str  # "ok" | "failed" (wrong answer) | "skipped" | "error" (could not run)
-    figures: Figures = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    profiles: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Bench:
-    stack: BenchStack
-    scale: Scale
-    load_processes: int
-    profile_dir: Path | None = None
-    say: Callable[[str], None] = print
-    results: dict[str, ScenarioResult] = field(default_factory=dict)
-
-    def target(self, extract: Extract = "ticket") -> Target:
-        return Target(self.stack.base_url, self.stack.admin_key, extract)
-
-    def closed(
-        self, calls: list[Call], clients: int | None = None, extract: Extract = "ticket"
-    ) -> Results:
-        return run_closed(
-            self.target(extract),
-            calls,
-            clients or self.scale.clients,
-            self.load_processes,
-            self.scale.scenario_time_limit,
-        )
-
-    def figure(self, scenario: str, name: str) -> float | None:
-        result = self.results.get(scenario)
-        if result is None or result.status != "ok":
-            return None
-        value = result.figures.get(name)
-        return float(value) if isinstance(value, int | float) else None
-
-
-# --- shared measurements ---------------------------------------------------------------
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000.0, 2)
-
-
-def _rate(count: int, seconds: float) -> float | None:
-    if not seconds or math.isnan(seconds) or seconds <= 0:
-        return None
-    return round(count / seconds, 1)
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile (no interpolation: p99.9 of 9,000 samples is a real sample)."""
-    clean = sorted(v for v in values if not math.isnan(v))
-    if not clean:
-        return None
-    rank = max(1, math.ceil(fraction * len(clean)))
-    return clean[rank - 1]
-
-
-def applied_figures(bench: Bench, where: str = "TRUE") -> Figures:
-    """Applied/s (first ticket `createdAt` → last `completedAt`) and ticket latency
-    (`completedAt - createdAt`), from the database."""
-    latency = "extract(epoch FROM completed_at - created_at)"
-    row = bench.stack.conn.execute(
-        f"""
-        SELECT count(*), min(created_at), max(completed_at),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY {latency}),
-               percentile_cont(0.99) WITHIN GROUP (ORDER BY {latency})
-          FROM tickets WHERE status = 'completed' AND {where}
-        """  # noqa: S608 - `where` is ours, never input
-    ).fetchone()
-    assert row is not None
-    count, first, last, p50, p99 = row
-    span = (last - first).total_seconds() if first and last else math.nan
-    return {
-        "applied": int(count),
-        "appliedPerS": _rate(int(count), span),
-        "applySpanS": round(span, 2) if not math.isnan(span) else None,
-        "ticketLatencyP50Ms": _ms(float(p50)) if p50 is not None else None,
-        "ticketLatencyP99Ms": _ms(float(p99)) if p99 is not None else None,
-    }
-
-
-def accepted_figures(results: Results) -> Figures:
-    accepted = results.count_status(202)
-    return {"accepted": accepted, "acceptedPerS": _rate(accepted, results.span())}
-
-
-def worker_log_offset(stack: BenchStack) -> int:
-    path = stack.local.log_path("worker")
-    return path.stat().st_size if path.exists() else 0
-
-
-_SWEEP_WAKES = re.compile(rb'"msg":"waking (\d+) event')
-_APPLY_TASK = re.compile(rb"Task tessera\.(?:apply\w*|drain)\[")
-
-
-def worker_batches(stack: BenchStack, offset: int) -> Figures:
-    """What the workers logged since `offset`: apply batches (how many, their mean size, and
-    the rate of one applier while it holds an event: tickets / summed batch time), apply
-    tasks received, and events the sweeper re-woke (each one an extra task: a storm of them
-    is what a backlog on many events looks like)."""
-    path = stack.local.log_path("worker")
-    batches = applied = tasks = swept = 0
-    busy_ms = 0.0
-    with contextlib.suppress(OSError), path.open("rb") as log:
-        log.seek(offset)
-        for line in log:
-            if _APPLY_TASK.search(line) and line.rstrip().endswith(b"received"):
-                tasks += 1
-            elif (wakes := _SWEEP_WAKES.search(line)) is not None:
-                swept += int(wakes.group(1))
-            elif b'"applied batch"' in line:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                batches += 1
-                applied += int(entry.get("applied", 0))
-                busy_ms += float(entry.get("durationMs", 0.0))
-    return {
-        "applyBatches": batches,
-        "meanBatch": round(applied / batches, 1) if batches else None,
-        "applierBusyPerS": _rate(applied, busy_ms / 1000.0),
-        "applyTasks": tasks,
-        "sweeperWakes": swept,
-    }
-
-
-class QueueDepth:
-    """Samples the Celery queue's length in Redis (a background thread, 4 times a second)
-    while a block runs: wake-ups waiting for a worker."""
-
-    def __init__(self, stack: BenchStack, queue: str = "tessera") -> None:
-        self.stack = stack
-        self.queue = queue
-        self.deepest = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.25):
-            with contextlib.suppress(Exception):  # a diagnostic: never fail the run
-                depth = int(self.stack.redis.llen(self.queue))
-                self.deepest = max(self.deepest, depth)
-
-    def __enter__(self) -> QueueDepth:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-def _settle(bench: Bench) -> list[str]:
-    if bench.stack.wait_applied(bench.scale.apply_timeout):
-        return []
-    pending = bench.stack.pending_count()
-    return [f"{pending} tickets still pending {bench.scale.apply_timeout:.0f} s after the load"]
-
-
-def common_checks(
-    bench: Bench,
-    results: Results | None,
-    event_ids: list[str] | None,
-    expected: int | None,
-) -> list[str]:
-    conn = bench.stack.conn
-    problems = verify.tickets_settled(conn, results, expected)
-    problems += verify.invariants(bench.stack.sessions)
-    if results is not None and event_ids is not None:
-        problems += verify.acceptance_order(conn, results, event_ids)
-    return problems
-
-
-@contextlib.contextmanager
-def profiled(bench: Bench, scenario: str) -> Iterator[ScenarioResult | None]:
-    """py-spy on the API and the worker groups while the block runs (with --profile)."""
-    holder = ScenarioResult(scenario, "", "ok")
-    if bench.profile_dir is None:
-        yield None
-        return
-    targets = {
-        "api": bench.stack.local.processes["api"].pid,
-        "worker": bench.stack.local.processes["worker"].pid,
-    }
-    with recording(targets, bench.profile_dir / scenario, idle={"worker"}) as outputs:
-        yield holder
-    for output in outputs:
-        summary = summarise(output)
-        holder.profiles.append(
-            {
-                "process": summary.name,
-                "root": summary.root,
-                "samples": summary.samples,
-                "file": str(output),
-                "topProject": [[s.frame, s.percent] for s in summary.top_project],
-                "topLeaves": [[s.frame, s.percent] for s in summary.top_leaves],
-            }
-        )
-
 
 # --- scenarios --------------------------------------------------------------------------
 
@@ -308,7 +104,7 @@ def _hot_event(
     result = ScenarioResult(name, "", "ok")
     with profiled(bench, name) as profile, QueueDepth(stack) as queue, CpuMeter(stack) as cpu:
         results = bench.closed(calls)
-        problems = _settle(bench)
+        problems = settle(bench)
     if profile is not None:
         result.profiles = profile.profiles
     result.figures = {
@@ -347,7 +143,7 @@ def spread(bench: Bench) -> ScenarioResult:
     offset = worker_log_offset(stack)
     with QueueDepth(stack) as queue, CpuMeter(stack) as cpu:
         results = bench.closed(calls)
-        problems = _settle(bench)
+        problems = settle(bench)
     figures = {
         "commands": count,
         "events": len(events),
@@ -397,7 +193,7 @@ def bulk(bench: Bench) -> ScenarioResult:
             1,  # a handful of large requests: one process sends them as fast as many would
             scale.scenario_time_limit,
         )
-        problems = _settle(bench)
+        problems = settle(bench)
     accepted_items = sum(
         size for size, status in zip(sizes, results.status, strict=True) if status == 202
     )
@@ -407,8 +203,8 @@ def bulk(bench: Bench) -> ScenarioResult:
         "items": total,
         "batches": batches,
         "acceptedItems": accepted_items,
-        "acceptedItemsPerS": _rate(accepted_items, results.span()),
-        "batchRequestP50Ms": _ms(percentile(request_seconds, 0.5)),
+        "acceptedItemsPerS": per_second(accepted_items, results.span()),
+        "batchRequestP50Ms": ms(percentile(request_seconds, 0.5)),
         "appliedItems": applied["applied"],
         "appliedItemsPerS": applied["appliedPerS"],
         "ticketLatencyP50Ms": applied["ticketLatencyP50Ms"],
@@ -463,7 +259,7 @@ def moderate(bench: Bench) -> ScenarioResult:
         results = run_open(
             bench.target(), calls, offsets=offsets, threads=threads, processes=bench.load_processes
         )
-        problems = _settle(bench)
+        problems = settle(bench)
     latency = [d - a for d, a in zip(results.done, results.answered, strict=True)]
     post = [a - s for a, s in zip(results.answered, results.sent, strict=True)]
     late = [s - d for s, d in zip(results.sent, results.scheduled, strict=True)]
@@ -472,12 +268,12 @@ def moderate(bench: Bench) -> ScenarioResult:
         "targetRatePerS": rate,
         "rateSource": "0.5 x hot accepted/s of this run" if hot_accepted else "default",
         "commands": count,
-        "offeredPerS": _rate(count, last_due),
-        "latencyP50Ms": _ms(percentile(latency, 0.5)),
-        "latencyP99Ms": _ms(percentile(latency, 0.99)),
-        "latencyP999Ms": _ms(percentile(latency, 0.999)),
-        "postP50Ms": _ms(percentile(post, 0.5)),
-        "postP99Ms": _ms(percentile(post, 0.99)),
+        "offeredPerS": per_second(count, last_due),
+        "latencyP50Ms": ms(percentile(latency, 0.5)),
+        "latencyP99Ms": ms(percentile(latency, 0.99)),
+        "latencyP999Ms": ms(percentile(latency, 0.999)),
+        "postP50Ms": ms(percentile(post, 0.5)),
+        "postP99Ms": ms(percentile(post, 0.99)),
         # An open-loop generator that falls behind its schedule hides latency: say so.
         "sendsLateOver10Ms": sum(1 for x in late if not math.isnan(x) and x > 0.010),
         **{k: v for k, v in applied_figures(bench).items() if k.startswith("ticketLatency")},
@@ -546,7 +342,7 @@ def soak(bench: Bench) -> ScenarioResult:
                 batches = run_closed(bench.target("batch"), calls, 2, 1, scale.scenario_time_limit)
                 if batches.count_status(202) != len(calls):
                     problems.append(f"soak: batches refused: {batches.errors[:3]}")
-            problems += _settle(bench)
+            problems += settle(bench)
             problems += verify.tickets_settled(stack.conn, results, None)
             problems += verify.acceptance_order(stack.conn, results, [e for _, _, e in singles])
             sent += size
@@ -564,7 +360,7 @@ def soak(bench: Bench) -> ScenarioResult:
     figures = {
         "commands": sent,
         "via": "singles + POST /batches" if has_batches else "singles",
-        "commandsPerS": _rate(sent, elapsed),
+        "commandsPerS": per_second(sent, elapsed),
         "elapsedS": round(elapsed, 1),
         **{k: v for k, v in applied_figures(bench).items() if k.startswith("ticketLatency")},
         "rss": rss,
@@ -683,7 +479,7 @@ def _drain_once(bench: Bench, count: int, problems: list[str]) -> Figures:
     woken = dt.datetime.now(dt.UTC)
     with CpuMeter(stack) as cpu:
         Waker(stack.redis, _celery_sender(stack.urls.redis_url)).wake(["backlog"])
-        problems.extend(_settle(bench))
+        problems.extend(settle(bench))
     row = stack.conn.execute(
         "SELECT count(*), max(completed_at) FROM tickets WHERE status = 'completed'"
     ).fetchone()
@@ -695,7 +491,7 @@ def _drain_once(bench: Bench, count: int, problems: list[str]) -> Figures:
     batches = worker_batches(stack, offset)
     return {
         "tickets": count,
-        "appliedPerS": _rate(applied, span),
+        "appliedPerS": per_second(applied, span),
         "applyBatches": batches["applyBatches"],
         "meanBatch": batches["meanBatch"],
         "cpuMsPerCommand": cpu.per_command_ms(count),
@@ -841,7 +637,7 @@ def http_limit(bench: Bench) -> ScenarioResult:
         problems.append(f"{count - results.count_status(202)} no-op requests failed")
     figures = {
         "requests": count,
-        "requestsPerS": _rate(results.count_status(202), results.span()),
+        "requestsPerS": per_second(results.count_status(202), results.span()),
         "cpuMsPerCommand": cpu.per_command_ms(count),
     }
     return ScenarioResult("http-limit", "", "ok", figures, problems)
@@ -861,14 +657,6 @@ def warm_up(bench: Bench) -> None:
     stack.wipe()
 
 
-def waiters(bench: Bench) -> ScenarioResult:
-    """6. Long-polls and SSE streams held open beside the hot load (see benchmarks.waiting,
-    which builds on this module)."""
-    from benchmarks.waiting import waiters as run_waiters
-
-    return run_waiters(bench)
-
-
 # --- running ----------------------------------------------------------------------------
 
 Scenario = Callable[[Bench], ScenarioResult]
@@ -885,7 +673,10 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "spread": ("2. Spread over many events", spread),
     "bulk": ("3. Bulk via POST /batches", bulk),
     "moderate": ("4. Latency under moderate load (open loop)", moderate),
-    "waiters": ("6. Waiters: long-polls and SSE streams held open beside the hot load", waiters),
+    "waiters": (
+        "6. Waiters: long-polls and SSE streams held open beside the hot load",
+        waiting.waiters,
+    ),
     "drain": ("Backlog drain: the applier alone, no HTTP in the way", drain),
     "naive": ("Naive: TESSERA_APPLY_BATCH_SIZE=1 (hot event, then backlog)", naive),
     "soak": ("5. Soak / memory", soak),

@@ -38,22 +38,22 @@ import psycopg
 import requests
 
 from benchmarks import verify
-from benchmarks.load import REQUEST_TIMEOUT, Call, Results, json_call, run_closed
-from benchmarks.scale import Scale
-from benchmarks.scenarios import (
+from benchmarks.harness import (
     Bench,
     Figures,
     QueueDepth,
     ScenarioResult,
-    _ms,
-    _settle,
     accepted_figures,
     applied_figures,
+    ms,
     percentile,
     profiled,
+    settle,
     worker_batches,
     worker_log_offset,
 )
+from benchmarks.load import REQUEST_TIMEOUT, Call, Results, json_call, run_closed
+from benchmarks.scale import Scale
 from benchmarks.stack import BenchStack, CpuMeter
 from benchmarks.waiters import WaiterPlan, WaiterProcess, WaiterResults
 
@@ -251,7 +251,7 @@ def _hold(bench: Bench, layout: Layout, calls: list[Call]) -> Held:
                 _wait_for_releases(results, scale)
                 stack.local.start_beat()  # the safety net again, for whatever is still parked
                 beat = False
-            problems = _settle(bench)
+            problems = settle(bench)
             time.sleep(DELIVERY_GRACE_S)
             waited = process.finish(timeout=REQUEST_TIMEOUT + MESSAGE_EXTRA_S)
     finally:
@@ -262,7 +262,7 @@ def _hold(bench: Bench, layout: Layout, calls: list[Call]) -> Held:
         # A thread-per-request server may still hold requests of clients that gave up,
         # POSTs among them (accepted late, after the settle above): drain it, settle again.
         figures["apiRecoveredS"], figures["apiRestarted"] = _recover(stack)
-    problems += _settle(bench)
+    problems += settle(bench)
     figures["maxQueue"] = queue.deepest
     rss["peak"] = {"apiMiB": round(peak.api / MIB, 1), "workerMiB": round(peak.worker / MIB, 1)}
     rss["after"] = _rss(stack)
@@ -392,8 +392,8 @@ def _post_figures(results: Results) -> Figures:
     failed = sum(1 for s in results.status if s != 202)
     unsent = sum(1 for s in results.sent if math.isnan(s))
     return {
-        "postP50Ms": _ms(percentile(post, 0.5)),
-        "postP99Ms": _ms(percentile(post, 0.99)),
+        "postP50Ms": ms(percentile(post, 0.5)),
+        "postP99Ms": ms(percentile(post, 0.99)),
         "postFailures": failed - unsent,
         "postNotSent": unsent,
         "postErrors": results.errors[:5],
@@ -402,9 +402,9 @@ def _post_figures(results: Results) -> Figures:
 
 def _lateness_figures(prefix: str, lateness: list[float]) -> Figures:
     return {
-        f"{prefix}LatenessP50Ms": _ms(percentile(lateness, 0.5)),
-        f"{prefix}LatenessP99Ms": _ms(percentile(lateness, 0.99)),
-        f"{prefix}LatenessMaxMs": _ms(max(lateness)) if lateness else None,
+        f"{prefix}LatenessP50Ms": ms(percentile(lateness, 0.5)),
+        f"{prefix}LatenessP99Ms": ms(percentile(lateness, 0.99)),
+        f"{prefix}LatenessMaxMs": ms(max(lateness)) if lateness else None,
     }
 
 
@@ -528,7 +528,7 @@ def _release_figures(waited: WaiterResults, tickets: dict[str, TicketRow]) -> Fi
     return {
         "releases": len(waited.releases),
         "releasesAccepted": sum(1 for r in waited.releases if r.status == 202),
-        "releasePostP99Ms": _ms(percentile(seconds, 0.99)),
+        "releasePostP99Ms": ms(percentile(seconds, 0.99)),
         "parkedAppliedBeforeRelease": early,
     }
 

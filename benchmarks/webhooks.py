@@ -28,18 +28,18 @@ from typing import Any
 
 import requests
 
-from benchmarks.load import json_call
-from benchmarks.scale import SCALES
-from benchmarks.scenarios import (
+from benchmarks.harness import (
     Bench,
     Figures,
-    _settle,
     accepted_figures,
     applied_figures,
     common_checks,
     percentile,
-    warm_up,
+    settle,
 )
+from benchmarks.load import json_call
+from benchmarks.scale import SCALES
+from benchmarks.scenarios import warm_up
 from benchmarks.stack import StackOptions, running_stack
 
 WEBHOOK_WORKER_THREADS = 8
@@ -105,7 +105,7 @@ def hot_round(bench: Bench, registers: int, hook_url: str | None) -> Figures:
         created.raise_for_status()
     calls = [json_call("POST", "/events/hot/registrations", {"userId": u}) for u in users]
     results = bench.closed(calls)
-    problems = _settle(bench)
+    problems = settle(bench)
     figures: Figures = {**accepted_figures(results), **applied_figures(bench)}
     problems += common_checks(bench, results, ["hot"] * registers, registers)
     if hook_url is not None:
@@ -149,14 +149,14 @@ def delivery_figures(bench: Bench, expected: int, timeout: float = 600.0) -> Fig
         if rows
         else None,
         "deliveredPerS": round(len(delivered) / span, 1) if span and span > 0 else None,
-        "toFirstAttemptP50Ms": _ms(percentile(to_first, 0.5)),
-        "toFirstAttemptP99Ms": _ms(percentile(to_first, 0.99)),
-        "toDeliveredP50Ms": _ms(percentile(to_delivered, 0.5)),
-        "toDeliveredP99Ms": _ms(percentile(to_delivered, 0.99)),
+        "toFirstAttemptP50Ms": ms(percentile(to_first, 0.5)),
+        "toFirstAttemptP99Ms": ms(percentile(to_first, 0.99)),
+        "toDeliveredP50Ms": ms(percentile(to_delivered, 0.5)),
+        "toDeliveredP99Ms": ms(percentile(to_delivered, 0.99)),
     }
 
 
-def _ms(seconds: float | None) -> float | None:
+def ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 1)
 
 
