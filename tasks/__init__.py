@@ -1,1 +1,2 @@
-"""Celery task definitions: thin, named, idempotent. They take ids and delegate to workers."""
+"""Celery task definitions: thin, named, idempotent, `acks_late`. They carry no data (at most a
+webhook id; PostgreSQL holds the rest) and delegate to workers."""

@@ -2,8 +2,9 @@
 
 Shared by the API (wakes an applier after accepting tickets, publishes promotions it caused) and
 the workers (publish results), through `RedisMessenger`, which the models' after-commit hook
-calls. Imports no other project package. The Celery task names and the queues are defined here,
-once, for the tasks, the routes and the senders.
+calls. Of the project it imports only the worker counters (`tessera.telemetry`) and the event
+log's `TICKET_COMPLETED` (to count applied tickets as it publishes them). The Celery task names
+and the queues are defined here, once, for the tasks, the routes and the senders.
 
 Coalescing wake-ups: the key `tessera:drain` says "an applier is queued or draining, and will
 look for pending tickets again before it stops". A sender queues a `tessera.drain` task only
