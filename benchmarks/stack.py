@@ -24,10 +24,10 @@ import psycopg
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from benchmarks.localstack import LocalStack
 from models.db import make_engine, make_sessionmaker, migrate, psycopg_url
 from models.tables import Base
 from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls, servers
+from tests.localstack import LocalStack
 
 # Tables that hold what a scenario leaves behind (users and events included: each scenario
 # seeds its own).

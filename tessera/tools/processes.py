@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tessera.messaging import QUEUE, WEBHOOK_QUEUE
@@ -82,3 +86,28 @@ def flower_argv(port: int, basic_auth: str, host: str = "127.0.0.1") -> list[str
         f"--port={port}",
         f"--basic-auth={basic_auth}",
     ]  # fmt: skip
+
+
+def stop_groups(
+    processes: Sequence[subprocess.Popen[bytes]], *, grace: float, sig: int = signal.SIGTERM
+) -> None:
+    """Stop each process with its whole process group: `sig` to every group at once, up to
+    `grace` seconds for all of them to end, then SIGKILL to every group anyway, because a pool
+    child may outlive its parent. Each process is started in a group of its own
+    (`start_new_session`), so its group id is its pid."""
+    for process in processes:
+        signal_group(process, sig)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        signal_group(process, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+
+
+def signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    # Gone already (ProcessLookupError), or a group we may no longer signal: nothing to stop.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)

@@ -3,9 +3,6 @@ the ones that die (with backoff), and stop them all on request, leaving none beh
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +10,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
+
+from tessera.tools.processes import stop_groups
 
 STOP_GRACE_SECONDS = 7.0
 MAX_BACKOFF_SECONDS = 30.0
@@ -99,19 +98,4 @@ class Supervisor:
         """SIGTERM every child's process group, wait, then SIGKILL what is left."""
         self.stopping.set()
         running = [c.process for c in self.children if c.process and c.process.poll() is None]
-        for process in running:
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process in running:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        for process in running:
-            # the group too: a pool child may outlive its parent
-            _signal_group(process, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=2)
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, sig)
+        stop_groups(running, grace=STOP_GRACE_SECONDS)

@@ -19,12 +19,12 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from benchmarks.localstack import LocalStack
 from tests.conftest import wipe
 
 # The e2e stack and its HTTP client, reused as they are (a fixture imported into a conftest is
 # that directory's fixture too).
 from tests.e2e.conftest import ADMIN_KEY, CLIENT_KEY, Api, stack
+from tests.localstack import LocalStack
 
 __all__ = ["admin", "browser", "client", "empty_database", "stack"]
 

@@ -29,9 +29,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, text
 
-from benchmarks.localstack import LocalStack
 from tests.browser.conftest import missing_browser
 from tests.e2e.conftest import ADMIN_KEY, CLIENT_KEY, Api
+from tests.localstack import LocalStack
 
 pytestmark = [
     pytest.mark.browser,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from benchmarks.localstack import LocalStack
 from tessera.tools.servers import ServerUrls
+from tests.localstack import LocalStack
 
 ADMIN_KEY = "e2e-admin-key"
 CLIENT_KEY = "e2e-client-key"

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from models.db import migrate, psycopg_url, sqlalchemy_url
+from tessera.tools.processes import stop_groups
 from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls
 from tests.faults.lab import ADMIN_KEY, CLIENT_KEY, OTHER_CLIENT_KEY, FaultRecord
 from tests.faults.lab import _commit_synchronously as commit_synchronously
@@ -161,16 +162,8 @@ class MultiHostLab:
 
     def _stop_process(self, name: str, sig: int = signal.SIGTERM) -> None:
         process = self.processes.pop(name, None)
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if process is not None:
+            stop_groups([process], grace=15, sig=sig)
 
     def stop_host(self, name: str) -> None:
         self._stop_process(name)

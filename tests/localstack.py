@@ -25,6 +25,7 @@ from tessera.tools.processes import (
     api_argv,
     beat_argv,
     metrics_env,
+    stop_groups,
     webhook_worker_argv,
     worker_argv,
 )
@@ -150,15 +151,7 @@ class LocalStack:
             process.wait(timeout=10)
 
     def stop(self, name: str) -> None:
-        process = self.processes.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=8)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        stop_groups([self.processes.pop(name)], grace=8)
 
     def running(self, name: str) -> bool:
         process = self.processes.get(name)
