@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import OperationalError
-
+from tasks.retry import WHILE_THE_DATABASE_IS_DOWN
 from tessera.messaging import DRAIN_TASK
 from workers import apply, runtime
 from workers.app import app
@@ -13,11 +12,7 @@ from workers.app import app
     name=DRAIN_TASK,
     acks_late=True,
     ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=0.5,
-    retry_backoff_max=5,
-    retry_jitter=True,
-    max_retries=None,  # PostgreSQL may be down for a while; the ticket rows wait, and so do we
+    **WHILE_THE_DATABASE_IS_DOWN,
 )
 def drain() -> None:
     apply.drain(runtime.current(app), linger=apply.LINGER_SECONDS)

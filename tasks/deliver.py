@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import OperationalError
-
+from tasks.retry import WHILE_THE_DATABASE_IS_DOWN
 from tessera.messaging import DELIVER_TASK
 from workers import deliverer, runtime
 from workers.app import app
@@ -13,11 +12,7 @@ from workers.app import app
     name=DELIVER_TASK,
     acks_late=True,
     ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=0.5,
-    retry_backoff_max=5,
-    retry_jitter=True,
-    max_retries=None,  # PostgreSQL may be down for a while; the delivery rows wait, and so do we
+    **WHILE_THE_DATABASE_IS_DOWN,
 )
 def deliver(webhook_id: str) -> None:
     deliverer.deliver(runtime.current(app), webhook_id)
