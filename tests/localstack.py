@@ -24,12 +24,16 @@ import psutil
 from tessera.tools.processes import (
     api_argv,
     beat_argv,
+    child_env,
     metrics_env,
     stop_groups,
     webhook_worker_argv,
     worker_argv,
 )
 from tessera.tools.servers import ServerUrls, free_port
+
+# Tests wait on the sweeper (a lost wake-up, a stale ticket): 1 s instead of production's 2 s.
+FAST_SWEEPER = {"TESSERA_SWEEP_INTERVAL": "1", "TESSERA_SWEEP_MIN_AGE": "1"}
 
 
 @dataclass
@@ -47,17 +51,9 @@ class LocalStack:
         return f"http://127.0.0.1:{self.api_port}"
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            DATABASE_URL=self.urls.database_url,
-            REDIS_URL=self.urls.redis_url,
-            PYTHONUNBUFFERED="1",
-            TESSERA_SWEEP_INTERVAL="1",
-            TESSERA_SWEEP_MIN_AGE="1",
-            TESSERA_WEBHOOK_KEY=self.webhook_key,
+        return child_env(
+            self.urls, {**FAST_SWEEPER, "TESSERA_WEBHOOK_KEY": self.webhook_key, **self.env}
         )
-        env.update(self.env)
-        return env
 
     def log_path(self, name: str) -> Path:
         return self.data_dir / "logs" / f"{name}.log"

@@ -31,11 +31,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from models.db import migrate, psycopg_url, sqlalchemy_url
-from tessera.tools.processes import stop_groups
+from tessera.tools.processes import child_env, stop_groups
 from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls
 from tests.faults.lab import ADMIN_KEY, CLIENT_KEY, OTHER_CLIENT_KEY, FaultRecord
 from tests.faults.lab import _commit_synchronously as commit_synchronously
 from tests.faults.netns import Network
+from tests.localstack import FAST_SWEEPER
 
 log = logging.getLogger("tessera.faults")
 
@@ -126,19 +127,18 @@ class MultiHostLab:
             shutil.rmtree(self.root / name, ignore_errors=True)
 
     def env(self, name: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            DATABASE_URL=self.urls.database_url,
-            REDIS_URL=self.urls.redis_url,
-            PYTHONUNBUFFERED="1",
-            TESSERA_SWEEP_INTERVAL="1",
-            TESSERA_SWEEP_MIN_AGE="1",
-            TESSERA_API_KEYS=f"{ADMIN_KEY}:admin,{CLIENT_KEY}:client,{OTHER_CLIENT_KEY}:client",
-            TESSERA_RATE_LIMIT="off",
-            TESSERA_DATA_DIR=str(self.root / name),
+        return child_env(
+            self.urls,
+            {
+                **FAST_SWEEPER,
+                "TESSERA_API_KEYS": (
+                    f"{ADMIN_KEY}:admin,{CLIENT_KEY}:client,{OTHER_CLIENT_KEY}:client"
+                ),
+                "TESSERA_RATE_LIMIT": "off",
+                "TESSERA_DATA_DIR": str(self.root / name),
+                **self.host_env.get(name, {}),
+            },
         )
-        env.update(self.host_env.get(name, {}))
-        return env
 
     def argv(self, name: str) -> list[str]:
         tessera = [sys.executable, "-m", "tessera.tools.cli"]
