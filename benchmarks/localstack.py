@@ -40,6 +40,8 @@ class LocalStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # The API and the webhook senders must share it (it seals the webhook secrets).
     webhook_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # and the server secret, which every API process needs (it derives the keys' owners)
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def base_url(self) -> str:
@@ -54,6 +56,7 @@ class LocalStack:
             TESSERA_SWEEP_INTERVAL="1",
             TESSERA_SWEEP_MIN_AGE="1",
             TESSERA_WEBHOOK_KEY=self.webhook_key,
+            TESSERA_SECRET_KEY=self.secret_key,
         )
         env.update(self.env)
         return env

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import urllib.parse
 import urllib.request
-from email.message import Message
+from http.client import HTTPMessage
 from typing import IO
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -29,7 +29,7 @@ class _SameOriginCredentials(urllib.request.HTTPRedirectHandler):
         fp: IO[bytes],
         code: int,
         msg: str,
-        headers: Message,
+        headers: HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
         redirected = super().redirect_request(req, fp, code, msg, headers, newurl)

@@ -20,7 +20,7 @@ from tests.webhook_receiver import receiving
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_KEY = "up-admin-key"
+ADMIN_KEY = "up-admin-key-0123456789abcdef"
 
 
 def wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> list[str]:
