@@ -1,13 +1,13 @@
 """Bearer API keys with `admin` and `client` roles.
 
 Keys are kept only as SHA-256 digests and compared in constant time; a key's public identity
-(`owner`, stored on tickets and batches) is a short prefix of its digest, never the key.
+(`owner`, stored on tickets and batches) is an HMAC of the key under a key derived from the
+server secret (tessera/server_secret.py), so a copy of the database cannot test key guesses.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +16,8 @@ from typing import ParamSpec, TypeVar
 from flask import Flask, g, request
 
 from api.errors import ApiError
-from tessera.config import ApiKey, ConfigError, Settings
+from tessera import server_secret
+from tessera.config import ApiKey, ConfigError, Settings, key_digest
 
 PUBLIC_ENDPOINTS = frozenset(
     {
@@ -49,11 +50,11 @@ class Principal:
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8")).digest()
+    return key_digest(key)
 
 
-def owner_of(key: str) -> str:
-    return "key-" + _digest(key).hex()[:16]
+def owner_of(key: str, secret_key: str) -> str:
+    return server_secret.owner_of(secret_key, key)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class KeyRing:
 
     @classmethod
     def from_keys(cls, keys: tuple[ApiKey, ...]) -> KeyRing:
-        return cls(tuple((_digest(k.key), Principal(owner_of(k.key), k.role)) for k in keys))
+        return cls(tuple((k.digest, Principal(k.owner, k.role)) for k in keys))
 
     def find(self, key: str) -> Principal | None:
         digest = _digest(key)
@@ -82,6 +83,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     if settings.auth_enabled and not settings.api_keys:
         raise ConfigError(
             "no API keys: set TESSERA_API_KEYS=key:admin,... or TESSERA_AUTH=off for development"
+        )
+    if settings.auth_enabled and settings.secret_key is None:
+        raise ConfigError(
+            "no server secret: set TESSERA_SECRET_KEY (API keys' owners are derived from it)"
         )
     ring = KeyRing.from_keys(settings.api_keys)
 

@@ -1,6 +1,10 @@
 """`/openapi.json` and Swagger UI at `/docs`, its assets served from the installed
 `swagger-ui-bundle-v2` wheel (Swagger UI 5, which renders OpenAPI 3.1): no CDN, so the docs
-work offline and leak no visitor to a third party."""
+work offline and leak no visitor to a third party.
+
+The page runs no inline script (its start-up is `docs/tessera-docs.js`), so it is served under a
+strict Content-Security-Policy; and Swagger UI keeps an entered key in memory only, never in
+the localStorage it would share with the console on the same origin."""
 
 from __future__ import annotations
 
@@ -40,18 +44,36 @@ PAGE = """<!doctype html>
   <div id="swagger-ui"></div>
   <script src="docs/swagger-ui-bundle.js"></script>
   <script src="docs/swagger-ui-standalone-preset.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({
-      url: "openapi.json",
-      dom_id: "#swagger-ui",
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: "BaseLayout",
-      persistAuthorization: true
-    });
-  </script>
+  <script src="docs/tessera-docs.js"></script>
 </body>
 </html>
 """
+
+
+START_SCRIPT_NAME = "tessera-docs.js"
+START_SCRIPT = """window.ui = SwaggerUIBundle({
+  url: "openapi.json",
+  dom_id: "#swagger-ui",
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  layout: "BaseLayout",
+  persistAuthorization: false
+});
+"""
+
+# Swagger UI sets inline style attributes (React) and draws its icons from data: URIs; every
+# script and every request comes from this origin.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 def _assets_dir() -> Path:
@@ -78,11 +100,16 @@ def openapi_json() -> Response:
 
 @bp.get("/docs")
 def swagger_ui() -> Response:
-    return Response(PAGE, mimetype="text/html")
+    response = Response(PAGE, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.get("/docs/<path:filename>")
 def swagger_assets(filename: str) -> Response:
+    if filename == START_SCRIPT_NAME:
+        return Response(START_SCRIPT, mimetype="text/javascript")
     if filename not in _ASSETS:  # only what the page loads; never the wheel's other files
         raise NotFound()
     return send_from_directory(_assets_dir(), filename, max_age=_ASSET_MAX_AGE)

@@ -72,12 +72,13 @@ def create_webhook() -> Response:
         check(body.url, allow_private=settings.webhook_allow_private)
     except UnsafeUrl as refused:
         raise validation_error([FieldError("url", str(refused))]) from None
-    box = SecretBox(settings.webhook_keys)
+    box = SecretBox.for_settings(settings.webhook_keys, settings.secret_key)
     if not box.can_seal:
         raise ApiError(
             503,
             "NOT_READY",
-            "Webhooks need TESSERA_WEBHOOK_KEY (the key that seals their secrets) on this server.",
+            "Webhooks need TESSERA_SECRET_KEY or TESSERA_WEBHOOK_KEY (to seal their secrets)"
+            " on this server.",
         )
     webhook_id = str(ULID())
     secret = new_secret()

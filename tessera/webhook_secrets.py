@@ -1,10 +1,12 @@
 """Webhook secrets: made (`whsec_` + base64 of 32 random bytes), signed with (Standard
 Webhooks), and sealed at rest so that a database dump alone does not reveal them.
 
-Sealing is AES-256-GCM under a key derived from `TESSERA_WEBHOOK_KEY` (configuration, never the
-database), with the webhook's id as associated data, so a sealed secret copied onto another
-subscription's row does not open. Several keys may be configured: the first seals, each opens
-what it sealed (a sealed secret names its key by a short fingerprint), so keys can be rotated.
+Sealing is AES-256-GCM under a key derived from configuration, never the database: each
+`TESSERA_WEBHOOK_KEY`, then the server secret's `webhook-sealing` key (HKDF, see
+tessera/server_secret.py). The webhook's id is associated data, so a sealed secret copied onto
+another subscription's row does not open. The first key seals (a configured TESSERA_WEBHOOK_KEY
+if any, as before the server secret existed, else the server secret's), each opens what it
+sealed (a sealed secret names its key by a short fingerprint), so keys can be rotated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tessera.server_secret import webhook_sealing_key
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the scheme's prefix, not a secret
 SECRET_BYTES = 32
@@ -57,9 +61,15 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
 class SecretBox:
     """Seals and opens webhook secrets with the configured keys (the first one seals)."""
 
-    def __init__(self, keys: Sequence[str]) -> None:
+    def __init__(self, keys: Sequence[str], derived_keys: Sequence[bytes] = ()) -> None:
         derived = [hashlib.sha256(_DERIVATION + key.encode("utf-8")).digest() for key in keys]
+        derived += list(derived_keys)
         self._keys = [(hashlib.sha256(k).digest()[:_KEY_ID_BYTES], AESGCM(k)) for k in derived]
+
+    @classmethod
+    def for_settings(cls, webhook_keys: Sequence[str], secret_key: str | None) -> SecretBox:
+        derived = () if secret_key is None else (webhook_sealing_key(secret_key),)
+        return cls(webhook_keys, derived)
 
     @property
     def can_seal(self) -> bool:
@@ -67,7 +77,9 @@ class SecretBox:
 
     def seal(self, webhook_id: str, secret: str) -> bytes:
         if not self._keys:
-            raise SecretUnavailable("no TESSERA_WEBHOOK_KEY is configured")
+            raise SecretUnavailable(
+                "neither TESSERA_WEBHOOK_KEY nor TESSERA_SECRET_KEY is configured"
+            )
         key_id, cipher = self._keys[0]
         nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = cipher.encrypt(nonce, secret.encode("utf-8"), webhook_id.encode("utf-8"))
@@ -85,4 +97,6 @@ class SecretBox:
                     return cipher.decrypt(nonce, body, webhook_id.encode("utf-8")).decode("utf-8")
                 except InvalidTag:
                     break
-        raise SecretUnavailable("no configured TESSERA_WEBHOOK_KEY opens this webhook's secret")
+        raise SecretUnavailable(
+            "no configured TESSERA_WEBHOOK_KEY or TESSERA_SECRET_KEY opens this webhook's secret"
+        )

@@ -11,12 +11,22 @@ from __future__ import annotations
 import ipaddress
 import socket
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# 6to4 (RFC 3056, deprecated by RFC 7526) wraps an IPv4 address that a relay, chosen by routing
+# we do not control, unwraps: the whole prefix is refused rather than trusting the embedded
+# address, since no receiver worth supporting is reachable only over 6to4.
+SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+# NAT64 (RFC 6052) gateways translate the well-known prefix to the IPv4 address in its last 32
+# bits: judge that address. The local-use prefix (RFC 8215) stays inside its own network.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 class UnsafeUrl(ValueError):
@@ -67,19 +77,33 @@ def parse(url: str) -> Target:
 
 def refusal(address: IPAddress) -> str | None:
     """Why Tessera will not call this address, or None if it is a public one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_loopback:
-        return "loopback"
-    if address.is_link_local:
-        return "link-local"
-    if address.is_private:
-        return "private"
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
-        return "not a unicast address"
-    if not address.is_global:  # shared (carrier-grade NAT), benchmarking, documentation, ...
-        return "not a public address"
-    return None
+    if isinstance(address, ipaddress.IPv6Address):
+        for network, reason in _REFUSED_V6:
+            if address in network:
+                return reason
+        address = _unwrapped(address)
+    return next((reason for test, reason in _REASONS if test(address)), None)
+
+
+def _unwrapped(address: ipaddress.IPv6Address) -> IPAddress:
+    """The IPv4 address a packet to this one actually reaches, if it wraps one."""
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address
+
+
+_REFUSED_V6 = (
+    (SIX_TO_FOUR, "6to4 (an IPv4 address tunnelled through relays)"),
+    (NAT64_LOCAL, "private"),
+)
+_REASONS: tuple[tuple[Callable[[IPAddress], bool], str], ...] = (
+    (lambda a: a.is_loopback, "loopback"),
+    (lambda a: a.is_link_local, "link-local"),
+    (lambda a: a.is_private, "private"),
+    (lambda a: a.is_multicast or a.is_unspecified or a.is_reserved, "not a unicast address"),
+    # shared (carrier-grade NAT), benchmarking, documentation, ...
+    (lambda a: not a.is_global, "not a public address"),
+)
 
 
 def resolve(target: Target, *, allow_private: bool) -> list[IPAddress]:

@@ -45,6 +45,8 @@ class LocalStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # The API and the webhook senders must share it (it seals the webhook secrets).
     webhook_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # and the server secret, which every API process needs (it derives the keys' owners)
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def base_url(self) -> str:
@@ -52,7 +54,13 @@ class LocalStack:
 
     def _environment(self) -> dict[str, str]:
         return child_env(
-            self.urls, {**FAST_SWEEPER, "TESSERA_WEBHOOK_KEY": self.webhook_key, **self.env}
+            self.urls,
+            {
+                **FAST_SWEEPER,
+                "TESSERA_WEBHOOK_KEY": self.webhook_key,
+                "TESSERA_SECRET_KEY": self.secret_key,
+                **self.env,
+            },
         )
 
     def log_path(self, name: str) -> Path:

@@ -100,7 +100,7 @@ def _deliver(
 ) -> DeliverReport:
     report = DeliverReport()
     started = time.monotonic()
-    box = SecretBox(runtime.settings.webhook_keys)
+    box = SecretBox.for_settings(runtime.settings.webhook_keys, runtime.settings.secret_key)
     released = False
     claim: outbox.Claim | None = run(
         runtime.sessions, lambda s: outbox.claim(s, webhook_id, max_in_flight)

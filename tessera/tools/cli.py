@@ -18,18 +18,20 @@ from pathlib import Path
 
 import click
 
-from tessera.config import DEFAULT_DATA_DIR, Settings
+from tessera.config import DEFAULT_DATA_DIR, Settings, redact_url
 from tessera.tools import ledger_commands
 from tessera.tools.processes import (
     api_argv,
     beat_argv,
     child_env,
     flower_argv,
+    flower_env,
     metrics_env,
     webhook_worker_argv,
     worker_argv,
 )
 from tessera.tools.servers import ServerUrls, servers
+from tessera.tools.stored_key import record_api_url, recorded_api_url, stored_key_for
 
 data_dir_option = click.option(
     "--data-dir",
@@ -79,12 +81,26 @@ def migrate(data_dir: Path) -> None:
 
 
 def webhook_key_env(data_dir: Path) -> dict[str, str]:
-    """TESSERA_WEBHOOK_KEY for the children: the configured one, else one generated on first
-    use and kept in the data directory (so `tessera up` and the parts started beside it with
-    the same --data-dir share it). Parts on other machines must be given the same key."""
-    if Settings.from_env().webhook_keys:
+    """TESSERA_WEBHOOK_KEY for the children: the configured one, else the one older releases
+    generated into the data dir, so the secrets it sealed stay readable. New data dirs have
+    none: the server secret's sealing key serves (tessera/server_secret.py)."""
+    stored = data_dir / "webhook-key"
+    if Settings.from_env().webhook_keys or not stored.exists():
         return {}
-    return {"TESSERA_WEBHOOK_KEY": _stored_secret(data_dir, "webhook-key", "twk_")}
+    return {"TESSERA_WEBHOOK_KEY": stored.read_text().strip()}
+
+
+def secret_env(data_dir: Path) -> dict[str, str]:
+    """TESSERA_SECRET_KEY for the children: the configured one, else one generated on first use
+    and kept (mode 600) in the data dir, so `tessera up` and the parts started beside it with
+    the same --data-dir share it. Parts on other machines must be given the same secret."""
+    if Settings.from_env().secret_key:
+        return {}
+    return {"TESSERA_SECRET_KEY": _stored_secret(data_dir, "secret-key", "tss_")}
+
+
+def secrets_env(data_dir: Path) -> dict[str, str]:
+    return {**secret_env(data_dir), **webhook_key_env(data_dir)}
 
 
 @main.command()
@@ -94,7 +110,8 @@ def webhook_key_env(data_dir: Path) -> dict[str, str]:
 def api(data_dir: Path, host: str, port: int) -> None:
     """Serve the HTTP API with gunicorn."""
     with resolved(data_dir) as urls:
-        env = child_env(urls, {**metrics_env(data_dir), **webhook_key_env(data_dir)})
+        env = child_env(urls, {**metrics_env(data_dir), **secrets_env(data_dir)})
+        record_api_url(data_dir, f"http://{host}:{port}")
         sys.exit(run_foreground(api_argv(host, port), env))
 
 
@@ -126,7 +143,7 @@ def webhook_worker(data_dir: Path, concurrency: int | None) -> None:
 
     threads = concurrency or Settings.from_env().webhook_concurrency
     with resolved(data_dir) as urls:
-        env = child_env(urls, webhook_key_env(data_dir))
+        env = child_env(urls, secrets_env(data_dir))
         restarter = Restarter(webhook_worker_argv(threads), env, name="celery webhook worker")
         sys.exit(restarter.run())
 
@@ -153,8 +170,8 @@ def flower(data_dir: Path, host: str, port: int | None) -> None:
     settings = Settings.from_env()
     auth = settings.flower_auth or _stored_secret(data_dir, "flower-auth", "admin:")
     with resolved(data_dir) as urls:
-        argv = flower_argv(port or settings.flower_port, auth, host)
-        sys.exit(run_foreground(argv, child_env(urls)))
+        argv = flower_argv(port or settings.flower_port, host)
+        sys.exit(run_foreground(argv, child_env(urls, flower_env(auth))))
 
 
 def _stored_secret(data_dir: Path, name: str, prefix: str) -> str:
@@ -201,10 +218,10 @@ def up(data_dir: Path, host: str, port: int) -> None:
     if settings.auth_enabled and not settings.api_keys:
         admin_key = _stored_secret(data_dir, "admin-key", "tsk_")
         extra["TESSERA_API_KEYS"] = f"{admin_key}:admin"
-    extra.update(webhook_key_env(data_dir))
+    extra.update(secrets_env(data_dir))
     with resolved(data_dir) as urls:
-        supervisor.say("tessera", f"PostgreSQL {urls.database_url}")
-        supervisor.say("tessera", f"Redis {urls.redis_url}")
+        supervisor.say("tessera", f"PostgreSQL {redact_url(urls.database_url)}")
+        supervisor.say("tessera", f"Redis {redact_url(urls.redis_url)}")
         run_migrations(urls.database_url)
         supervisor.say("tessera", "migrations applied")
         env = child_env(urls, extra)
@@ -214,18 +231,19 @@ def up(data_dir: Path, host: str, port: int) -> None:
         supervisor.add("beat", beat_argv(data_dir), env)
         if settings.flower_port:
             flower_auth = settings.flower_auth or _stored_secret(data_dir, "flower-auth", "admin:")
-            supervisor.add("flower", flower_argv(settings.flower_port, flower_auth), env)
+            flower_children = {**env, **flower_env(flower_auth)}
+            supervisor.add("flower", flower_argv(settings.flower_port), flower_children)
             supervisor.say(
                 "tessera",
                 f"Flower http://127.0.0.1:{settings.flower_port} (user {flower_auth.split(':')[0]},"
                 f" password in {data_dir / 'flower-auth'} or TESSERA_FLOWER_AUTH)",
             )
         if admin_key:
-            supervisor.say(
-                "tessera", f"admin API key: {admin_key} (kept in {data_dir / 'admin-key'})"
-            )
+            # the key itself is not printed: output ends up in logs and terminal scrollback
+            supervisor.say("tessera", f"admin API key in {data_dir / 'admin-key'} (mode 600)")
 
         base = f"http://{host}:{port}"
+        record_api_url(data_dir, base)
         announced = False
 
         def announce_when_ready() -> None:
@@ -305,12 +323,19 @@ def check(data_dir: Path, max_pending_age: float | None) -> None:
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--url", default=None, help="The API's base URL [http://127.0.0.1:8000].")
+@click.option(
+    "--url",
+    default=None,
+    help="The API's base URL [the one `tessera up` serves from --data-dir, else 127.0.0.1:8000].",
+)
 @click.option(
     "--key",
     envvar="TESSERA_API_KEY",
     default=None,
-    help="API key [TESSERA_API_KEY; without --url, the admin key `tessera up` keeps].",
+    help=(
+        "API key [TESSERA_API_KEY; else, for the API `tessera up` serves from --data-dir,"
+        " the admin key it keeps]"
+    ),
 )
 @data_dir_option
 @click.option("--dry-run", is_flag=True, help="Only validate the file; send nothing.")
@@ -371,9 +396,10 @@ def import_(
         console.print(f"{file}: {validation.rows} rows, all valid (dry run: nothing sent)")
         return
 
-    if key is None and url is None and (data_dir / "admin-key").exists():
-        key = (data_dir / "admin-key").read_text().strip()
-    client = importer.ApiClient(url or "http://127.0.0.1:8000", key)
+    url = url or recorded_api_url(data_dir) or "http://127.0.0.1:8000"
+    if key is None:  # the stored key only to the API of the data dir it belongs to
+        key = stored_key_for(data_dir, url)
+    client = importer.ApiClient(url, key)
     report = importer.Report(rows=validation.rows)
     try:
         importer.run(

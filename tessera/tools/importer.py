@@ -30,6 +30,7 @@ from rich.progress import Progress as Bars
 from rich.table import Table
 
 from models.identity import ID_PATTERN
+from tessera.tools.http_client import opener
 
 COLUMNS = ("type", "userId", "eventId")
 OPTIONAL_COLUMN = "seats"
@@ -202,6 +203,7 @@ class ApiClient:
         self.timeout = timeout
         self.attempts = attempts
         self.sleep = sleep
+        self._opener = opener()
 
     def call(
         self,
@@ -236,7 +238,7 @@ class ApiClient:
         if self.key:
             request.add_header("Authorization", f"Bearer {self.key}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with self._opener.open(request, timeout=self.timeout) as response:
                 return Reply(response.status, response.headers, _json(response.read()))
         except urllib.error.HTTPError as error:
             with error:

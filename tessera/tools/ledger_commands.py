@@ -21,6 +21,7 @@ from models.ledger_whatif import Comparison, Scenario, compare
 from models.rules import MAX_BYPASS_LIMIT, Policy, Promotion
 from tessera.config import DEFAULT_DATA_DIR, Settings
 from tessera.tools.ledger_sources import DatabaseSource, HttpSource, Snapshot, SourceError
+from tessera.tools.stored_key import stored_key_for
 
 LISTED_USERS = 20  # users named per list in the table (--json names all)
 
@@ -33,7 +34,10 @@ def _source_options(command: Any) -> Any:
                 "--key",
                 envvar="TESSERA_API_KEY",
                 default=None,
-                help="API key for --url [TESSERA_API_KEY; else the admin key `tessera up` keeps].",
+                help=(
+                    "API key for --url [TESSERA_API_KEY; else, if --url is the API `tessera up`"
+                    " serves, the admin key it keeps]"
+                ),
             ),
             click.option(
                 "--data-dir",
@@ -57,9 +61,8 @@ def _read(
         raise click.UsageError("give --url or --data-dir, not both")
     try:
         if url is not None:
-            admin_key = DEFAULT_DATA_DIR / "admin-key"
-            if key is None and admin_key.exists():
-                key = admin_key.read_text().strip()
+            if key is None:  # the stored key only to the API it belongs to
+                key = stored_key_for(DEFAULT_DATA_DIR, url)
             return HttpSource(url, key).snapshot(event_id, with_views=views)
         return _from_database(event_id, data_dir or DEFAULT_DATA_DIR, views)
     except SourceError as error:

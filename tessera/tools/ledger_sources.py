@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from models import ledger
 from models.ledger_verify import Views
 from models.results import rfc3339
+from tessera.tools.http_client import opener
 
 if TYPE_CHECKING:
     from sqlalchemy import RowMapping
@@ -59,7 +60,7 @@ class HttpSource:
         if self.key:
             request.add_header("Authorization", f"Bearer {self.key}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with opener().open(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             with error:

@@ -79,12 +79,12 @@ def beat_argv(data_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def flower_argv(port: int, basic_auth: str, host: str = "127.0.0.1") -> list[str]:
+def flower_argv(port: int, host: str = "127.0.0.1") -> list[str]:
+    """No credentials here: a command line is readable by every local user (`ps`)."""
     return [
         sys.executable, "-m", "celery", "-A", "workers.app", "flower",
         f"--address={host}",
         f"--port={port}",
-        f"--basic-auth={basic_auth}",
     ]  # fmt: skip
 
 
@@ -111,3 +111,9 @@ def signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
     # Gone already (ProcessLookupError), or a group we may no longer signal: nothing to stop.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
+
+
+def flower_env(basic_auth: str) -> dict[str, str]:
+    """Flower reads its basic-auth `user:password` from the environment, which only the same
+    user (and root) can read."""
+    return {"FLOWER_BASIC_AUTH": basic_auth}

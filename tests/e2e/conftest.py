@@ -12,8 +12,8 @@ import requests
 from tessera.tools.servers import ServerUrls
 from tests.localstack import LocalStack
 
-ADMIN_KEY = "e2e-admin-key"
-CLIENT_KEY = "e2e-client-key"
+ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
+CLIENT_KEY = "e2e-client-key-0123456789abcdef"
 
 
 class Api:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import Event, EventLogEntry, Registration, Ticket
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import CLIENT_KEY, Api
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +66,7 @@ def test_a_hot_event_seats_exactly_its_capacity_and_queues_the_rest_in_acceptanc
 
         session.add_all(User(user_id=u, name=u) for u in users)
     admin.create_event("hot", capacity=200, waitlist=True)
-    clients = [Api(admin.base_url, "e2e-client-key") for _ in range(32)]
+    clients = [Api(admin.base_url, CLIENT_KEY) for _ in range(32)]
 
     def send(index: int) -> Sent:
         api = clients[index % 32]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -20,7 +21,7 @@ from tests.webhook_receiver import receiving
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_KEY = "up-admin-key"
+ADMIN_KEY = "up-admin-key-0123456789abcdef"
 
 
 def wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 120) -> list[str]:
@@ -39,8 +40,23 @@ def wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 
     raise AssertionError(f"no {marker!r} in output:\n{''.join(lines)[-4000:]}")
 
 
+@dataclass
+class Started:
+    base: str
+    flower_port: int
+    flower_auth: str
+    data_dir: Path
+    pid: int
+    output: list[str]
+
+
 @pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, str, Path]]:
+def up(started: Started) -> tuple[str, int, str, Path]:
+    return started.base, started.flower_port, started.flower_auth, started.data_dir
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
     data_dir = tmp_path_factory.mktemp("up") / "data"
     port, flower_port = free_port(), free_port()
     env = {
@@ -74,9 +90,18 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, str
         text=True,
     )
     try:
-        wait_for_line(process, f"Tessera ready: http://127.0.0.1:{port}")
-        wait_for_line(process, f"Operator console: http://127.0.0.1:{port}/console", timeout=5)
-        yield f"http://127.0.0.1:{port}", flower_port, "ops:secret-pass", data_dir
+        output = wait_for_line(process, f"Tessera ready: http://127.0.0.1:{port}")
+        output += wait_for_line(
+            process, f"Operator console: http://127.0.0.1:{port}/console", timeout=5
+        )
+        yield Started(
+            f"http://127.0.0.1:{port}",
+            flower_port,
+            "ops:secret-pass",
+            data_dir,
+            process.pid,
+            output,
+        )
         up_process = psutil.Process(process.pid)
         family = up_process.children(recursive=True)
         servers = [
@@ -162,8 +187,8 @@ def test_up_delivers_signed_webhooks_from_its_own_worker_visible_in_flower(
     assert got[0].verified
     assert got[0].body["type"] == "ticket.completed"
     assert got[0].body["data"]["ticketId"] == ticket["ticketId"]
-    key_file = data_dir / "webhook-key"
-    assert key_file.stat().st_mode & 0o777 == 0o600  # the key that seals the secrets
+    key_file = data_dir / "secret-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600  # the secret whose key seals the secrets
     user, password = flower_auth.split(":")
     flower = f"http://127.0.0.1:{flower_port}"
     deadline = time.monotonic() + 30
@@ -179,3 +204,33 @@ def test_up_delivers_signed_webhooks_from_its_own_worker_visible_in_flower(
     assert seen, "Flower shows no tessera.deliver task"
     workers = {str(task["worker"]) for task in seen.values()}  # type: ignore[index]
     assert all(name.startswith("tessera-webhooks-") for name in workers), workers
+
+
+def test_no_secret_shows_in_any_command_line_or_in_the_output_of_up(started: Started) -> None:
+    data_dir = started.data_dir
+    secrets = {
+        "the API key": ADMIN_KEY,
+        "Flower's password": started.flower_auth.split(":", 1)[1],
+        "the server secret": (data_dir / "secret-key").read_text().strip(),
+        "PostgreSQL's password": (data_dir / "postgres-password").read_text().strip(),
+        "Redis's password": (data_dir / "redis-password").read_text().strip(),
+    }
+    up_process = psutil.Process(started.pid)
+    servers = [
+        int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0]),
+        json.loads((data_dir / "redis" / "redis.json").read_text())["pid"],
+    ]
+    family = [up_process, *up_process.children(recursive=True)]
+    for pid in servers:
+        family += [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    command_lines = {p.pid: " ".join(p.cmdline()) for p in family if p.is_running()}
+    assert len(command_lines) >= 8  # up, gunicorn and its workers, celery x2, beat, flower, ...
+    output = "".join(started.output)
+
+    for what, secret in secrets.items():
+        shown = [line for line in command_lines.values() if secret in line]
+        assert shown == [], f"{what} is on a command line: {shown}"
+        assert secret not in output, f"{what} is in the output of tessera up"
+    assert "<redacted>" in output  # the database URL is still shown, without its password
+    for name in ("secret-key", "postgres-password", "redis-password"):
+        assert (data_dir / name).stat().st_mode & 0o777 == 0o600

@@ -34,9 +34,9 @@ from tests.localstack import LocalStack
 
 log = logging.getLogger("tessera.faults")
 
-ADMIN_KEY = "faults-admin-key"
-CLIENT_KEY = "faults-client-key"
-OTHER_CLIENT_KEY = "faults-other-client-key"
+ADMIN_KEY = "faults-admin-key-0123456789abcdef"
+CLIENT_KEY = "faults-client-key-0123456789abcdef"
+OTHER_CLIENT_KEY = "faults-other-client-key-0123456789abcdef"
 WORKER = "worker"
 WORKER_CONCURRENCY = 2
 PROCESSES = ("worker", "beat", "api")

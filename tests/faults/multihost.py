@@ -40,6 +40,8 @@ from tests.localstack import FAST_SWEEPER
 
 log = logging.getLogger("tessera.faults")
 
+# every API host must share it: the keys' owners are derived from it
+MULTIHOST_SECRET_KEY = "multihost-server-secret-0123456789abcdef"
 HOSTS = {"postgres": 2, "redis": 3, "api1": 11, "api2": 12, "w1": 21, "w2": 22, "w3": 23}
 HOSTS_WITH_SCHEDULER = {**HOSTS, "sched": 30}
 APIS = ("api1", "api2")
@@ -135,6 +137,7 @@ class MultiHostLab:
                     f"{ADMIN_KEY}:admin,{CLIENT_KEY}:client,{OTHER_CLIENT_KEY}:client"
                 ),
                 "TESSERA_RATE_LIMIT": "off",
+                "TESSERA_SECRET_KEY": MULTIHOST_SECRET_KEY,
                 "TESSERA_DATA_DIR": str(self.root / name),
                 **self.host_env.get(name, {}),
             },

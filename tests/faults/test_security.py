@@ -73,7 +73,8 @@ def app_routes(lab: FaultLab) -> list[Route]:
         Settings(
             database_url=lab.urls.database_url,
             redis_url=lab.urls.redis_url,
-            api_keys=(ApiKey(ADMIN_KEY, "admin"),),
+            api_keys=(ApiKey.of(ADMIN_KEY, "admin", lab.stack.secret_key),),
+            secret_key=lab.stack.secret_key,
             rate_limit="off",
         )
     )

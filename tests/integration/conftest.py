@@ -27,9 +27,10 @@ from tessera.config import ApiKey, Settings
 from tessera.tools.servers import ServerUrls
 from workers import runtime
 
-ADMIN_KEY = "admin-key"
-CLIENT_KEY = "client-key"
-OTHER_CLIENT_KEY = "other-client-key"
+ADMIN_KEY = "integration-admin-key-0123456789"
+CLIENT_KEY = "integration-client-key-0123456789"
+OTHER_CLIENT_KEY = "integration-other-client-key-0123456789"
+SECRET_KEY = "integration-server-secret-0123456789abcdef"
 WEBHOOK_KEY = "integration-webhook-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CLIENT = {"Authorization": f"Bearer {CLIENT_KEY}"}
@@ -67,10 +68,11 @@ def settings(server_urls: ServerUrls) -> Settings:
         redis_url=server_urls.redis_url,
         auth_enabled=True,
         api_keys=(
-            ApiKey(ADMIN_KEY, "admin"),
-            ApiKey(CLIENT_KEY, "client"),
-            ApiKey(OTHER_CLIENT_KEY, "client"),
+            ApiKey.of(ADMIN_KEY, "admin", SECRET_KEY),
+            ApiKey.of(CLIENT_KEY, "client", SECRET_KEY),
+            ApiKey.of(OTHER_CLIENT_KEY, "client", SECRET_KEY),
         ),
+        secret_key=SECRET_KEY,
         rate_limit="off",
         webhook_keys=(WEBHOOK_KEY,),
     )

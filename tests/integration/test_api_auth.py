@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from api.auth import owner_of
 from models import event_log
+from models.tables import Ticket
 from tessera.config import ApiKey, ConfigError, Settings
 from tessera.tools.servers import free_port
 from tests.integration.conftest import (
@@ -19,6 +23,7 @@ from tests.integration.conftest import (
     ADMIN_KEY,
     CLIENT,
     CLIENT_KEY,
+    SECRET_KEY,
     AppFactory,
     create_event,
     create_users,
@@ -195,6 +200,28 @@ def test_the_api_refuses_to_start_without_keys_unless_auth_is_off(settings: Sett
         create_app(with_settings(settings, api_keys=()))
 
 
+def test_the_api_refuses_to_start_without_the_server_secret(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="TESSERA_SECRET_KEY"):
+        create_app(with_settings(settings, secret_key=None))
+
+
+def test_a_key_s_owner_is_keyed_by_the_server_secret_not_a_bare_hash_of_the_key(
+    client: FlaskClient, db: sessionmaker[Session]
+) -> None:
+    create_event(client, "e1", capacity=5)
+    create_users(client, "ann")
+    ticket = client.post("/events/e1/registrations", json={"userId": "ann"}, headers=CLIENT)
+    with db() as session:
+        owner = session.scalars(
+            select(Ticket.owner).where(Ticket.ticket_id == ticket.get_json()["ticketId"])
+        ).one()
+
+    # what a copy of the database would let anyone test a key guess against (before: equal)
+    assert owner != "key-" + hashlib.sha256(CLIENT_KEY.encode()).hexdigest()[:16]
+    assert owner == owner_of(CLIENT_KEY, SECRET_KEY)
+    assert owner != owner_of(CLIENT_KEY, "another-server-secret-0123456789abcdef")
+
+
 def test_with_auth_off_every_call_is_allowed_without_a_key(
     api_app: AppFactory, settings: Settings
 ) -> None:
@@ -356,8 +383,15 @@ def test_an_api_key_never_appears_in_a_response(client: FlaskClient) -> None:
 
 
 def test_a_second_set_of_keys_can_be_configured(api_app: AppFactory, settings: Settings) -> None:
-    keys = (ApiKey("k1", "admin"), ApiKey("k2", "client"))
+    second_admin, second_client = "second-admin-key-0123456789", "second-client-key-0123456789"
+    keys = (
+        ApiKey.of(second_admin, "admin", SECRET_KEY),
+        ApiKey.of(second_client, "client", SECRET_KEY),
+    )
     client = api_app(with_settings(settings, api_keys=keys)).test_client()
 
-    assert client.get("/events", headers={"Authorization": "Bearer k2"}).status_code == 200
+    assert (
+        client.get("/events", headers={"Authorization": f"Bearer {second_client}"}).status_code
+        == 200
+    )
     assert client.get("/events", headers=ADMIN).status_code == 401

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import IdempotencyKey, Ticket
 from tessera.messaging import DRAIN_KEY
-from tests.integration.conftest import ADMIN, CLIENT, OTHER_CLIENT
+from tests.integration.conftest import ADMIN, CLIENT, CLIENT_KEY, OTHER_CLIENT, SECRET_KEY
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime
 
@@ -233,7 +233,7 @@ def test_a_duplicate_while_the_first_is_still_being_accepted_is_409_in_flight(
     with db() as first, first.begin():
         first.add(
             IdempotencyKey(
-                owner=owner_of("client-key"),
+                owner=owner_of(CLIENT_KEY, SECRET_KEY),
                 key="k-3",
                 request_fingerprint=fingerprint(
                     "POST", "/events/e1/registrations", {"userId": "ann"}

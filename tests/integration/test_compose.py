@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tessera.tools.cli import main
-from tessera.tools.processes import flower_argv
+from tessera.tools.processes import flower_argv, flower_env
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 TESSERA_SERVICES = {"migrate", "api", "worker", "webhooks", "beat", "flower"}
-SECRETS = {"POSTGRES_PASSWORD", "TESSERA_API_KEYS", "TESSERA_FLOWER_AUTH", "TESSERA_WEBHOOK_KEY"}
+SECRETS = {
+    "POSTGRES_PASSWORD",
+    "TESSERA_API_KEYS",
+    "TESSERA_FLOWER_AUTH",
+    "TESSERA_SECRET_KEY",
+    "TESSERA_WEBHOOK_KEY",
+}
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - what a container must bind to be reachable
 REQUIRED_VARIABLE = re.compile(r"\$\{[A-Z_]+:\?[^}]*\}")
 
@@ -83,8 +89,14 @@ def test_services_reached_from_outside_their_container_listen_on_every_interface
 
 
 def test_flower_binds_the_host_it_is_given() -> None:
-    assert f"--address={ALL_INTERFACES}" in flower_argv(5555, "admin:secret", ALL_INTERFACES)
-    assert "--address=127.0.0.1" in flower_argv(5555, "admin:secret")
+    assert f"--address={ALL_INTERFACES}" in flower_argv(5555, ALL_INTERFACES)
+    assert "--address=127.0.0.1" in flower_argv(5555)
+
+
+def test_flower_gets_its_credentials_by_environment_not_on_its_command_line() -> None:
+    # a command line is readable by every local user (`ps`); the environment is not
+    assert not any("admin:secret" in arg or "auth" in arg for arg in flower_argv(5555))
+    assert flower_env("admin:secret") == {"FLOWER_BASIC_AUTH": "admin:secret"}
 
 
 def test_the_services_start_in_order_and_wait_for_healthy_servers(

@@ -124,3 +124,26 @@ def test_a_retry_schedule_of_anything_but_positive_seconds_is_a_configuration_er
 def test_a_short_webhook_key_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="TESSERA_WEBHOOK_KEY"):
         Settings.from_env({"TESSERA_WEBHOOK_KEY": "short"})
+
+
+SERVER_SECRET = "a-server-secret-of-enough-length-0123456789"
+
+
+def test_the_server_secret_seals_when_no_webhook_key_is_configured() -> None:
+    box = SecretBox.for_settings((), SERVER_SECRET)
+    sealed = box.seal("01JWEBHOOK00000000000000001", "whsec_abc")
+
+    assert box.open("01JWEBHOOK00000000000000001", sealed) == "whsec_abc"
+    with pytest.raises(SecretUnavailable):
+        SecretBox.for_settings((), SERVER_SECRET + "x").open("01JWEBHOOK00000000000000001", sealed)
+
+
+def test_secrets_sealed_with_a_webhook_key_stay_readable_beside_the_server_secret() -> None:
+    before = SecretBox(["the-old-webhook-key-123"]).seal("01JWEBHOOK00000000000000001", "whsec_a")
+    upgraded = SecretBox.for_settings(("the-old-webhook-key-123",), SERVER_SECRET)
+    sealed_after = upgraded.seal("01JWEBHOOK00000000000000002", "whsec_b")
+
+    assert upgraded.open("01JWEBHOOK00000000000000001", before) == "whsec_a"
+    # while TESSERA_WEBHOOK_KEY is set it still seals, so a rollback can read new secrets too
+    old_only = SecretBox(["the-old-webhook-key-123"])
+    assert old_only.open("01JWEBHOOK00000000000000002", sealed_after) == "whsec_b"

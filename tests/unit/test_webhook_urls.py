@@ -64,13 +64,22 @@ def test_anything_but_a_plain_absolute_http_url_is_refused(url: str, why: str) -
         ("224.0.0.1", "not a unicast address"),
         ("100.64.0.1", "not a public address"),  # carrier-grade NAT
         ("198.18.0.1", "private"),
+        ("2002:7f00:1::1", "6to4 (an IPv4 address tunnelled through relays)"),  # 127.0.0.1
+        ("2002:a9fe:a9fe::1", "6to4 (an IPv4 address tunnelled through relays)"),  # metadata
+        ("2002:808:808::1", "6to4 (an IPv4 address tunnelled through relays)"),  # even public
+        ("64:ff9b::7f00:1", "loopback"),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", "link-local"),
+        ("64:ff9b:1::808:808", "private"),  # local-use NAT64
+        ("2001::1", "private"),  # Teredo
     ],
 )
 def test_addresses_inside_the_network_are_refused(address: str, reason: str) -> None:
     assert refusal(ipaddress.ip_address(address)) == reason
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is None
 
@@ -100,3 +109,10 @@ def test_a_host_that_does_not_resolve_is_refused() -> None:
 
 def test_with_private_addresses_allowed_the_host_need_not_resolve_at_subscription() -> None:
     assert check("http://receiver.invalid:8080/", allow_private=True).port == 8080
+
+
+@pytest.mark.parametrize("spelling", ["2130706433", "0177.0.0.1", "127.1", "0x7f.1", "0x7f000001"])
+def test_other_spellings_of_loopback_are_refused(spelling: str) -> None:
+    # not IP literals to Python, but the resolver (inet_aton) reads them as 127.0.0.1
+    with pytest.raises(UnsafeUrl, match="loopback"):
+        check(f"http://{spelling}:8080/hook", allow_private=False)
