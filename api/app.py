@@ -6,7 +6,7 @@ import re
 import threading
 import time
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Flask, Response, g, request
 from ulid import ULID
 
 from api import (
@@ -27,7 +27,7 @@ from api import (
 from api.accepts import AcceptQueue
 from api.context import ApiContext
 from api.errors import register_error_handlers
-from api.routes import RouteTable
+from api.routes import Resource, RouteTable
 from api.waiting import Listener
 from models.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
@@ -38,7 +38,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # Every route of the API is declared on one of these (see `api.routes`); the document's
 # operations come in this order.
-BLUEPRINTS: tuple[Blueprint, ...] = (
+BLUEPRINTS: tuple[Resource, ...] = (
     users.bp,
     events.bp,
     commands.bp,
