@@ -9,10 +9,25 @@ import time
 from flask import Flask, Response, g, request
 from ulid import ULID
 
-from api import auth, console, cors, docs, events, health, observability, ratelimit, users
+from api import (
+    auth,
+    batches,
+    commands,
+    console,
+    cors,
+    docs,
+    events,
+    health,
+    observability,
+    ratelimit,
+    updates,
+    users,
+    webhooks,
+)
 from api.accepts import AcceptQueue
 from api.context import ApiContext
 from api.errors import register_error_handlers
+from api.routes import Resource, RouteTable
 from api.waiting import Listener
 from models.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
@@ -21,13 +36,35 @@ from tessera.telemetry import configure_logging
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+# Every route of the API is declared on one of these (see `api.routes`); the document's
+# operations come in this order.
+BLUEPRINTS: tuple[Resource, ...] = (
+    users.bp,
+    events.bp,
+    commands.bp,
+    batches.bp,
+    updates.bp,
+    webhooks.bp,
+    health.bp,
+    observability.bp,
+    docs.bp,
+    console.bp,
+)
+
+
+def route_table() -> RouteTable:
+    """The operations of every blueprint the app serves (no app needed)."""
+    return RouteTable.of(BLUEPRINTS)
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     if not settings.database_url or not settings.redis_url:
         raise ConfigError("the API needs DATABASE_URL and REDIS_URL (tessera api resolves them)")
     configure_logging(json_format=settings.log_json)
-    app = Flask("tessera")
+    # No static folder: the only static files (the console's, Swagger UI's) are served by
+    # their own declared routes.
+    app = Flask("tessera", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -48,27 +85,23 @@ def create_app(settings: Settings | None = None) -> Flask:
         streams=threading.BoundedSemaphore(settings.max_streams),
     )
 
+    table = route_table()
+    table.install(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    health.init_app(app)
+
     # Hook order matters: request id first (every answer carries it), then timing and the
-    # request log, then CORS preflights (browsers send them without a key), then auth, then
-    # the rate limit (keyed by the authenticated principal).
+    # request log, then CORS preflights (browsers send them without a key), then
+    # authentication, then the rate limit (keyed by the authenticated principal, so a key
+    # calling an operation its role may not call still spends its budget), then roles.
     _request_ids(app)
     observability.init_app(app, json_lines=settings.log_json)
     register_error_handlers(app)
     cors.init_app(app, settings)
-    auth.init_app(app, settings)
-    ratelimit.init_app(app, settings)
-
-    from api import batches, commands, updates, webhooks
-
-    app.register_blueprint(commands.bp)
-    app.register_blueprint(batches.bp)
-    app.register_blueprint(updates.bp)
-    app.register_blueprint(users.bp)
-    app.register_blueprint(events.bp)
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(docs.bp)
-    app.register_blueprint(console.bp)
-    health.init_app(app)
+    auth.init_app(app, settings, table)
+    ratelimit.init_app(app, settings, table)
+    auth.init_roles(app, table)
     return app
 
 

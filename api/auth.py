@@ -3,40 +3,23 @@
 Keys are kept only as SHA-256 digests and compared in constant time; a key's public identity
 (`owner`, stored on tickets and batches) is an HMAC of the key under a key derived from the
 server secret (tessera/server_secret.py), so a copy of the database cannot test key guesses.
+Which operations need no key and which need an admin key is read from their declarations (the
+`RouteTable` of `api.routes`), not listed here.
 """
 
 from __future__ import annotations
 
-import functools
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
 
 from flask import Flask, g, request
 
 from api.errors import ApiError
+from api.routes import Access, RouteTable
 from tessera import server_secret
 from tessera.config import ApiKey, ConfigError, Settings, key_digest
 
-PUBLIC_ENDPOINTS = frozenset(
-    {
-        "health.health",
-        "health.live",
-        "health.ready",
-        "docs.openapi",
-        "docs.swagger_ui",
-        "docs.swagger_assets",
-        "console.page",
-        "console.page_with_slash",
-        "console.asset",
-        "static",
-    }
-)
 ANONYMOUS_OWNER = "anonymous"
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -79,7 +62,14 @@ def current_principal() -> Principal:
     return principal
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def is_public(table: RouteTable) -> bool:
+    """Whether this request needs no key: a preflight (browsers send it without one), or a
+    public operation."""
+    return request.method == "OPTIONS" or table.access(request.endpoint) is Access.PUBLIC
+
+
+def init_app(app: Flask, settings: Settings, table: RouteTable) -> None:
+    """Authenticate every request that needs a key (`g.principal`), or answer 401."""
     if settings.auth_enabled and not settings.api_keys:
         raise ConfigError(
             "no API keys: set TESSERA_API_KEYS=key:admin,... or TESSERA_AUTH=off for development"
@@ -95,7 +85,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         if not settings.auth_enabled:
             g.principal = Principal(ANONYMOUS_OWNER, "admin")
             return
-        if request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS:
+        if is_public(table):
             return
         if request.routing_exception is not None:
             return  # an unknown route or method answers 404/405 whoever asks
@@ -112,13 +102,13 @@ def init_app(app: Flask, settings: Settings) -> None:
         g.principal = principal
 
 
-def admin_only(view: Callable[P, R]) -> Callable[P, R]:
-    """For views that create, change or delete users and events."""
+def init_roles(app: Flask, table: RouteTable) -> None:
+    """Refuse (403) an operation the principal's role may not call. Call after the rate
+    limiter, so such a call is counted like any other."""
 
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if not current_principal().is_admin:
+    @app.before_request
+    def _authorize() -> None:
+        if request.routing_exception is not None or is_public(table):
+            return
+        if not table.access(request.endpoint).admits(current_principal().role):
             raise ApiError(403, "FORBIDDEN", "This operation needs an admin key.")
-        return view(*args, **kwargs)
-
-    return wrapper

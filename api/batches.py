@@ -6,26 +6,35 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, url_for
+from flask import Response, g, jsonify, url_for
 
 from api.auth import current_principal
 from api.body import ID, json_object, parse_query, validate
 from api.command_schemas import (
+    DEFAULT_TICKET_PAGE,
+    MAX_TICKET_PAGE,
     TICKET_CURSOR_PATTERN,
     Batch,
     BatchAccepted,
     BatchRequest,
     BatchResults,
     BatchTicketsQuery,
+    TicketPage,
 )
-from api.commands import ticket_json
+from api.commands import ACCEPTED_HEADERS, ticket_json
 from api.context import ctx
 from api.errors import ApiError, FieldError, not_found, validation_error
 from api.idempotency import claim_request
+from api.params import IDEMPOTENCY_KEY, ULID_PATTERN, cursor, limit
 from api.render import json_response
+from api.routes import Access, Param, Reply, Resource, route
 from models import batches, db, idempotency, tickets
 
-bp = Blueprint("batches", __name__)
+bp = Resource("batches", __name__, tag="commands")
+
+BATCH_ID = Param(
+    "batchId", "path", {"type": "string", "pattern": ULID_PATTERN}, "A batch id.", True
+)
 
 
 def _missing(batch_id: str) -> ApiError:
@@ -47,7 +56,25 @@ def _checked_batch_id(batch_id: str) -> str:
 # --- accept -----------------------------------------------------------------------------
 
 
-@bp.post("/batches")
+@route(
+    bp,
+    "POST",
+    "/batches",
+    operation_id="submitBatch",
+    access=Access.CLIENT,
+    summary="Submit a batch of commands",
+    replies=(
+        Reply(202, "Accepted: ticketIds in item order.", BatchAccepted, headers=ACCEPTED_HEADERS),
+    ),
+    body=BatchRequest,
+    params=(IDEMPOTENCY_KEY,),
+    notes="A malformed item fails the whole batch (each bad item listed); an item naming "
+    "an unknown user or event is accepted and its ticket denied.",
+    error_notes={
+        409: "IDEMPOTENCY_KEY_IN_FLIGHT.",
+        422: "VALIDATION_ERROR (each bad item listed) or IDEMPOTENCY_KEY_REUSED.",
+    },
+)
 def create_batch() -> Response:
     body = json_object()
     batch = validate(BatchRequest, body)
@@ -90,7 +117,17 @@ def create_batch() -> Response:
 # --- read -------------------------------------------------------------------------------
 
 
-@bp.get("/batches/<batch_id>")
+@route(
+    bp,
+    "GET",
+    "/batches/<batch_id>",
+    operation_id="getBatch",
+    access=Access.CLIENT,
+    summary="Get a batch's progress",
+    replies=(Reply(200, "Counts by ticket status and result.", Batch),),
+    params=(BATCH_ID,),
+    errors=(404,),
+)
 def get_batch(batch_id: str) -> Response:
     with ctx().sessions.begin() as session:
         summary = batches.batch_summary(session, _checked_batch_id(batch_id))
@@ -108,7 +145,21 @@ def get_batch(batch_id: str) -> Response:
     )
 
 
-@bp.get("/batches/<batch_id>/tickets")
+@route(
+    bp,
+    "GET",
+    "/batches/<batch_id>/tickets",
+    operation_id="listBatchTickets",
+    access=Access.CLIENT,
+    summary="A batch's tickets",
+    replies=(Reply(200, "A page of tickets in item order.", TicketPage),),
+    params=(
+        BATCH_ID,
+        limit(MAX_TICKET_PAGE, DEFAULT_TICKET_PAGE),
+        cursor(TICKET_CURSOR_PATTERN, "the last ticket's place in the batch"),
+    ),
+    errors=(404, 422),
+)
 def list_batch_tickets(batch_id: str) -> Response:
     query = parse_query(BatchTicketsQuery)
     after = decode_cursor(query.cursor) if query.cursor is not None else None

@@ -7,21 +7,29 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Response, g, request
 
 from api.accepts import AcceptTimeout
 from api.auth import current_principal
 from api.body import ID, checked_id, json_object, validate
-from api.command_schemas import OfferReply, RegisterRequest, TicketQuery
+from api.command_schemas import OfferReply, RegisterRequest, Ticket, TicketQuery
 from api.context import ctx
 from api.errors import ApiError, not_found
 from api.idempotency import claim_request
+from api.params import EVENT_ID, IDEMPOTENCY_KEY, ULID_PATTERN, USER_ID
+from api.routes import Access, Param, Reply, Resource, route
 from models import tickets
 from models.errors import DomainError, EventNotFound, UserNotFound
 from models.idempotency import Replay
 from models.results import rfc3339
 
-bp = Blueprint("commands", __name__)
+bp = Resource("commands", __name__, tag="commands")
+
+TICKET_ID = Param(
+    "ticketId", "path", {"type": "string", "pattern": ULID_PATTERN}, "A ticket id.", True
+)
+# What a command's 202 carries.
+ACCEPTED_HEADERS = ("Location", "Idempotent-Replayed")
 
 
 def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
@@ -39,7 +47,29 @@ def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
     }
 
 
-@bp.post("/events/<event_id>/registrations")
+@route(
+    bp,
+    "POST",
+    "/events/<event_id>/registrations",
+    operation_id="registerForEvent",
+    access=Access.CLIENT,
+    summary="Register a user (command)",
+    replies=(
+        Reply(
+            202,
+            "Accepted: a pending ticket (or, replayed, the ticket's current state).",
+            Ticket,
+            headers=ACCEPTED_HEADERS,
+        ),
+    ),
+    body=RegisterRequest,
+    params=(EVENT_ID, IDEMPOTENCY_KEY),
+    error_notes={
+        404: "USER_NOT_FOUND or EVENT_NOT_FOUND.",
+        409: "IDEMPOTENCY_KEY_IN_FLIGHT.",
+        422: "VALIDATION_ERROR or IDEMPOTENCY_KEY_REUSED.",
+    },
+)
 def register(event_id: str) -> Response:
     checked_id(event_id, EventNotFound)
     body = json_object()
@@ -47,19 +77,76 @@ def register(event_id: str) -> Response:
     return _accept(tickets.NewTicket("register", command.user_id, event_id, command.seats), body)
 
 
-@bp.delete("/events/<event_id>/registrations/<user_id>")
+@route(
+    bp,
+    "DELETE",
+    "/events/<event_id>/registrations/<user_id>",
+    operation_id="unregisterFromEvent",
+    access=Access.CLIENT,
+    summary="Unregister a user (command)",
+    replies=(Reply(202, "Accepted: a pending ticket.", Ticket, headers=ACCEPTED_HEADERS),),
+    params=(EVENT_ID, USER_ID, IDEMPOTENCY_KEY),
+    error_notes={
+        404: "USER_NOT_FOUND or EVENT_NOT_FOUND.",
+        409: "IDEMPOTENCY_KEY_IN_FLIGHT.",
+        422: "IDEMPOTENCY_KEY_REUSED, or a malformed Idempotency-Key.",
+    },
+)
 def unregister(event_id: str, user_id: str) -> Response:
     checked_id(event_id, EventNotFound)
     checked_id(user_id, UserNotFound)
     return _accept(tickets.NewTicket("unregister", user_id, event_id), None)
 
 
-@bp.post("/events/<event_id>/offers/<user_id>/accept")
+OFFER_ERRORS = {
+    404: "USER_NOT_FOUND or EVENT_NOT_FOUND.",
+    409: "IDEMPOTENCY_KEY_IN_FLIGHT.",
+    422: "VALIDATION_ERROR (a body other than {}) or IDEMPOTENCY_KEY_REUSED.",
+}
+
+
+def _offer_reply(kind: tickets.CommandType) -> Reply:
+    return Reply(
+        202,
+        f"Accepted: a pending ticket of type {kind} (or, replayed, the ticket's current state).",
+        Ticket,
+        headers=ACCEPTED_HEADERS,
+    )
+
+
+@route(
+    bp,
+    "POST",
+    "/events/<event_id>/offers/<user_id>/accept",
+    operation_id="acceptOffer",
+    access=Access.CLIENT,
+    summary="Accept an offer (command)",
+    replies=(_offer_reply("accept_offer"),),
+    body=OfferReply,
+    body_required=False,
+    params=(EVENT_ID, USER_ID, IDEMPOTENCY_KEY),
+    error_notes=OFFER_ERRORS,
+    notes="Result `registered` (the party takes its seats), or `denied`/NO_OPEN_OFFER. "
+    "Accepted strictly before the offer's end, it wins even if applied later.",
+)
 def accept_offer(event_id: str, user_id: str) -> Response:
     return _reply_to_offer("accept_offer", event_id, user_id)
 
 
-@bp.post("/events/<event_id>/offers/<user_id>/decline")
+@route(
+    bp,
+    "POST",
+    "/events/<event_id>/offers/<user_id>/decline",
+    operation_id="declineOffer",
+    access=Access.CLIENT,
+    summary="Decline an offer (command)",
+    replies=(_offer_reply("decline_offer"),),
+    body=OfferReply,
+    body_required=False,
+    params=(EVENT_ID, USER_ID, IDEMPOTENCY_KEY),
+    error_notes=OFFER_ERRORS,
+    notes="Result `declined` (the seats are settled again), or `denied`/NO_OPEN_OFFER.",
+)
 def decline_offer(event_id: str, user_id: str) -> Response:
     return _reply_to_offer("decline_offer", event_id, user_id)
 
@@ -118,7 +205,26 @@ def _visible(view: tickets.TicketView) -> bool:
     return principal.is_admin or view.owner == principal.owner
 
 
-@bp.get("/tickets/<ticket_id>")
+@route(
+    bp,
+    "GET",
+    "/tickets/<ticket_id>",
+    operation_id="getTicket",
+    access=Access.CLIENT,
+    summary="Get a ticket (optionally waiting for its result)",
+    replies=(Reply(200, "The ticket.", Ticket),),
+    params=(
+        TICKET_ID,
+        Param(
+            "wait",
+            "query",
+            {"type": "number", "minimum": 0, "maximum": 30},
+            "Seconds to wait for the ticket to leave `pending`.",
+        ),
+    ),
+    errors=(404, 422),
+    notes="A client key sees only the tickets it created (others are 404).",
+)
 def get_ticket(ticket_id: str) -> Response:
     query = validate(TicketQuery, {k: request.args[k] for k in request.args})
     if not query.wait:

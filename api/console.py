@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, redirect, send_from_directory, url_for
+from flask import Response, redirect, send_from_directory, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-bp = Blueprint("console", __name__)
+from api.routes import Access, Reply, Resource, route
+
+bp = Resource("console", __name__, tag="operations")
 
 CONSOLE_DIR = Path(__file__).parent / "static" / "console"
 
@@ -53,18 +55,42 @@ def _secure(response: Response) -> Response:
     return response
 
 
-@bp.get("/console")
+@route(
+    bp,
+    "GET",
+    "/console",
+    operation_id="getConsole",
+    access=Access.PUBLIC,
+    summary="The operator console (an HTML page; it signs in with a key and calls this API)",
+    replies=(Reply(200, "An HTML page.", media="text/html"),),
+)
 def page() -> Response:
     return send_from_directory(CONSOLE_DIR, "index.html", max_age=0)
 
 
-@bp.get("/console/")
+@route(
+    bp,
+    "GET",
+    "/console/",
+    operation_id="redirectToConsole",
+    access=Access.PUBLIC,
+    summary="The console's page without its trailing slash",
+    documented=False,
+)
 def page_with_slash() -> BaseResponse:
     # The page's asset paths are relative to /console, so /console/ would break them.
     return redirect(url_for("console.page"), code=308)
 
 
-@bp.get("/console/<path:filename>")
+@route(
+    bp,
+    "GET",
+    "/console/<path:filename>",
+    operation_id="getConsoleAsset",
+    access=Access.PUBLIC,
+    summary="The console's scripts, styles and images",
+    documented=False,
+)
 def asset(filename: str) -> Response:
     # send_from_directory refuses any path that leaves the directory (404).
     return send_from_directory(CONSOLE_DIR, filename, max_age=0)

@@ -13,12 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, send_from_directory
+from flask import Response, current_app, send_from_directory
 from werkzeug.exceptions import NotFound
 
 from api import openapi
+from api.routes import Access, Reply, Resource, route, table_of
 
-bp = Blueprint("docs", __name__)
+bp = Resource("docs", __name__, tag="operations")
 
 _DOCUMENT = "tessera.openapi"
 _ASSETS = frozenset(
@@ -82,15 +83,24 @@ def _assets_dir() -> Path:
 
 
 def document() -> dict[str, Any]:
-    """Built on first use and kept for the app's life (it depends only on the code)."""
+    """Built on first use from the app's route table and kept for the app's life (it depends
+    only on the code)."""
     doc: dict[str, Any] | None = current_app.extensions.get(_DOCUMENT)
     if doc is None:
-        doc = openapi.build()
+        doc = openapi.build(table_of(current_app).operations)
         current_app.extensions[_DOCUMENT] = doc
     return doc
 
 
-@bp.get("/openapi.json", endpoint="openapi")
+@route(
+    bp,
+    "GET",
+    "/openapi.json",
+    operation_id="getOpenApiDocument",
+    access=Access.PUBLIC,
+    summary="This document",
+    replies=(Reply(200, "OpenAPI 3.1.", media="application/json"),),
+)
 def openapi_json() -> Response:
     response = Response(json.dumps(document()), mimetype="application/json")
     response.cache_control.public = True
@@ -98,7 +108,15 @@ def openapi_json() -> Response:
     return response
 
 
-@bp.get("/docs")
+@route(
+    bp,
+    "GET",
+    "/docs",
+    operation_id="getSwaggerUi",
+    access=Access.PUBLIC,
+    summary="Swagger UI",
+    replies=(Reply(200, "An HTML page.", media="text/html"),),
+)
 def swagger_ui() -> Response:
     response = Response(PAGE, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -106,7 +124,15 @@ def swagger_ui() -> Response:
     return response
 
 
-@bp.get("/docs/<path:filename>")
+@route(
+    bp,
+    "GET",
+    "/docs/<path:filename>",
+    operation_id="getSwaggerAsset",
+    access=Access.PUBLIC,
+    summary="Swagger UI's scripts, styles and icons",
+    documented=False,
+)
 def swagger_assets(filename: str) -> Response:
     if filename == START_SCRIPT_NAME:
         return Response(START_SCRIPT, mimetype="text/javascript")

@@ -7,16 +7,18 @@ import datetime as dt
 import json
 import re
 
-from flask import Blueprint, Response, url_for
+from flask import Response, url_for
 from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from api.auth import admin_only
+from api import schemas
 from api.body import ID, checked_id, parse_body, parse_query
 from api.context import ctx
 from api.errors import ApiError, FieldError, validation_error
+from api.params import EVENT_ID, USER_ID, cursor, limit
 from api.render import json_list, json_response
+from api.routes import Access, Param, Reply, Resource, route
 from api.schemas import (
     EVENT_CURSOR_PATTERN,
     Event,
@@ -29,12 +31,13 @@ from api.schemas import (
     OfferedStatus,
     OfferOut,
     RegistrationStatus,
+    Standing,
     WaitlistEntry,
 )
 from models import db, ledger_store, queries, services
 from models.errors import EventNotFound
 
-bp = Blueprint("events", __name__)
+bp = Resource("events", __name__, tag="events")
 
 
 def new_event_id() -> str:
@@ -80,9 +83,24 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 
 # --- views ------------------------------------------------------------------------------
 
+EVENT_CURSOR = cursor(
+    EVENT_CURSOR_PATTERN,
+    "the last event's `createdAt` in microseconds since the epoch, a dot, its `eventId`",
+)
 
-@bp.post("/events")
-@admin_only
+
+@route(
+    bp,
+    "POST",
+    "/events",
+    operation_id="createEvent",
+    access=Access.ADMIN,
+    summary="Create an event",
+    replies=(Reply(201, "The event.", Event, headers=("Location",)),),
+    body=EventCreate,
+    notes="Without `eventId` the server generates one (`evt_` and a lower-case ULID).",
+    error_notes={409: "DUPLICATE_EVENT: the eventId is taken."},
+)
 def create_event() -> Response:
     body = parse_body(EventCreate)
     fields = body.model_dump(exclude={"event_id"})
@@ -93,7 +111,21 @@ def create_event() -> Response:
     return response
 
 
-@bp.get("/events")
+@route(
+    bp,
+    "GET",
+    "/events",
+    operation_id="listEvents",
+    access=Access.CLIENT,
+    summary="List events",
+    replies=(Reply(200, "A page, ordered by createdAt then eventId.", EventPage),),
+    params=(
+        Param("status", "query", schemas.TEXT_SCHEMA, "Only events with exactly this status."),
+        limit(schemas.MAX_PAGE_SIZE, schemas.DEFAULT_PAGE_SIZE),
+        EVENT_CURSOR,
+    ),
+    errors=(422,),
+)
 def list_events() -> Response:
     query = parse_query(EventQuery)
     after = decode_cursor(query.cursor) if query.cursor is not None else None
@@ -107,15 +139,43 @@ def list_events() -> Response:
     return json_response(EventPage(items=items, next_cursor=next_cursor))
 
 
-@bp.get("/events/<event_id>")
+@route(
+    bp,
+    "GET",
+    "/events/<event_id>",
+    operation_id="getEvent",
+    access=Access.CLIENT,
+    summary="Get an event",
+    replies=(Reply(200, "The event.", Event),),
+    params=(EVENT_ID,),
+    errors=(404,),
+)
 def get_event(event_id: str) -> Response:
     with ctx().sessions.begin() as session:
         row = queries.get_event(session, _event_id(event_id))
     return json_response(event_out(row))
 
 
-@bp.put("/events/<event_id>")
-@admin_only
+@route(
+    bp,
+    "PUT",
+    "/events/<event_id>",
+    operation_id="updateEvent",
+    access=Access.ADMIN,
+    summary="Change an event (partial)",
+    replies=(Reply(200, "The event, promoted users already seated.", Event),),
+    body=EventUpdate,
+    params=(EVENT_ID,),
+    errors=(404,),
+    notes="Only the fields given change. A capacity raise promotes waitlisters at once "
+    "(FIFO); turning waitlistEnabled off keeps those already waiting.",
+    error_notes={
+        409: "CAPACITY_BELOW_REGISTERED (below the seats taken and offered), or "
+        "CAPACITY_BELOW_PARTY_SIZE.",
+        422: "VALIDATION_ERROR, e.g. maxPartySize above the capacity, or a registration "
+        "window that opens at or after it closes.",
+    },
+)
 def update_event(event_id: str) -> Response:
     event_id = _event_id(event_id)
     body = parse_body(EventUpdate)
@@ -130,8 +190,17 @@ def update_event(event_id: str) -> Response:
     return json_response(event_out(db.run(ctx().sessions, change)))
 
 
-@bp.delete("/events/<event_id>")
-@admin_only
+@route(
+    bp,
+    "DELETE",
+    "/events/<event_id>",
+    operation_id="deleteEvent",
+    access=Access.ADMIN,
+    summary="Delete an event",
+    replies=(Reply(204, "Deleted, with its registrations and waitlist."),),
+    params=(EVENT_ID,),
+    errors=(404,),
+)
 def delete_event(event_id: str) -> Response:
     event_id = _event_id(event_id)
 
@@ -139,21 +208,53 @@ def delete_event(event_id: str) -> Response:
     return Response(status=204)
 
 
-@bp.get("/events/<event_id>/registrations")
+@route(
+    bp,
+    "GET",
+    "/events/<event_id>/registrations",
+    operation_id="listEventRegistrations",
+    access=Access.CLIENT,
+    summary="Seated users",
+    replies=(Reply(200, "In the order seats were taken.", EventRegistration, many=True),),
+    params=(EVENT_ID,),
+    errors=(404,),
+)
 def event_registrations(event_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.event_registrations(session, _event_id(event_id))
     return json_list([EventRegistration.model_validate(row) for row in rows])
 
 
-@bp.get("/events/<event_id>/waitlist")
+@route(
+    bp,
+    "GET",
+    "/events/<event_id>/waitlist",
+    operation_id="listEventWaitlist",
+    access=Access.CLIENT,
+    summary="Waiting users",
+    replies=(Reply(200, "Positions 1..n, contiguous.", WaitlistEntry, many=True),),
+    params=(EVENT_ID,),
+    errors=(404,),
+)
 def event_waitlist(event_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.event_waitlist(session, _event_id(event_id))
     return json_list([WaitlistEntry.model_validate(row) for row in rows])
 
 
-@bp.get("/events/<event_id>/registrations/<user_id>")
+@route(
+    bp,
+    "GET",
+    "/events/<event_id>/registrations/<user_id>",
+    operation_id="getRegistration",
+    access=Access.CLIENT,
+    summary="Where a user stands at an event",
+    replies=(
+        Reply(200, "Seated (position null), waiting, or offered seats until expiresAt.", Standing),
+    ),
+    params=(EVENT_ID, USER_ID),
+    error_notes={404: "EVENT_NOT_FOUND, or REGISTRATION_NOT_FOUND if neither."},
+)
 def registration_status(event_id: str, user_id: str) -> Response:
     event_id = _event_id(event_id)
     place: queries.Place | None = None
@@ -179,14 +280,45 @@ def registration_status(event_id: str, user_id: str) -> Response:
     )
 
 
-@bp.get("/events/<event_id>/offers")
+@route(
+    bp,
+    "GET",
+    "/events/<event_id>/offers",
+    operation_id="listEventOffers",
+    access=Access.CLIENT,
+    summary="Open offers",
+    replies=(Reply(200, "In the order they were made.", OfferOut, many=True),),
+    params=(EVENT_ID,),
+    errors=(404,),
+)
 def event_offers(event_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.event_offers(session, _event_id(event_id))
     return json_list([OfferOut.model_validate(row) for row in rows])
 
 
-@bp.get("/events/<event_id>/ledger")
+@route(
+    bp,
+    "GET",
+    "/events/<event_id>/ledger",
+    operation_id="getEventLedger",
+    access=Access.CLIENT,
+    summary="The event's ledger (verifiable history)",
+    replies=(Reply(200, "Entries in index order, each as it was hashed.", schemas.LedgerPage),),
+    params=(
+        EVENT_ID,
+        Param(
+            "after",
+            "query",
+            {"type": "integer", "minimum": 0, "maximum": schemas.MAX_CAPACITY, "default": 0},
+            "Entries with an index above this (the previous page's `nextAfter`).",
+        ),
+        limit(schemas.MAX_LEDGER_PAGE, 100),
+    ),
+    errors=(404, 422),
+    notes="Every change to the event's seats and line, hash-chained: see docs/LEDGER.md "
+    "and `tessera verify`.",
+)
 def event_ledger(event_id: str) -> Response:
     """A page of the event's ledger, each entry exactly as it was hashed (`docs/LEDGER.md`)."""
     event_id = _event_id(event_id)

@@ -10,15 +10,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Flask, Response, current_app
 from sqlalchemy import text
 
 from api.context import ctx
 from api.errors import ApiError
 from api.render import json_response
+from api.routes import Access, Reply, Resource, route
 from api.schemas import Check, Checks, Health, Liveness
 
-bp = Blueprint("health", __name__)
+bp = Resource("health", __name__, tag="operations")
 
 CHECK_TIMEOUT_SECONDS = 1.5
 _EXECUTOR = "tessera.health"
@@ -28,7 +29,6 @@ def init_app(app: Flask) -> None:
     # A few threads are enough: probes are rare, and a hung check holds one only until the
     # driver's own timeout ends it.
     app.extensions[_EXECUTOR] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
-    app.register_blueprint(bp)
 
 
 def _postgres() -> None:
@@ -81,13 +81,30 @@ def run_checks() -> Checks:
     return Checks.model_validate(results)
 
 
-@bp.get("/live")
+@route(
+    bp,
+    "GET",
+    "/live",
+    operation_id="getLiveness",
+    access=Access.PUBLIC,
+    summary="Liveness",
+    replies=(Reply(200, "The process serves requests.", Liveness),),
+)
 def live() -> Response:
     """The process runs and serves requests; nothing else is checked (restart only if not)."""
     return json_response(Liveness(status="ok"))
 
 
-@bp.get("/ready")
+@route(
+    bp,
+    "GET",
+    "/ready",
+    operation_id="getReadiness",
+    access=Access.PUBLIC,
+    summary="Readiness",
+    replies=(Reply(200, "PostgreSQL and Redis answer.", Liveness),),
+    error_notes={503: "NOT_READY."},
+)
 def ready() -> Response:
     checks = run_checks()
     if not (checks.postgres.ok and checks.redis.ok):
@@ -105,7 +122,18 @@ def ready() -> Response:
     return json_response(Liveness(status="ready"))
 
 
-@bp.get("/health")
+@route(
+    bp,
+    "GET",
+    "/health",
+    operation_id="getHealth",
+    access=Access.PUBLIC,
+    summary="Health of the API and its servers",
+    replies=(
+        Reply(200, "PostgreSQL and Redis answer.", Health),
+        Reply(503, "One of them does not.", Health),
+    ),
+)
 def health() -> Response:
     checks = run_checks()
     ok = checks.postgres.ok and checks.redis.ok

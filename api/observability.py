@@ -12,8 +12,9 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from api.context import ctx
+from api.routes import Access, Reply, Resource, route
 from models import outbox, tickets
 from tessera.telemetry import (
     BATCH_SIZE_BUCKETS,
@@ -35,6 +37,9 @@ from tessera.telemetry import (
 )
 
 log = logging.getLogger("tessera.api")
+
+bp = Resource("observability", __name__, tag="operations")
+_SOURCES = "tessera.metrics"
 
 
 class _WorkerAndQueueCollector(Collector):
@@ -144,15 +149,35 @@ def init_app(app: Flask, json_lines: bool = True) -> None:
                 log.info("request", extra=fields)
         return response
 
-    @app.get("/metrics")
-    def metrics() -> Response:
-        scrape = CollectorRegistry()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
-        else:
-            scrape.register(_Forward(registry))
-        scrape.register(worker_collector)
-        return Response(generate_latest(scrape), mimetype=CONTENT_TYPE_LATEST)
+    app.extensions[_SOURCES] = _Sources(registry, worker_collector)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """What a scrape reads: this process's request metrics, the workers' and the queue's."""
+
+    requests: CollectorRegistry
+    workers: _WorkerAndQueueCollector
+
+
+@route(
+    bp,
+    "GET",
+    "/metrics",
+    operation_id="getMetrics",
+    access=Access.CLIENT,
+    summary="Prometheus metrics (API requests, worker counters, queue lag)",
+    replies=(Reply(200, "Prometheus text exposition format.", media="text/plain"),),
+)
+def metrics() -> Response:
+    sources: _Sources = current_app.extensions[_SOURCES]
+    scrape = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
+    else:
+        scrape.register(_Forward(sources.requests))
+    scrape.register(sources.workers)
+    return Response(generate_latest(scrape), mimetype=CONTENT_TYPE_LATEST)
 
 
 class _Forward(Collector):

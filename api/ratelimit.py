@@ -16,15 +16,16 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits import parse_many
 
-from api.auth import PUBLIC_ENDPOINTS
+from api.auth import is_public
 from api.errors import ApiError, problem
+from api.routes import RouteTable
 from tessera.config import ConfigError, Settings
 from tessera.messaging import REDIS_SOCKET_TIMEOUT
 
 OFF = "off"
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask, settings: Settings, table: RouteTable) -> None:
     """Install the limiter. Call after `auth.init_app`: the key is the authenticated one."""
     if settings.rate_limit.strip().lower() == OFF:
         return
@@ -63,7 +64,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     @limiter.request_filter
     def _exempt() -> bool:
         # Probes and docs must answer whoever asks; preflights carry no key.
-        return request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS
+        return is_public(table)
 
     limiter.init_app(app)
     app.extensions["tessera.limiter"] = limiter

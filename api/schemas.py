@@ -61,7 +61,7 @@ def _rule(check: Callable[[object], str]) -> Callable[[str], str]:
     return validate
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
     """Text PostgreSQL can store: no NUL and no lone surrogate (which JSON's \\ud800 escapes
     can produce and UTF-8 cannot encode)."""
     if "\x00" in value:
@@ -115,19 +115,19 @@ Identifier = Annotated[
 Name = Annotated[
     str,
     Field(max_length=MAX_NAME_LENGTH),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     AfterValidator(_visible),
     AfterValidator(_rule(check_name)),
     WithJsonSchema(NAME_SCHEMA),
 ]
 Text = Annotated[
     str,
-    AfterValidator(_storable),
+    AfterValidator(storable),
     AfterValidator(_visible),
     AfterValidator(_rule(lambda value: check_text("value", value))),
     WithJsonSchema(TEXT_SCHEMA),
 ]
-Description = Annotated[str, AfterValidator(_storable), WithJsonSchema(DESCRIPTION_SCHEMA)]
+Description = Annotated[str, AfterValidator(storable), WithJsonSchema(DESCRIPTION_SCHEMA)]
 EventDate = Annotated[dt.date, BeforeValidator(_date), WithJsonSchema(DATE_SCHEMA)]
 
 

@@ -19,15 +19,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Response, request, stream_with_context
 
 from api.body import checked_id
 from api.context import ctx
 from api.errors import ApiError, FieldError, validation_error
+from api.params import EVENT_ID
+from api.routes import Access, Param, Reply, Resource, route
 from models import event_log, queries
 from models.errors import EventNotFound
 
-bp = Blueprint("updates", __name__)
+bp = Resource("updates", __name__, tag="commands")
 
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 300.0
@@ -55,7 +57,36 @@ def format_message(log_id: int, kind: str, payload: dict[str, Any]) -> str:
     return f"id: {log_id}\nevent: {kind}\ndata: {data}\n\n"
 
 
-@bp.get("/events/<event_id>/updates")
+@route(
+    bp,
+    "GET",
+    "/events/<event_id>/updates",
+    operation_id="streamEventUpdates",
+    access=Access.CLIENT,
+    summary="Stream of the event's status changes",
+    replies=(
+        Reply(
+            200,
+            "Server-sent events: `event:` ticket.completed, registration.promoted, "
+            "offer.made, offer.accepted, offer.declined or offer.expired, "
+            "`data:` one JSON object, `id:` increasing; a comment every 15 s.",
+            media="text/event-stream",
+        ),
+    ),
+    params=(
+        EVENT_ID,
+        Param(
+            "Last-Event-ID",
+            "header",
+            {"type": "string", "pattern": "^[0-9]{1,18}$"},
+            "Resume after this id (updates of the last hour are kept).",
+        ),
+    ),
+    errors=(404, 422),
+    notes="A stream ends after a few minutes; EventSource reconnects with Last-Event-ID "
+    "and misses nothing.",
+    error_notes={503: "NOT_READY: too many open streams on this server; retry."},
+)
 def stream_updates(event_id: str) -> Response:
     after = _last_event_id()
     checked_id(event_id, EventNotFound)  # e.g. a NUL byte: never sent to PostgreSQL

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, url_for
+from flask import Response, url_for
 
-from api.auth import admin_only
 from api.body import checked_id, parse_body
 from api.context import ctx
+from api.params import USER_ID
 from api.render import json_list, json_response
+from api.routes import Access, Reply, Resource, route
 from api.schemas import (
     OfferOut,
     User,
@@ -19,7 +20,7 @@ from api.schemas import (
 from models import db, queries, services
 from models.errors import UserNotFound
 
-bp = Blueprint("users", __name__)
+bp = Resource("users", __name__, tag="users")
 
 
 def _user_id(user_id: str) -> str:
@@ -27,8 +28,17 @@ def _user_id(user_id: str) -> str:
     return checked_id(user_id, UserNotFound)
 
 
-@bp.post("/users")
-@admin_only
+@route(
+    bp,
+    "POST",
+    "/users",
+    operation_id="createUser",
+    access=Access.ADMIN,
+    summary="Create a user",
+    replies=(Reply(201, "The user.", User, headers=("Location",)),),
+    body=UserCreate,
+    error_notes={409: "DUPLICATE_USER: the userId is taken."},
+)
 def create_user() -> Response:
     body = parse_body(UserCreate)
     row = db.run(ctx().sessions, lambda s: services.create_user(s, body.user_id, body.name))
@@ -37,15 +47,35 @@ def create_user() -> Response:
     return response
 
 
-@bp.get("/users/<user_id>")
+@route(
+    bp,
+    "GET",
+    "/users/<user_id>",
+    operation_id="getUser",
+    access=Access.CLIENT,
+    summary="Get a user",
+    replies=(Reply(200, "The user.", User),),
+    params=(USER_ID,),
+    errors=(404,),
+)
 def get_user(user_id: str) -> Response:
     with ctx().sessions.begin() as session:
         row = queries.get_user(session, _user_id(user_id))
     return json_response(User.model_validate(row))
 
 
-@bp.put("/users/<user_id>")
-@admin_only
+@route(
+    bp,
+    "PUT",
+    "/users/<user_id>",
+    operation_id="updateUser",
+    access=Access.ADMIN,
+    summary="Rename a user",
+    replies=(Reply(200, "The user.", User),),
+    body=UserUpdate,
+    params=(USER_ID,),
+    errors=(404,),
+)
 def update_user(user_id: str) -> Response:
     user_id = _user_id(user_id)
     body = parse_body(UserUpdate)
@@ -53,8 +83,19 @@ def update_user(user_id: str) -> Response:
     return json_response(User.model_validate(row))
 
 
-@bp.delete("/users/<user_id>")
-@admin_only
+@route(
+    bp,
+    "DELETE",
+    "/users/<user_id>",
+    operation_id="deleteUser",
+    access=Access.ADMIN,
+    summary="Delete a user",
+    replies=(Reply(204, "Deleted."),),
+    params=(USER_ID,),
+    errors=(404,),
+    notes="The user leaves every event first; each freed seat goes to that event's "
+    "waitlist head in the same transaction.",
+)
 def delete_user(user_id: str) -> Response:
     user_id = _user_id(user_id)
 
@@ -64,21 +105,51 @@ def delete_user(user_id: str) -> Response:
     return Response(status=204)
 
 
-@bp.get("/users/<user_id>/registrations")
+@route(
+    bp,
+    "GET",
+    "/users/<user_id>/registrations",
+    operation_id="listUserRegistrations",
+    access=Access.CLIENT,
+    summary="Events where the user holds a seat",
+    replies=(Reply(200, "Oldest seat first.", UserRegistration, many=True),),
+    params=(USER_ID,),
+    errors=(404,),
+)
 def user_registrations(user_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.user_registrations(session, _user_id(user_id))
     return json_list([UserRegistration.model_validate(row) for row in rows])
 
 
-@bp.get("/users/<user_id>/waitlists")
+@route(
+    bp,
+    "GET",
+    "/users/<user_id>/waitlists",
+    operation_id="listUserWaitlists",
+    access=Access.CLIENT,
+    summary="Waitlists the user is on, with positions",
+    replies=(Reply(200, "Oldest first.", UserWaitlisting, many=True),),
+    params=(USER_ID,),
+    errors=(404,),
+)
 def user_waitlists(user_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.user_waitlists(session, _user_id(user_id))
     return json_list([UserWaitlisting.model_validate(row) for row in rows])
 
 
-@bp.get("/users/<user_id>/offers")
+@route(
+    bp,
+    "GET",
+    "/users/<user_id>/offers",
+    operation_id="listUserOffers",
+    access=Access.CLIENT,
+    summary="Open offers made to the user",
+    replies=(Reply(200, "The one ending soonest first.", OfferOut, many=True),),
+    params=(USER_ID,),
+    errors=(404,),
+)
 def user_offers(user_id: str) -> Response:
     with db.snapshot(ctx().sessions) as session:
         rows = queries.user_offers(session, _user_id(user_id))

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from api.command_schemas import Out, Strict, query_integer
-from api.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NO_NUL_PATTERN, Timestamp
+from api.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NO_NUL_PATTERN, Timestamp, storable
 from models.webhooks import MESSAGE_TYPES, WILDCARD
 from tessera.webhook_urls import MAX_URL_LENGTH
 
@@ -37,17 +37,6 @@ MessageType = Literal[
 assert set(get_args(MessageType)) == {WILDCARD, *MESSAGE_TYPES}
 
 
-def _storable(value: str) -> str:
-    """Text PostgreSQL can store: no NUL, no lone surrogate."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
 def _distinct(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("must not name a type twice")
@@ -57,7 +46,7 @@ def _distinct(values: list[str]) -> list[str]:
 Url = Annotated[
     str,
     Field(min_length=1, max_length=MAX_URL_LENGTH),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     WithJsonSchema(
         {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH, "pattern": URL_PATTERN}
     ),
@@ -65,7 +54,7 @@ Url = Annotated[
 Description = Annotated[
     str,
     Field(max_length=MAX_DESCRIPTION_LENGTH),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     WithJsonSchema(
         {"type": "string", "maxLength": MAX_DESCRIPTION_LENGTH, "pattern": NO_NUL_PATTERN}
     ),
