@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, redirect, send_from_directory, url_for
+from flask import Blueprint, Response, jsonify, redirect, send_from_directory, url_for
 from werkzeug.wrappers import Response as BaseResponse
+
+from models.settings import console_fields
 
 bp = Blueprint("console", __name__)
 
 CONSOLE_DIR = Path(__file__).parent / "static" / "console"
+# The settings form's fields, made from the settings' declaration rather than restated in JS.
+SETTINGS_FILE = "settings.json"
 
 # Everything from this origin only, no inline script or style, no framing, and Trusted Types
 # enforced: the page cannot assign markup strings to innerHTML-like sinks even by mistake.
@@ -66,5 +70,7 @@ def page_with_slash() -> BaseResponse:
 
 @bp.get("/console/<path:filename>")
 def asset(filename: str) -> Response:
+    if filename == SETTINGS_FILE:
+        return jsonify(console_fields())
     # send_from_directory refuses any path that leaves the directory (404).
     return send_from_directory(CONSOLE_DIR, filename, max_age=0)

@@ -17,28 +17,16 @@ from sqlalchemy import RowMapping, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models import event_log, ledger, ledger_store, locks
+from models import event_log, ledger, ledger_store, locks, settings
 from models.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
 from models.queries import EVENT_COLUMNS, USER_COLUMNS
-from models.rules import EventSeats, Policy, Promotion, Reconfigure, RemoveUser
+from models.rules import EventSeats, Reconfigure, RemoveUser
 from models.seats import lock_seats, save_seats, user_event_ids
 from models.tables import Event, User
 
-# The event's fields an update may change; the seat settings among them go through the rules.
-SEAT_SETTINGS = {
-    "capacity": "capacity",
-    "waitlist_enabled": "waitlist_enabled",
-    "max_party_size": "max_party_size",
-    "waitlist_policy": "policy",
-    "bypass_limit": "bypass_limit",
-    "promotion": "promotion",
-    "offer_ttl_seconds": "offer_ttl_seconds",
-    "registration_opens_at": "registration_opens_at",
-    "registration_closes_at": "registration_closes_at",
-    "unregister_closes_at": "unregister_closes_at",
-}
+# The event's fields an update may change; its settings (`models.settings`) go through the rules.
 EVENT_FIELDS = frozenset(
-    {"title", "description", "date", "location", "organizer", "status", *SEAT_SETTINGS}
+    {"title", "description", "date", "location", "organizer", "status", *settings.BY_COLUMN}
 )
 
 
@@ -104,8 +92,8 @@ def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_
 def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
     """A new event, its seat settings judged by the rules (e.g. no party larger than the
     capacity), and its ledger begun with them."""
-    settings = _seat_settings(fields)
-    seats = EventSeats.empty(settings.pop("capacity"), **settings)
+    given = _seat_settings(fields)
+    seats = EventSeats.empty(given.pop("capacity"), **given)
     statement = (
         insert(Event)
         .values(**fields)
@@ -141,20 +129,15 @@ def update_event(
         book = ledger_store.Appender.read(session, [event_id])
         book.add(event_id, partial(ledger.updated_entry, event_id, outcome=outcome))
         book.write(session)
-    plain = {k: v for k, v in changes.items() if k not in SEAT_SETTINGS}
+    plain = {k: v for k, v in changes.items() if k not in settings.BY_COLUMN}
     if plain:
         session.execute(update(Event).where(Event.event_id == event_id).values(**plain))
     return event_log.append(session, event_log.settled(event_id, outcome))
 
 
 def _seat_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The seat settings among an event's fields, as the rules name them."""
-    settings = {SEAT_SETTINGS[k]: v for k, v in fields.items() if k in SEAT_SETTINGS}
-    if "policy" in settings:
-        settings["policy"] = Policy(settings["policy"])
-    if "promotion" in settings:
-        settings["promotion"] = Promotion(settings["promotion"])
-    return settings
+    """The settings among an event's fields, as the rules name and hold them."""
+    return settings.rules_arguments(fields)
 
 
 def delete_event(session: Session, event_id: str) -> None:
