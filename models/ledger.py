@@ -11,6 +11,8 @@ import datetime as dt
 import enum
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from models.results import offers_json, rfc3339
@@ -63,6 +65,45 @@ def seal(body: Entry, prev_hash: str) -> Entry:
     """The body chained to the previous entry (`GENESIS_HASH` for index 1) and hashed."""
     chained = {**body, "prevHash": prev_hash}
     return {**chained, "hash": entry_hash(chained)}
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where an entry landed: what a ticket's result adds as `ledgerIndex`/`ledgerHash`."""
+
+    index: int
+    hash: str
+
+    def stamp(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {**result, "ledgerIndex": self.index, "ledgerHash": self.hash}
+
+
+@dataclass
+class Head:
+    """An event's ledger length and head hash (-1 or 0: the event keeps no ledger)."""
+
+    length: int
+    hash: str
+
+
+@dataclass
+class Chain:
+    """The entries a change appends to events' ledgers, sealed as they come (the storage
+    writes `rows`, canonical JSON by (event, index), and moves the heads)."""
+
+    heads: dict[str, Head]
+    rows: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def add(self, event_id: str, build: Callable[[int], Entry]) -> Placed | None:
+        """Seal the entry `build(index)` as the event's next one; None if it keeps no ledger."""
+        head = self.heads.get(event_id)
+        if head is None or head.length <= 0:
+            return None
+        index = head.length + 1
+        entry = seal(build(index), head.hash)
+        head.length, head.hash = index, entry["hash"]
+        self.rows.append((event_id, index, canonical(entry).decode()))
+        return Placed(index, entry["hash"])
 
 
 # --- settings -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models import ledger_store, locks
+from models import ledger, locks
 from models.errors import EventNotFound
 from models.rules import Command, EventSeats, Membership, Standing
 from models.settings import SETTINGS, Kind
@@ -96,7 +96,7 @@ _LINE_HEADS = text(
 def lock_windows(
     session: Session,
     wanted: Mapping[str, Wanted],
-    ledger_heads: dict[str, ledger_store.Head] | None = None,
+    ledger_heads: dict[str, ledger.Head] | None = None,
 ) -> dict[str, EventSeats]:
     """Lock the events' rows (in event-id order: this serialises everything that changes their
     seats) and load the window of each that exists; events that do not are left out. The named
@@ -107,7 +107,7 @@ def lock_windows(
     locked = locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
     if ledger_heads is not None:  # read with the lock, for a writer that appends to ledgers
         ledger_heads.update(
-            (row.event_id, ledger_store.Head(row.ledger_length, row.ledger_head)) for row in locked
+            (row.event_id, ledger.Head(row.ledger_length, row.ledger_head)) for row in locked
         )
     found = {row.event_id: seats_of(row) for row in locked}
     users = sorted({u for e in found for u in wanted[e].user_ids})
@@ -235,7 +235,7 @@ def save_windows(
     now: dt.datetime,
     *,
     touch: bool = False,
-    ledger_heads: Mapping[str, ledger_store.Head] | None = None,
+    ledger_heads: Mapping[str, ledger.Head] | None = None,
 ) -> None:
     """Write what the rules changed in each window: the memberships of `seats.changed`, the
     counts and the order counters. `touch` also moves `updated_at` (a change made by PUT);

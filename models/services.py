@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models import event_log, ledger, ledger_store, locks, settings
+from models import event_log, ledger, ledger_store, locks, passes, settings
 from models.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
 from models.queries import EVENT_COLUMNS, USER_COLUMNS
 from models.rules import EventSeats, Reconfigure, RemoveUser
-from models.seats import lock_seats, save_seats, user_event_ids
+from models.seats import Wanted, lock_windows, save_windows, user_event_ids
 from models.tables import Event, User
 
 # The event's fields an update may change; its settings (`models.settings`) go through the rules.
@@ -69,21 +68,29 @@ def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_
     if not locks.lock_user_row(session, user_id):
         raise UserNotFound(user_id)
     # With the user row locked no new place can be taken for them; this list is complete.
-    event_ids = user_event_ids(session, user_id)
-    book = ledger_store.Appender.read(session, event_ids)
-    published: list[event_log.Update] = []
-    for event_id in event_ids:
-        command = RemoveUser(user_id)
-        seats = lock_seats(session, event_id, [user_id], [command])
-        seats.now = now
-        outcome = seats.remove_user(user_id)
-        save_seats(session, event_id, seats, now)
-        if outcome.left is not None:
-            book.add(event_id, partial(ledger.removed_entry, event_id, outcome=outcome))
-        published += event_log.settled(event_id, outcome)
-    book.write(session)
+    lines: dict[str, list[passes.Step]] = {
+        e: [RemoveUser(user_id)] for e in user_event_ids(session, user_id)
+    }
+    decided = _decide(session, lines, now)
     session.execute(delete(User).where(User.user_id == user_id))
-    return event_log.append(session, published)
+    return event_log.append(session, decided.updates)
+
+
+def _decide(
+    session: Session, lines: dict[str, list[passes.Step]], now: dt.datetime, *, touch: bool = False
+) -> passes.Decided:
+    """Load the events' windows under their row locks, run the rules over the lines
+    (`models.passes`), save the seats and the ledger entries: the worker's recipe."""
+    heads: dict[str, ledger.Head] = {}
+    wanted = {e: Wanted(*passes.commands_of(line)) for e, line in lines.items()}
+    windows = lock_windows(session, wanted, heads)
+    missing = set(lines) - set(windows)
+    if missing:
+        raise EventNotFound(min(missing))
+    decided = passes.decide(windows, lines, ledger.Chain(heads), now)
+    ledger_store.write(session, decided.chain, move_heads=False)
+    save_windows(session, windows, now, touch=touch, ledger_heads=decided.chain.heads)
+    return decided
 
 
 # --- events -----------------------------------------------------------------------------
@@ -121,18 +128,11 @@ def update_event(
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
     command = Reconfigure(**_seat_settings(changes))
-    seats = lock_seats(session, event_id, [], [command])
-    seats.now = now
-    outcome = seats.reconfigure(command)
-    save_seats(session, event_id, seats, now, touch=True)
-    if outcome.changes:
-        book = ledger_store.Appender.read(session, [event_id])
-        book.add(event_id, partial(ledger.updated_entry, event_id, outcome=outcome))
-        book.write(session)
+    decided = _decide(session, {event_id: [command]}, now, touch=True)
     plain = {k: v for k, v in changes.items() if k not in settings.BY_COLUMN}
     if plain:
         session.execute(update(Event).where(Event.event_id == event_id).values(**plain))
-    return event_log.append(session, event_log.settled(event_id, outcome))
+    return event_log.append(session, decided.updates)
 
 
 def _seat_settings(fields: Mapping[str, Any]) -> dict[str, Any]:

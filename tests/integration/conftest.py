@@ -95,7 +95,7 @@ class NoSender:
 
 @pytest.fixture
 def worker(server_urls: ServerUrls) -> Iterator[runtime.Runtime]:
-    """A worker's runtime in the test process: call `workers.apply.drain_event(worker, ...)`."""
+    """A worker's runtime in the test process: call `workers.drain_event(worker, ...)`."""
     built = runtime.build(
         Settings(database_url=server_urls.database_url, redis_url=server_urls.redis_url),
         sender=NoSender(),
