@@ -11,7 +11,7 @@ change is also chained onto the event's ledger.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -32,20 +32,27 @@ from models.rules import (
 )
 from models.updates import TicketFacts, Update, settled, ticket_completed
 
+# The rules' command each ticket type carries, at the ticket's acceptance time (windows and
+# offers are judged by when a ticket was accepted, never by when it is applied).
+TICKET_COMMANDS: dict[str, Callable[[str, int, dt.datetime], Command]] = {
+    "register": Register,
+    "unregister": lambda user_id, _, accepted_at: Unregister(user_id, accepted_at),
+    "accept_offer": lambda user_id, _, accepted_at: AcceptOffer(user_id, accepted_at),
+    "decline_offer": lambda user_id, _, __: DeclineOffer(user_id),
+}
+
+
+def command_for(type_: object, user_id: str, seats: Any, accepted_at: dt.datetime) -> Command:
+    """The command of a ticket of this type (ValueError for a type no ticket has)."""
+    make = TICKET_COMMANDS.get(type_) if isinstance(type_, str) else None
+    if make is None:
+        raise ValueError(f"unknown ticket type {type_!r}")
+    return make(user_id, seats, accepted_at)
+
 
 def command_of(ticket: TicketFacts) -> Command:
-    """The rules' command a ticket carries, at its acceptance time (windows and offers are
-    judged by when the ticket was accepted, never by when it is applied)."""
-    match ticket.type:
-        case "register":
-            return Register(ticket.user_id, ticket.seats, ticket.created_at)
-        case "unregister":
-            return Unregister(ticket.user_id, ticket.created_at)
-        case "accept_offer":
-            return AcceptOffer(ticket.user_id, ticket.created_at)
-        case "decline_offer":
-            return DeclineOffer(ticket.user_id)
-    raise ValueError(f"unknown ticket type {ticket.type!r}")
+    """The command a ticket carries (`TICKET_COMMANDS`)."""
+    return command_for(ticket.type, ticket.user_id, ticket.seats, ticket.created_at)
 
 
 @dataclass(frozen=True, slots=True)

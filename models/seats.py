@@ -17,7 +17,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models import ledger, locks
-from models.errors import EventNotFound
 from models.rules import Command, EventSeats, Membership, Standing
 from models.settings import SETTINGS, Kind
 from models.tables import Event
@@ -155,16 +154,6 @@ def _load_due_offers(
             )
 
 
-def lock_seats(
-    session: Session, event_id: str, user_ids: Collection[str], commands: Iterable[Command]
-) -> EventSeats:
-    """One event's window (see `lock_windows`); EventNotFound if it does not exist."""
-    found = lock_windows(session, {event_id: Wanted(user_ids, list(commands))})
-    if event_id not in found:
-        raise EventNotFound(event_id)
-    return found[event_id]
-
-
 _DELETE = text(
     """
     DELETE FROM registrations AS r
@@ -292,13 +281,6 @@ def save_windows(
     )
     for seats in windows.values():
         seats.changed.clear()
-
-
-def save_seats(
-    session: Session, event_id: str, seats: EventSeats, now: dt.datetime, *, touch: bool = False
-) -> None:
-    """One event's window (see `save_windows`)."""
-    save_windows(session, {event_id: seats}, now, touch=touch)
 
 
 _EXISTING_USERS = text(

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from models.rules import Register
-from models.seats import lock_seats, save_seats
 from tessera.config import ApiKey, Settings
 from tessera.tools.servers import ServerUrls
+from tests.windows import lock_seats, save_seats
 from workers import runtime
 
 ADMIN_KEY = "admin-key"

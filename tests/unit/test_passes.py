@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import ledger
-from models.passes import TicketStep, command_of, commands_of, decide, ticket_lines
+from models.passes import (
+    TICKET_COMMANDS,
+    TicketStep,
+    command_of,
+    commands_of,
+    decide,
+    ticket_lines,
+)
 from models.results import denied, result_of
 from models.rules import (
     DenialCode,
@@ -186,3 +193,7 @@ def test_a_pass_equals_the_rules_one_ticket_at_a_time(
     assert decided.chain.heads == chain.heads
     assert seats == expected_seats
     assert [u.kind for u in decided.updates].count("ticket.completed") == len(batch)
+
+
+def test_every_ticket_type_the_ledger_knows_carries_a_command() -> None:
+    assert tuple(TICKET_COMMANDS) == ledger.TICKET_TYPES
