@@ -19,7 +19,8 @@ from pydantic.alias_generators import to_camel
 
 from models.identity import ID_PATTERN
 from models.results import ResultStatus
-from models.rules import MAX_PARTY_SEATS, DenialCode
+from models.rules import DenialCode
+from models.settings import MAX_PARTY_SEATS
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strict=True)]
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, redirect, send_from_directory, url_for
+from flask import Response, jsonify, redirect, send_from_directory, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from api.routes import Access, Reply, Resource, route
+from models.settings import console_fields
 
 bp = Resource("console", __name__, tag="operations")
 
 CONSOLE_DIR = Path(__file__).parent / "static" / "console"
+# The settings form's fields, made from the settings' declaration rather than restated in JS.
+SETTINGS_FILE = "settings.json"
 
 # Everything from this origin only, no inline script or style, no framing, and Trusted Types
 # enforced: the page cannot assign markup strings to innerHTML-like sinks even by mistake.
@@ -92,5 +95,7 @@ def page_with_slash() -> BaseResponse:
     documented=False,
 )
 def asset(filename: str) -> Response:
+    if filename == SETTINGS_FILE:
+        return jsonify(console_fields())
     # send_from_directory refuses any path that leaves the directory (404).
     return send_from_directory(CONSOLE_DIR, filename, max_age=0)

@@ -103,8 +103,8 @@ EVENT_CURSOR = cursor(
 )
 def create_event() -> Response:
     body = parse_body(EventCreate)
-    fields = body.model_dump(exclude={"event_id"})
-    fields["event_id"] = body.event_id or new_event_id()
+    fields = body.model_dump()
+    fields["event_id"] = fields["event_id"] or new_event_id()
     row = db.run(ctx().sessions, lambda session: services.create_event(session, fields))
     response = json_response(event_out(row), 201)
     response.headers["Location"] = url_for("events.get_event", event_id=fields["event_id"])

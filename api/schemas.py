@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -22,16 +22,17 @@ from pydantic import (
     PlainSerializer,
     RootModel,
     WithJsonSchema,
+    create_model,
 )
 
-from api.command_schemas import PARTY_SCHEMA, Out, PartySize, Strict, integral, query_integer
+from api.command_schemas import Out, Strict, integral, query_integer
+from models import settings
 from models.errors import InvalidInput
 from models.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
 from models.results import rfc3339
-from models.rules import MAX_BYPASS_LIMIT, MAX_OFFER_TTL_SECONDS, MIN_OFFER_TTL_SECONDS
+from models.settings import SETTINGS, Kind, Setting
 
-# PostgreSQL's INTEGER: a larger capacity could not be stored (and no venue needs it).
-MAX_CAPACITY = 2_147_483_647
+MAX_CAPACITY = settings.MAX_CAPACITY  # the largest ledger index too (api.openapi reads it)
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
@@ -102,7 +103,6 @@ NAME_SCHEMA = {"type": "string", "maxLength": MAX_NAME_LENGTH, "pattern": NON_BL
 TEXT_SCHEMA = {"type": "string", "pattern": NON_BLANK_PATTERN}
 DESCRIPTION_SCHEMA = {"type": "string", "pattern": NO_NUL_PATTERN}
 DATE_SCHEMA = {"type": "string", "format": "date"}
-CAPACITY_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY}
 # `GET /events` cursor: the last event's createdAt in microseconds since the epoch, a dot, its
 # eventId. Every string of this form names a position (up to the year 5138), so a cursor the
 # document accepts is one the validator accepts.
@@ -131,9 +131,6 @@ Description = Annotated[str, AfterValidator(storable), WithJsonSchema(DESCRIPTIO
 EventDate = Annotated[dt.date, BeforeValidator(_date), WithJsonSchema(DATE_SCHEMA)]
 
 
-Capacity = Annotated[
-    int, BeforeValidator(integral), Field(ge=1, le=MAX_CAPACITY), WithJsonSchema(CAPACITY_SCHEMA)
-]
 Timestamp = Annotated[
     dt.datetime,
     PlainSerializer(_rfc3339, return_type=str),
@@ -154,40 +151,7 @@ MaybeIdentifier = Annotated[Identifier | None, _PRESENT, WithJsonSchema(ID_SCHEM
 MaybeText = Annotated[Text | None, _PRESENT, WithJsonSchema(TEXT_SCHEMA)]
 MaybeDescription = Annotated[Description | None, _PRESENT, WithJsonSchema(DESCRIPTION_SCHEMA)]
 MaybeDate = Annotated[EventDate | None, _PRESENT, WithJsonSchema(DATE_SCHEMA)]
-MaybeCapacity = Annotated[Capacity | None, _PRESENT, WithJsonSchema(CAPACITY_SCHEMA)]
-MaybeBool = Annotated[bool | None, _PRESENT, WithJsonSchema({"type": "boolean"})]
 
-BYPASS_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_BYPASS_LIMIT}
-BypassLimit = Annotated[
-    int,
-    BeforeValidator(integral),
-    Field(ge=0, le=MAX_BYPASS_LIMIT),
-    WithJsonSchema(BYPASS_SCHEMA),
-]
-WaitlistPolicy = Literal["strict", "fill"]
-MaybePartySize = Annotated[PartySize | None, _PRESENT, WithJsonSchema(PARTY_SCHEMA)]
-MaybeBypassLimit = Annotated[BypassLimit | None, _PRESENT, WithJsonSchema(BYPASS_SCHEMA)]
-MaybePolicy = Annotated[
-    WaitlistPolicy | None, _PRESENT, WithJsonSchema({"type": "string", "enum": ["strict", "fill"]})
-]
-PromotionMode = Literal["automatic", "offer"]
-MaybePromotion = Annotated[
-    PromotionMode | None,
-    _PRESENT,
-    WithJsonSchema({"type": "string", "enum": ["automatic", "offer"]}),
-]
-TTL_SCHEMA = {
-    "type": "integer",
-    "minimum": MIN_OFFER_TTL_SECONDS,
-    "maximum": MAX_OFFER_TTL_SECONDS,
-}
-OfferTtl = Annotated[
-    int,
-    BeforeValidator(integral),
-    Field(ge=MIN_OFFER_TTL_SECONDS, le=MAX_OFFER_TTL_SECONDS),
-    WithJsonSchema(TTL_SCHEMA),
-]
-MaybeOfferTtl = Annotated[OfferTtl | None, _PRESENT, WithJsonSchema(TTL_SCHEMA)]
 _RFC3339 = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
@@ -256,74 +220,119 @@ class UserWaitlisting(Out):
 # --- events -----------------------------------------------------------------------------
 
 
-class EventCreate(Strict):
-    event_id: MaybeIdentifier = None
-    title: Text
-    description: Description
-    date: EventDate
-    location: Text
-    capacity: Capacity
-    organizer: Text
-    status: Text
-    waitlist_enabled: bool = False
-    max_party_size: PartySize = 1
-    waitlist_policy: WaitlistPolicy = "strict"
-    bypass_limit: BypassLimit = 3  # the rules refuse maxPartySize > capacity (422)
-    promotion: PromotionMode = "automatic"
-    offer_ttl_seconds: OfferTtl = 3600
-    registration_opens_at: Moment = None  # the rules refuse opensAt >= closesAt (422)
-    registration_closes_at: Moment = None
-    unregister_closes_at: Moment = None
+# The event's settings come from their declaration (`models.settings`): each one's request and
+# response type is derived from its kind and bounds, so the schema says what the rules judge.
 
 
-class EventUpdate(Strict):
-    """Partial: only the fields given change. The id is the path's: `eventId` is no field
-    here (an unknown field, so a 422, as the document says)."""
+def _setting_types(setting: Setting) -> tuple[Any, Any, Any]:
+    """A setting's (create, update, response) types: an update's may be left out, never null
+    (a moment's null is a value: "none")."""
+    if setting.kind is Kind.MOMENT:
+        return Moment, Moment, MomentOut
+    if setting.kind is Kind.BOOLEAN:
+        schema: dict[str, Any] = {"type": "boolean"}
+        plain: Any = bool
+    elif setting.kind is Kind.CHOICE:
+        schema = {"type": "string", "enum": list(setting.values)}
+        plain = Literal[setting.values]
+    else:
+        schema = {"type": "integer", "minimum": setting.low, "maximum": setting.high}
+        plain = Annotated[
+            int,
+            BeforeValidator(integral),
+            Field(ge=setting.low, le=setting.high),
+            WithJsonSchema(schema),
+        ]
+    shown = int if setting.kind is Kind.INTEGER else plain  # a response states no bounds
+    return plain, Annotated[plain | None, _PRESENT, WithJsonSchema(schema)], shown
 
-    title: MaybeText = None
-    description: MaybeDescription = None
-    date: MaybeDate = None
-    location: MaybeText = None
-    capacity: MaybeCapacity = None
-    organizer: MaybeText = None
-    status: MaybeText = None
-    waitlist_enabled: MaybeBool = None
-    max_party_size: MaybePartySize = None
-    waitlist_policy: MaybePolicy = None
-    bypass_limit: MaybeBypassLimit = None
-    promotion: MaybePromotion = None
-    offer_ttl_seconds: MaybeOfferTtl = None
-    registration_opens_at: Moment = None  # given as null: the window is removed
-    registration_closes_at: Moment = None
-    unregister_closes_at: Moment = None
+
+def _with_settings(
+    described: dict[str, Any], rest: dict[str, Any], pick: Callable[[Setting], Any]
+) -> dict[str, Any]:
+    """Fields in the contract's order: `capacity` (a setting since v1) after the location,
+    the other settings after the event's own fields."""
+    first, *others = SETTINGS
+    return {
+        **described,
+        first.column: pick(first),
+        **rest,
+        **{setting.column: pick(setting) for setting in others},
+    }
 
 
-class Event(Out):
-    event_id: str
-    title: str
-    description: str
-    date: dt.date
-    location: str
-    capacity: int
-    organizer: str
-    status: str
-    waitlist_enabled: bool
-    max_party_size: int
-    waitlist_policy: WaitlistPolicy
-    bypass_limit: int
-    promotion: PromotionMode
-    offer_ttl_seconds: int
-    registration_opens_at: MomentOut
-    registration_closes_at: MomentOut
-    unregister_closes_at: MomentOut
-    registered_count: int = Field(description="seated registrations (parties)")
-    registered_seats: int = Field(description="seats the seated parties take")
-    offered_seats: int = Field(description="seats held by open offers")
-    waitlist_count: int = Field(description="waiting parties")
-    waitlist_seats: int = Field(description="seats the waiting parties ask for")
-    available_spots: int = Field(description="capacity - registeredSeats - offeredSeats")
-    created_at: Timestamp
-    updated_at: Timestamp
+def _create_field(setting: Setting) -> Any:
+    kind = _setting_types(setting)[0]
+    return (
+        (kind, ...)
+        if setting.default is None and not setting.nullable
+        else (
+            kind,
+            setting.plain(setting.default),
+        )
+    )
+
+
+EventCreate = create_model(
+    "EventCreate",
+    __base__=Strict,
+    __module__=__name__,
+    **_with_settings(
+        {
+            "event_id": (MaybeIdentifier, None),
+            "title": (Text, ...),
+            "description": (Description, ...),
+            "date": (EventDate, ...),
+            "location": (Text, ...),
+        },
+        {"organizer": (Text, ...), "status": (Text, ...)},
+        _create_field,
+    ),
+)
+# The rules judge what no schema states: maxPartySize <= capacity, opensAt < closesAt (422).
+
+EventUpdate = create_model(
+    "EventUpdate",
+    __base__=Strict,
+    __module__=__name__,
+    __doc__="""Partial: only the fields given change. The id is the path's: `eventId` is no field
+    here (an unknown field, so a 422, as the document says).""",
+    **_with_settings(
+        {
+            "title": (MaybeText, None),
+            "description": (MaybeDescription, None),
+            "date": (MaybeDate, None),
+            "location": (MaybeText, None),
+        },
+        {"organizer": (MaybeText, None), "status": (MaybeText, None)},
+        lambda setting: (_setting_types(setting)[1], None),
+    ),
+)
+
+Event = create_model(
+    "Event",
+    __base__=Out,
+    __module__=__name__,
+    **_with_settings(
+        {
+            "event_id": (str, ...),
+            "title": (str, ...),
+            "description": (str, ...),
+            "date": (dt.date, ...),
+            "location": (str, ...),
+        },
+        {"organizer": (str, ...), "status": (str, ...)},
+        lambda setting: (_setting_types(setting)[2], ...),
+    ),
+    registered_count=(int, Field(description="seated registrations (parties)")),
+    registered_seats=(int, Field(description="seats the seated parties take")),
+    offered_seats=(int, Field(description="seats held by open offers")),
+    waitlist_count=(int, Field(description="waiting parties")),
+    waitlist_seats=(int, Field(description="seats the waiting parties ask for")),
+    available_spots=(int, Field(description="capacity - registeredSeats - offeredSeats")),
+    created_at=(Timestamp, ...),
+    updated_at=(Timestamp, ...),
+)
 
 
 class EventPage(Out):

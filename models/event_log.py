@@ -12,108 +12,50 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from models.db import after_commit
-from models.results import rfc3339
-from models.rules import (
-    OfferAccepted,
-    OfferDeclined,
-    OfferExpired,
-    Outcome,
-    offers_by,
-    promoted_by,
-)
 from models.tables import EventLogEntry
-from models.tickets import TicketView
+from models.updates import (
+    OFFER_ACCEPTED,
+    OFFER_DECLINED,
+    OFFER_EXPIRED,
+    OFFER_MADE,
+    REGISTRATION_PROMOTED,
+    TICKET_COMPLETED,
+    Update,
+    promoted,
+    promotions,
+    settled,
+    ticket_completed,
+)
 
-TICKET_COMPLETED = "ticket.completed"
-REGISTRATION_PROMOTED = "registration.promoted"
-OFFER_MADE = "offer.made"
-OFFER_ACCEPTED = "offer.accepted"
-OFFER_DECLINED = "offer.declined"
-OFFER_EXPIRED = "offer.expired"
+# The updates' vocabulary (`models.updates`) is the log's too: its readers import it from here.
+__all__ = [
+    "MAX_READ",
+    "OFFER_ACCEPTED",
+    "OFFER_DECLINED",
+    "OFFER_EXPIRED",
+    "OFFER_MADE",
+    "REGISTRATION_PROMOTED",
+    "RETENTION",
+    "TICKET_COMPLETED",
+    "Update",
+    "append",
+    "entries_after",
+    "latest_id",
+    "promoted",
+    "promotions",
+    "purge_expired",
+    "settled",
+    "ticket_completed",
+]
 
 # How far back a reconnecting stream can replay (`Last-Event-ID`), and so how long rows live.
 RETENTION = dt.timedelta(hours=1)
 MAX_READ = 1000
-
-
-@dataclass(frozen=True)
-class Update:
-    event_id: str
-    kind: str
-    payload: dict[str, Any]
-    log_id: int | None = None
-
-
-def promoted(event_id: str, user_id: str) -> Update:
-    return Update(
-        event_id,
-        REGISTRATION_PROMOTED,
-        {"eventId": event_id, "userId": user_id, "status": "registered"},
-    )
-
-
-def ticket_completed(
-    ticket: TicketView, status: str, result: dict[str, Any] | None, completed_at: dt.datetime
-) -> Update:
-    """What a waiting client needs to answer without reading the ticket again: its outcome, and
-    when it was accepted and completed (the 202-to-done time)."""
-    return Update(
-        ticket.event_id,
-        TICKET_COMPLETED,
-        {
-            "eventId": ticket.event_id,
-            "userId": ticket.user_id,
-            "ticketId": ticket.ticket_id,
-            "status": status,
-            "result": result,
-            "createdAt": rfc3339(ticket.created_at),
-            "completedAt": rfc3339(completed_at),
-        },
-    )
-
-
-def promotions(event_id: str, user_ids: Iterable[str]) -> list[Update]:
-    return [promoted(event_id, user_id) for user_id in user_ids]
-
-
-def settled(event_id: str, outcome: Outcome) -> list[Update]:
-    """What a command's outcome tells the event's watchers beyond its ticket: an offer
-    accepted, declined or ended, then who its settling seated and the offers it made."""
-    updates: list[Update] = []
-    match outcome:
-        case OfferAccepted(user_id, seats):
-            updates.append(_offer_update(OFFER_ACCEPTED, event_id, user_id, seats))
-        case OfferDeclined(user_id):
-            updates.append(_offer_update(OFFER_DECLINED, event_id, user_id, None))
-        case OfferExpired(user_id, seats, expired_at):
-            updates.append(
-                _offer_update(
-                    OFFER_EXPIRED, event_id, user_id, seats, expiredAt=rfc3339(expired_at)
-                )
-            )
-    updates += promotions(event_id, promoted_by(outcome))
-    updates += [
-        _offer_update(OFFER_MADE, event_id, o.user_id, o.seats, expiresAt=rfc3339(o.expires_at))
-        for o in offers_by(outcome)
-    ]
-    return updates
-
-
-def _offer_update(
-    kind: str, event_id: str, user_id: str, seats: int | None, **more: str | None
-) -> Update:
-    payload: dict[str, Any] = {"eventId": event_id, "userId": user_id}
-    if seats is not None:
-        payload["seats"] = seats
-    return Update(event_id, kind, {**payload, **more})
 
 
 _APPEND = text(

@@ -8,21 +8,16 @@ shape and the hash are fixed by the contract ("Ledger: each event's verifiable h
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from models.results import offers_json, rfc3339
-from models.rules import (
-    UNCHANGED,
-    EventSeats,
-    OfferExpired,
-    Policy,
-    Promotion,
-    Reconfigure,
-    Reconfigured,
-    UserRemoved,
-)
+from models.rules import EventSeats, OfferExpired, Reconfigure, Reconfigured, UserRemoved
+from models.settings import BY_JSON, LEDGER_SETTINGS, Kind
 
 GENESIS_HASH: Final = "0" * 64
 
@@ -33,7 +28,6 @@ EVENT_UPDATED = "event_updated"
 TICKET = "ticket"
 USER_REMOVED = "user_removed"
 OFFER_EXPIRED = "offer_expired"
-KINDS = (EVENT_CREATED, EVENT_UPDATED, TICKET, USER_REMOVED, OFFER_EXPIRED)
 TICKET_TYPES = ("register", "unregister", "accept_offer", "decline_offer")
 
 # The fields of a body (`seal` adds prevHash and hash), in the contract's order.
@@ -48,19 +42,7 @@ BODY_FIELDS = (
     "acceptedAt",
     "outcome",
 )
-SETTING_FIELDS = (
-    "capacity",
-    "waitlistEnabled",
-    "maxPartySize",
-    "waitlistPolicy",
-    "bypassLimit",
-    "promotion",
-    "offerTtlSeconds",
-    "registrationOpensAt",
-    "registrationClosesAt",
-    "unregisterClosesAt",
-)
-MOMENT_SETTINGS = frozenset({"registrationOpensAt", "registrationClosesAt", "unregisterClosesAt"})
+SETTING_FIELDS = tuple(setting.json for setting in LEDGER_SETTINGS)
 # What a ticket's result carries that its ledger entry does not (it is the entry's own address).
 RESULT_ONLY_FIELDS = ("ledgerIndex", "ledgerHash")
 
@@ -85,6 +67,45 @@ def seal(body: Entry, prev_hash: str) -> Entry:
     return {**chained, "hash": entry_hash(chained)}
 
 
+@dataclass(frozen=True)
+class Placed:
+    """Where an entry landed: what a ticket's result adds as `ledgerIndex`/`ledgerHash`."""
+
+    index: int
+    hash: str
+
+    def stamp(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {**result, "ledgerIndex": self.index, "ledgerHash": self.hash}
+
+
+@dataclass
+class Head:
+    """An event's ledger length and head hash (-1 or 0: the event keeps no ledger)."""
+
+    length: int
+    hash: str
+
+
+@dataclass
+class Chain:
+    """The entries a change appends to events' ledgers, sealed as they come (the storage
+    writes `rows`, canonical JSON by (event, index), and moves the heads)."""
+
+    heads: dict[str, Head]
+    rows: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def add(self, event_id: str, build: Callable[[int], Entry]) -> Placed | None:
+        """Seal the entry `build(index)` as the event's next one; None if it keeps no ledger."""
+        head = self.heads.get(event_id)
+        if head is None or head.length <= 0:
+            return None
+        index = head.length + 1
+        entry = seal(build(index), head.hash)
+        head.length, head.hash = index, entry["hash"]
+        self.rows.append((event_id, index, canonical(entry).decode()))
+        return Placed(index, entry["hash"])
+
+
 # --- settings -----------------------------------------------------------------------------
 
 
@@ -92,7 +113,7 @@ def setting_json(value: object) -> object:
     """A setting as an entry holds it: enums by value, moments in the contract's format."""
     if isinstance(value, dt.datetime):
         return rfc3339(value)
-    if isinstance(value, Policy | Promotion):
+    if isinstance(value, enum.Enum):
         return value.value
     return value
 
@@ -114,35 +135,16 @@ def parse_moment(value: object) -> dt.datetime | None:
     return moment
 
 
-_SETTING_ARGUMENTS = {
-    "capacity": "capacity",
-    "waitlistEnabled": "waitlist_enabled",
-    "maxPartySize": "max_party_size",
-    "waitlistPolicy": "policy",
-    "bypassLimit": "bypass_limit",
-    "promotion": "promotion",
-    "offerTtlSeconds": "offer_ttl_seconds",
-    "registrationOpensAt": "registration_opens_at",
-    "registrationClosesAt": "registration_closes_at",
-    "unregisterClosesAt": "unregister_closes_at",
-}
-
-
 def setting_arguments(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings as an entry holds them → keyword arguments of `EventSeats.empty`/`Reconfigure`
     (unknown names raise ValueError: a ledger is read strictly)."""
     arguments: dict[str, Any] = {}
     for name, raw in settings.items():
-        if name not in _SETTING_ARGUMENTS:
+        setting = BY_JSON.get(name)
+        if setting is None or not setting.in_ledger:
             raise ValueError(f"unknown setting {name!r}")
-        value: object = raw
-        if name in MOMENT_SETTINGS:
-            value = parse_moment(raw)
-        elif name == "waitlistPolicy":
-            value = Policy(raw)
-        elif name == "promotion":
-            value = Promotion(raw)
-        arguments[_SETTING_ARGUMENTS[name]] = value
+        value = parse_moment(raw) if setting.kind is Kind.MOMENT else setting.parse(raw)
+        arguments[setting.attr] = value
     return arguments
 
 
@@ -158,12 +160,9 @@ def seats_from_settings(settings: dict[str, Any]) -> EventSeats:
 
 def reconfigure_to(changes: dict[str, Any]) -> Reconfigure:
     """The update an `event_updated` entry records: each changed setting set to its `to`."""
-    arguments = setting_arguments({name: change["to"] for name, change in changes.items()})
-    moments: dict[str, Any] = {
-        key: arguments.pop(key, UNCHANGED)
-        for key in ("registration_opens_at", "registration_closes_at", "unregister_closes_at")
-    }
-    return Reconfigure(**arguments, **moments)
+    return Reconfigure(
+        **setting_arguments({name: change["to"] for name, change in changes.items()})
+    )
 
 
 # --- entry bodies -------------------------------------------------------------------------

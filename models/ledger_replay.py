@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import ledger
+from models import ledger, passes
 from models.errors import DomainError, StateNotLoaded
 from models.results import result_of, rfc3339
 from models.rules import (
@@ -114,17 +114,12 @@ class Replay:
                 f"its offers were made at {rfc3339(self.seats.now)} (their end less"
                 f" offerTtlSeconds), before the ticket was accepted at {rfc3339(accepted_at)}"
             )
-        outcome: Outcome
-        if type_ == "register":
-            outcome = seats.register(user_id, entry["seats"], accepted_at)
-        elif type_ == "unregister":
-            outcome = seats.unregister(user_id, accepted_at)
-        elif type_ == "accept_offer":
-            outcome = seats.accept_offer(user_id, accepted_at)
-        elif type_ == "decline_offer":
-            outcome = seats.decline_offer(user_id)
-        else:
-            raise CannotReplay(f"unknown ticket type {type_!r}")
+        try:
+            # a register's seats as recorded: the rules judge them (None or 0 is refused)
+            command = passes.command_for(type_, user_id, entry.get("seats"), accepted_at)
+        except ValueError:
+            raise CannotReplay(f"unknown ticket type {type_!r}") from None
+        outcome = seats.handle(command)
         return outcome, result_of(outcome)
 
     def _clock(self, entry: ledger.Entry) -> dt.datetime:

@@ -11,9 +11,7 @@ history was never recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -34,85 +32,50 @@ _MOVE_HEADS = text(
 )
 
 
-@dataclass(frozen=True)
-class Placed:
-    """Where an entry landed: what a ticket's result adds as `ledgerIndex`/`ledgerHash`."""
-
-    index: int
-    hash: str
-
-    def stamp(self, result: dict[str, Any]) -> dict[str, Any]:
-        return {**result, "ledgerIndex": self.index, "ledgerHash": self.hash}
+def read_heads(session: Session, event_ids: Collection[str]) -> dict[str, ledger.Head]:
+    """The heads of these events, whose rows this transaction has locked."""
+    if not event_ids:
+        return {}
+    rows = session.execute(_HEADS, {"event_ids": sorted(event_ids)})
+    return {event_id: ledger.Head(length, head) for event_id, length, head in rows}
 
 
-@dataclass
-class Head:
-    length: int
-    hash: str
+def write(session: Session, chain: ledger.Chain, *, move_heads: bool = True) -> None:
+    """Store the chain's sealed entries; and move the events' heads, unless the caller writes
+    them with its own update of the event rows (`models.seats.save_windows`)."""
+    if not chain.rows:
+        return
+    # COPY, not an INSERT over arrays: entries are long JSON texts, and quoting them into
+    # array literals cost more than the rest of the write.
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with (
+        raw.cursor() as cursor,
+        cursor.copy("COPY ledger_entries (event_id, index, entry) FROM STDIN") as copy,
+    ):
+        for row in chain.rows:
+            copy.write_row(row)
+    moved = sorted({e for e, _, _ in chain.rows})
+    chain.rows.clear()
+    if not move_heads:
+        return
+    session.execute(
+        _MOVE_HEADS,
+        {
+            "event_ids": moved,
+            "lengths": [chain.heads[e].length for e in moved],
+            "heads": [chain.heads[e].hash for e in moved],
+        },
+    )
 
 
-@dataclass
-class Appender:
-    """The entries one transaction appends, sealed as they come; `write` stores them."""
-
-    heads: dict[str, Head]
-    rows: list[tuple[str, int, str]] = field(default_factory=list)
-
-    @classmethod
-    def read(cls, session: Session, event_ids: Collection[str]) -> Appender:
-        """The heads of these events, whose rows this transaction has locked."""
-        if not event_ids:
-            return cls({})
-        rows = session.execute(_HEADS, {"event_ids": sorted(event_ids)})
-        return cls({event_id: Head(length, head) for event_id, length, head in rows})
-
-    def add(self, event_id: str, build: Callable[[int], ledger.Entry]) -> Placed | None:
-        """Seal the entry `build(index)` as the event's next one; None if it keeps no ledger."""
-        head = self.heads.get(event_id)
-        if head is None or head.length <= 0:
-            return None
-        index = head.length + 1
-        entry = ledger.seal(build(index), head.hash)
-        head.length, head.hash = index, entry["hash"]
-        self.rows.append((event_id, index, ledger.canonical(entry).decode()))
-        return Placed(index, entry["hash"])
-
-    def write(self, session: Session, *, move_heads: bool = True) -> None:
-        """Store the sealed entries; and move the events' heads, unless the caller writes them
-        with its own update of the event rows (`models.seats.save_windows`)."""
-        if not self.rows:
-            return
-        # COPY, not an INSERT over arrays: entries are long JSON texts, and quoting them into
-        # array literals cost more than the rest of the write.
-        raw = session.connection().connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cursor,
-            cursor.copy("COPY ledger_entries (event_id, index, entry) FROM STDIN") as copy,
-        ):
-            for row in self.rows:
-                copy.write_row(row)
-        moved = sorted({e for e, _, _ in self.rows})
-        self.rows.clear()
-        if not move_heads:
-            return
-        session.execute(
-            _MOVE_HEADS,
-            {
-                "event_ids": moved,
-                "lengths": [self.heads[e].length for e in moved],
-                "heads": [self.heads[e].hash for e in moved],
-            },
-        )
-
-
-def start(session: Session, event_id: str, entry: ledger.Entry) -> Placed:
+def start(session: Session, event_id: str, entry: ledger.Entry) -> ledger.Placed:
     """A new event's ledger: its `event_created` entry, index 1."""
     sealed = ledger.seal(entry, ledger.GENESIS_HASH)
-    appender = Appender({event_id: Head(1, sealed["hash"])})
-    appender.rows.append((event_id, 1, ledger.canonical(sealed).decode()))
-    appender.write(session)
-    return Placed(1, sealed["hash"])
+    chain = ledger.Chain({event_id: ledger.Head(1, sealed["hash"])})
+    chain.rows.append((event_id, 1, ledger.canonical(sealed).decode()))
+    write(session, chain)
+    return ledger.Placed(1, sealed["hash"])
 
 
 _PAGE = text(

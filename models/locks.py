@@ -43,18 +43,14 @@ ACCEPT_BUCKETS = 1024
 ACCEPT_MASK = ACCEPT_BUCKETS - 1
 MIGRATION_KEY = 7426001
 
-# Parameters of statements that take the accept bucket lock inline (one round trip, not two).
+# The accept bucket locks of the events `:event_ids`, in bucket order; a statement may run it
+# inline, as a subquery (one round trip, not two), with `ACCEPT_PARAMS`.
+ACCEPT_LOCKS = (
+    "SELECT pg_advisory_xact_lock(:accept_space, b) FROM ("
+    " SELECT DISTINCT hashtext(e) & :accept_mask AS b"
+    " FROM unnest(CAST(:event_ids AS text[])) AS e ORDER BY 1) AS buckets"
+)
 ACCEPT_PARAMS = {"accept_space": ACCEPT_SPACE, "accept_mask": ACCEPT_MASK}
-
-
-def try_take_event(session: Session, event_id: str) -> bool:
-    """Become the event's applier for this transaction, or learn that another worker is."""
-    return bool(
-        session.execute(
-            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:event_id, :space))"),
-            {"event_id": event_id, "space": APPLIER_SPACE},
-        ).scalar_one()
-    )
 
 
 def take_event(session: Session, event_id: str) -> None:
@@ -69,14 +65,7 @@ def hold_accept_locks(session: Session, event_ids: Collection[str]) -> None:
     """Until this transaction ends, no other can accept tickets for the events' buckets."""
     if not event_ids:
         return
-    session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(:accept_space, b) FROM ("
-            " SELECT DISTINCT hashtext(e) & :accept_mask AS b"
-            " FROM unnest(CAST(:events AS text[])) AS e ORDER BY 1) AS buckets"
-        ),
-        {**ACCEPT_PARAMS, "events": sorted(event_ids)},
-    )
+    session.execute(text(ACCEPT_LOCKS), {**ACCEPT_PARAMS, "event_ids": sorted(event_ids)})
 
 
 _TAKE_PENDING_EVENTS = text(
@@ -85,14 +74,12 @@ _TAKE_PENDING_EVENTS = text(
             SELECT event_id, min(first) AS first FROM (
                 SELECT event_id, min(seq) AS first FROM tickets
                  WHERE status = 'pending'
-                   AND (CAST(:only AS text[]) IS NULL OR event_id = ANY(CAST(:only AS text[])))
                  GROUP BY event_id
                 UNION ALL
                 -- an offer that ran out is ended by the event's applier, in the event's order;
                 -- it goes first: its lag is bounded by the contract
                 SELECT event_id, 0 FROM events
                  WHERE next_offer_expiry <= now()
-                   AND (CAST(:only AS text[]) IS NULL OR event_id = ANY(CAST(:only AS text[])))
             ) AS work GROUP BY event_id),
          taken AS (
             SELECT event_id FROM (SELECT event_id FROM waiting ORDER BY first) AS oldest_first
@@ -111,7 +98,7 @@ class Taken:
     now: dt.datetime  # the transaction's clock (the database's)
 
 
-def take_pending_events(session: Session, limit: int, only: Collection[str] | None = None) -> Taken:
+def take_pending_events(session: Session, limit: int) -> Taken:
     """Become, for this transaction, the applier of up to `limit` events with pending tickets
     or an open offer past its end, those waiting longest first (offers first), passing over
     the events another worker is applying. The try-lock runs row by row under the LIMIT, so
@@ -119,11 +106,7 @@ def take_pending_events(session: Session, limit: int, only: Collection[str] | No
     "busy" really means held by another worker, never "a ticket arrived meanwhile"."""
     row = session.execute(
         _TAKE_PENDING_EVENTS,
-        {
-            "only": None if only is None else sorted(only),
-            "space": APPLIER_SPACE,
-            "limit": limit,
-        },
+        {"space": APPLIER_SPACE, "limit": limit},
     ).one()
     events = list(row.taken)
     return Taken(events, others_busy=not events and row.waiting > 0, now=row.now)

@@ -16,34 +16,26 @@ from sqlalchemy.orm import Session
 
 from models.errors import EventNotFound, UserNotFound
 from models.rules import Standing
+from models.settings import SETTINGS
 from models.tables import Event, Registration, User
 
 USER_COLUMNS = (User.user_id, User.name, User.created_at, User.updated_at)
-EVENT_COLUMNS = (
-    Event.event_id,
-    Event.title,
-    Event.description,
-    Event.date,
-    Event.location,
-    Event.capacity,
-    Event.organizer,
-    Event.status,
-    Event.waitlist_enabled,
-    Event.max_party_size,
-    Event.waitlist_policy,
-    Event.bypass_limit,
-    Event.promotion,
-    Event.offer_ttl_seconds,
-    Event.registration_opens_at,
-    Event.registration_closes_at,
-    Event.unregister_closes_at,
-    Event.registered_count,
-    Event.registered_seats,
-    Event.waitlisted_count,
-    Event.waitlist_seats,
-    Event.offered_seats,
-    Event.created_at,
-    Event.updated_at,
+_DESCRIBED = ("event_id", "title", "description", "date", "location")
+_COUNTED = ("registered_count", "registered_seats", "waitlisted_count", "waitlist_seats")
+# The view's columns in the API's order (`capacity`, a setting, keeps its v1 place).
+EVENT_COLUMNS = tuple(
+    Event.__table__.c[name]
+    for name in (
+        *_DESCRIBED,
+        "capacity",
+        "organizer",
+        "status",
+        *(s.column for s in SETTINGS if s.column != "capacity"),
+        *_COUNTED,
+        "offered_seats",
+        "created_at",
+        "updated_at",
+    )
 )
 REGISTERED = Standing.REGISTERED.value
 WAITLISTED = Standing.WAITLISTED.value

@@ -23,6 +23,7 @@ import enum
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from models.errors import (
     CapacityBelowPartySize,
@@ -31,39 +32,28 @@ from models.errors import (
     InvalidInput,
     StateNotLoaded,
 )
-
-MAX_PARTY_SEATS = 50
-MAX_BYPASS_LIMIT = 100
+from models.settings import (  # the rules' vocabulary too: re-exported, importable from here
+    MAX_PARTY_SEATS,
+    SETTINGS,
+)
+from models.settings import (
+    UNCHANGED as UNCHANGED,  # noqa: PLC0414
+)
+from models.settings import (
+    Policy as Policy,  # noqa: PLC0414
+)
+from models.settings import (
+    Promotion as Promotion,  # noqa: PLC0414
+)
+from models.settings import (
+    Unchanged as Unchanged,  # noqa: PLC0414
+)
 
 
 class Standing(enum.StrEnum):
     REGISTERED = "registered"
     WAITLISTED = "waitlisted"
     OFFERED = "offered"  # seats held for a party of the line until it accepts or the offer ends
-
-
-class Promotion(enum.StrEnum):
-    """What settling does for a party the policy lets in: seat it, or offer it the seats."""
-
-    AUTOMATIC = "automatic"
-    OFFER = "offer"
-
-
-class Unchanged(enum.Enum):
-    """A setting an update leaves as it is (None is a value there: "no window")."""
-
-    UNCHANGED = "unchanged"
-
-
-UNCHANGED = Unchanged.UNCHANGED
-
-
-class Policy(enum.StrEnum):
-    """Who gets freed seats: `strict` seats the head of the line or nobody; `fill` seats any
-    party that fits, unless an earlier waiting party was passed over `bypass_limit` times."""
-
-    STRICT = "strict"
-    FILL = "fill"
 
 
 class DenialCode(enum.StrEnum):
@@ -93,10 +83,6 @@ DENIAL_MESSAGES: dict[DenialCode, str] = {
     DenialCode.UNREGISTER_CLOSED: "unregistering had closed when the command was accepted",
     DenialCode.NO_OPEN_OFFER: "the user had no open offer for this event when it was accepted",
 }
-
-MIN_OFFER_TTL_SECONDS = 5
-MAX_OFFER_TTL_SECONDS = 604_800
-
 
 # --- commands ---------------------------------------------------------------------------
 
@@ -314,10 +300,6 @@ def _check_range(field_name: str, value: object, low: int, high: int) -> int:
     return value  # type: ignore[return-value]
 
 
-def _check_ttl(value: object) -> int:
-    return _check_range("offerTtlSeconds", value, MIN_OFFER_TTL_SECONDS, MAX_OFFER_TTL_SECONDS)
-
-
 @dataclass
 class EventSeats:
     """What the rules know of one event, and the rules themselves.
@@ -361,37 +343,16 @@ class EventSeats:
             self.waitlist_seats = self.waitlisted_count
 
     @classmethod
-    def empty(
-        cls,
-        capacity: int,
-        *,
-        waitlist_enabled: bool = False,
-        max_party_size: int = 1,
-        policy: Policy = Policy.STRICT,
-        bypass_limit: int = 3,
-        promotion: Promotion = Promotion.AUTOMATIC,
-        offer_ttl_seconds: int = 3600,
-        registration_opens_at: dt.datetime | None = None,
-        registration_closes_at: dt.datetime | None = None,
-        unregister_closes_at: dt.datetime | None = None,
-    ) -> EventSeats:
-        """A new event with no one in it; its settings judged as an event update's are."""
+    def empty(cls, capacity: int, **settings: Any) -> EventSeats:
+        """A new event with no one in it; its settings (`models.settings`, by their `attr`,
+        the rest at their defaults) judged as an event update's are."""
+        unknown = set(settings) - {s.attr for s in SETTINGS}
+        if unknown:
+            raise TypeError(f"not event settings: {sorted(unknown)}")
         # The capacity is set first so a party size above it is named as the fault.
         seats = cls(capacity=_check_capacity(capacity), waitlist_enabled=False, complete=True)
-        seats._apply_settings(
-            Reconfigure(
-                None,
-                waitlist_enabled,
-                max_party_size,
-                policy,
-                bypass_limit,
-                promotion,
-                offer_ttl_seconds,
-                registration_opens_at,
-                registration_closes_at,
-                unregister_closes_at,
-            )
-        )
+        defaults: dict[str, Any] = {s.attr: s.default for s in SETTINGS if s.attr != "capacity"}
+        seats._apply_settings(Reconfigure(**(defaults | settings)))
         return seats
 
     # --- queries ------------------------------------------------------------------------
@@ -632,53 +593,26 @@ class EventSeats:
     # --- the moves the rules are made of ------------------------------------------------
 
     def _settings(self) -> dict[str, object]:
-        return {
-            "capacity": self.capacity,
-            "waitlistEnabled": self.waitlist_enabled,
-            "maxPartySize": self.max_party_size,
-            "waitlistPolicy": self.policy.value,
-            "bypassLimit": self.bypass_limit,
-            "promotion": self.promotion.value,
-            "offerTtlSeconds": self.offer_ttl_seconds,
-            "registrationOpensAt": self.registration_opens_at,
-            "registrationClosesAt": self.registration_closes_at,
-            "unregisterClosesAt": self.unregister_closes_at,
-        }
+        """The `event_created` settings by JSON name, as plain values (`models.settings`)."""
+        return {s.json: s.plain(getattr(self, s.attr)) for s in SETTINGS if s.in_ledger}
 
     def _apply_settings(self, change: Reconfigure) -> None:
         """Judge every new value first (a refusal changes nothing), then set them."""
-        capacity = self.capacity if change.capacity is None else _check_capacity(change.capacity)
-        max_party = (
-            self.max_party_size
-            if change.max_party_size is None
-            else _check_range("maxPartySize", change.max_party_size, 1, MAX_PARTY_SEATS)
-        )
-        bypass = (
-            self.bypass_limit
-            if change.bypass_limit is None
-            else _check_range("bypassLimit", change.bypass_limit, 0, MAX_BYPASS_LIMIT)
-        )
-        ttl = (
-            self.offer_ttl_seconds
-            if change.offer_ttl_seconds is None
-            else _check_ttl(change.offer_ttl_seconds)
-        )
-        policy = self.policy if change.policy is None else Policy(change.policy)
-        promotion = self.promotion if change.promotion is None else Promotion(change.promotion)
-        enabled = (
-            self.waitlist_enabled if change.waitlist_enabled is None else change.waitlist_enabled
-        )
-        opens = _kept(change.registration_opens_at, self.registration_opens_at)
-        closes = _kept(change.registration_closes_at, self.registration_closes_at)
-        unregister_closes = _kept(change.unregister_closes_at, self.unregister_closes_at)
-        if opens is not None and closes is not None and opens >= closes:
+        new = {
+            s.attr: getattr(self, s.attr) if given is s.unchanged else s.judge(given)
+            for s in SETTINGS
+            for given in (getattr(change, s.attr),)
+        }
+        opens, closes = new["registration_opens_at"], new["registration_closes_at"]
+        if opens is not None and closes is not None and opens >= closes:  # type: ignore[operator]
             raise InvalidInput("registrationOpensAt", "must be before registrationClosesAt")
-        self._check_capacity_for(capacity, max_party, capacity_changed=change.capacity is not None)
-        self.capacity, self.max_party_size, self.bypass_limit = capacity, max_party, bypass
-        self.policy, self.promotion, self.offer_ttl_seconds = policy, promotion, ttl
-        self.waitlist_enabled = bool(enabled)
-        self.registration_opens_at, self.registration_closes_at = opens, closes
-        self.unregister_closes_at = unregister_closes
+        self._check_capacity_for(
+            new["capacity"],  # type: ignore[arg-type]
+            new["max_party_size"],  # type: ignore[arg-type]
+            capacity_changed=change.capacity is not None,
+        )
+        for attr, value in new.items():
+            setattr(self, attr, value)
 
     def _check_capacity_for(self, capacity: int, max_party: int, *, capacity_changed: bool) -> None:
         taken = self.registered_seats + self.offered_seats
@@ -860,7 +794,3 @@ def _is_due(membership: Membership, until: dt.datetime) -> bool:
 
 def _is_before_end(moment: dt.datetime, membership: Membership) -> bool:
     return membership.expires_at is None or moment < membership.expires_at
-
-
-def _kept(value: dt.datetime | Unchanged | None, current: dt.datetime | None) -> dt.datetime | None:
-    return current if isinstance(value, Unchanged) else value

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models import ledger_store, locks
-from models.errors import EventNotFound
-from models.rules import Command, EventSeats, Membership, Policy, Promotion, Standing
+from models import ledger, locks
+from models.rules import Command, EventSeats, Membership, Standing
+from models.settings import SETTINGS, Kind
 from models.tables import Event
 
 
@@ -33,51 +33,27 @@ class Wanted:
     offers_due_by: dt.datetime | None = None
 
 
-_SEAT_COLUMNS = (
-    Event.capacity,
-    Event.waitlist_enabled,
-    Event.max_party_size,
-    Event.waitlist_policy,
-    Event.bypass_limit,
-    Event.promotion,
-    Event.offer_ttl_seconds,
-    Event.registration_opens_at,
-    Event.registration_closes_at,
-    Event.unregister_closes_at,
-    Event.offered_count,
-    Event.offered_seats,
-    Event.registered_count,
-    Event.registered_seats,
-    Event.waitlisted_count,
-    Event.waitlist_seats,
-    Event.next_order,
-    Event.ledger_length,
-    Event.ledger_head,
+# The counters the rules keep beside the settings (`models.settings`), by column name.
+_COUNTERS = (
+    "offered_count",
+    "offered_seats",
+    "registered_count",
+    "registered_seats",
+    "waitlisted_count",
+    "waitlist_seats",
+    "next_order",
+)
+_SEAT_COLUMNS = tuple(
+    Event.__table__.c[name]
+    for name in (*(s.column for s in SETTINGS), *_COUNTERS, "ledger_length", "ledger_head")
 )
 
 
 def seats_of(row: Any, **known: Any) -> EventSeats:
     """An event's seats (without its members) from a row carrying the events table's seat
     columns by name; `known` overrides what the caller has counted itself."""
-    fields: dict[str, Any] = {
-        "capacity": row.capacity,
-        "waitlist_enabled": row.waitlist_enabled,
-        "max_party_size": row.max_party_size,
-        "policy": Policy(row.waitlist_policy),
-        "bypass_limit": row.bypass_limit,
-        "promotion": Promotion(row.promotion),
-        "offer_ttl_seconds": row.offer_ttl_seconds,
-        "registration_opens_at": row.registration_opens_at,
-        "registration_closes_at": row.registration_closes_at,
-        "unregister_closes_at": row.unregister_closes_at,
-        "registered_count": row.registered_count,
-        "registered_seats": row.registered_seats,
-        "waitlisted_count": row.waitlisted_count,
-        "waitlist_seats": row.waitlist_seats,
-        "offered_count": row.offered_count,
-        "offered_seats": row.offered_seats,
-        "next_order": row.next_order,
-    }
+    fields: dict[str, Any] = {s.attr: s.parse(getattr(row, s.column)) for s in SETTINGS}
+    fields.update((name, getattr(row, name)) for name in _COUNTERS)
     return EventSeats(**(fields | known))
 
 
@@ -119,7 +95,7 @@ _LINE_HEADS = text(
 def lock_windows(
     session: Session,
     wanted: Mapping[str, Wanted],
-    ledger_heads: dict[str, ledger_store.Head] | None = None,
+    ledger_heads: dict[str, ledger.Head] | None = None,
 ) -> dict[str, EventSeats]:
     """Lock the events' rows (in event-id order: this serialises everything that changes their
     seats) and load the window of each that exists; events that do not are left out. The named
@@ -130,7 +106,7 @@ def lock_windows(
     locked = locks.lock_event_rows(session, wanted, *_SEAT_COLUMNS)
     if ledger_heads is not None:  # read with the lock, for a writer that appends to ledgers
         ledger_heads.update(
-            (row.event_id, ledger_store.Head(row.ledger_length, row.ledger_head)) for row in locked
+            (row.event_id, ledger.Head(row.ledger_length, row.ledger_head)) for row in locked
         )
     found = {row.event_id: seats_of(row) for row in locked}
     users = sorted({u for e in found for u in wanted[e].user_ids})
@@ -178,16 +154,6 @@ def _load_due_offers(
             )
 
 
-def lock_seats(
-    session: Session, event_id: str, user_ids: Collection[str], commands: Iterable[Command]
-) -> EventSeats:
-    """One event's window (see `lock_windows`); EventNotFound if it does not exist."""
-    found = lock_windows(session, {event_id: Wanted(user_ids, list(commands))})
-    if event_id not in found:
-        raise EventNotFound(event_id)
-    return found[event_id]
-
-
 _DELETE = text(
     """
     DELETE FROM registrations AS r
@@ -216,15 +182,16 @@ _UPSERT = text(
                         THEN registrations.since ELSE excluded.since END
     """
 )
+_SQL_TYPES = {
+    Kind.INTEGER: "int",
+    Kind.BOOLEAN: "boolean",
+    Kind.CHOICE: "text",
+    Kind.MOMENT: "timestamptz",
+}
 _UPDATE_EVENTS = text(
-    """
+    f"""
     UPDATE events AS e
-       SET capacity = v.capacity, waitlist_enabled = v.waitlist_enabled,
-           max_party_size = v.max_party_size, waitlist_policy = v.policy,
-           bypass_limit = v.bypass_limit, promotion = v.promotion,
-           offer_ttl_seconds = v.offer_ttl_seconds,
-           registration_opens_at = v.opens_at, registration_closes_at = v.closes_at,
-           unregister_closes_at = v.unregister_closes_at,
+       SET {", ".join(f"{s.column} = v.{s.column}" for s in SETTINGS)},
            registered_count = v.registered_count, registered_seats = v.registered_seats,
            waitlisted_count = v.waitlisted_count, waitlist_seats = v.waitlist_seats,
            offered_count = v.offered_count, offered_seats = v.offered_seats,
@@ -236,23 +203,18 @@ _UPDATE_EVENTS = text(
            ledger_length = coalesce(v.ledger_length, e.ledger_length),
            ledger_head = coalesce(v.ledger_head, e.ledger_head),
            updated_at = CASE WHEN v.touch THEN :now ELSE e.updated_at END
-      FROM unnest(CAST(:event_ids AS text[]), CAST(:capacities AS int[]),
-                  CAST(:waitlist_enabled AS boolean[]), CAST(:max_party AS int[]),
-                  CAST(:policies AS text[]), CAST(:bypass AS int[]),
-                  CAST(:promotions AS text[]), CAST(:ttls AS int[]),
-                  CAST(:opens AS timestamptz[]), CAST(:closes AS timestamptz[]),
-                  CAST(:unregister_closes AS timestamptz[]),
+      FROM unnest(CAST(:event_ids AS text[]),
+                  {", ".join(f"CAST(:{s.column} AS {_SQL_TYPES[s.kind]}[])" for s in SETTINGS)},
                   CAST(:registered AS int[]), CAST(:registered_seats AS int[]),
                   CAST(:waitlisted AS int[]), CAST(:waitlist_seats AS int[]),
                   CAST(:offered AS int[]), CAST(:offered_seats AS int[]),
                   CAST(:next_orders AS bigint[]), CAST(:touch AS boolean[]),
                   CAST(:ledger_lengths AS int[]), CAST(:ledger_heads AS text[]))
-           AS v(event_id, capacity, waitlist_enabled, max_party_size, policy, bypass_limit,
-                promotion, offer_ttl_seconds, opens_at, closes_at, unregister_closes_at,
+           AS v(event_id, {", ".join(s.column for s in SETTINGS)},
                 registered_count, registered_seats, waitlisted_count, waitlist_seats,
                 offered_count, offered_seats, next_order, touch, ledger_length, ledger_head)
      WHERE e.event_id = v.event_id
-    """
+    """  # noqa: S608 - the names are the settings' declared columns, never input
 )
 
 
@@ -262,7 +224,7 @@ def save_windows(
     now: dt.datetime,
     *,
     touch: bool = False,
-    ledger_heads: Mapping[str, ledger_store.Head] | None = None,
+    ledger_heads: Mapping[str, ledger.Head] | None = None,
 ) -> None:
     """Write what the rules changed in each window: the memberships of `seats.changed`, the
     counts and the order counters. `touch` also moves `updated_at` (a change made by PUT);
@@ -304,16 +266,7 @@ def save_windows(
         {
             "now": now,
             "event_ids": events,
-            "capacities": [windows[e].capacity for e in events],
-            "waitlist_enabled": [windows[e].waitlist_enabled for e in events],
-            "max_party": [windows[e].max_party_size for e in events],
-            "policies": [windows[e].policy.value for e in events],
-            "bypass": [windows[e].bypass_limit for e in events],
-            "promotions": [windows[e].promotion.value for e in events],
-            "ttls": [windows[e].offer_ttl_seconds for e in events],
-            "opens": [windows[e].registration_opens_at for e in events],
-            "closes": [windows[e].registration_closes_at for e in events],
-            "unregister_closes": [windows[e].unregister_closes_at for e in events],
+            **{s.column: [s.plain(getattr(windows[e], s.attr)) for e in events] for s in SETTINGS},
             "registered": [windows[e].registered_count for e in events],
             "registered_seats": [windows[e].registered_seats for e in events],
             "waitlisted": [windows[e].waitlisted_count for e in events],
@@ -328,13 +281,6 @@ def save_windows(
     )
     for seats in windows.values():
         seats.changed.clear()
-
-
-def save_seats(
-    session: Session, event_id: str, seats: EventSeats, now: dt.datetime, *, touch: bool = False
-) -> None:
-    """One event's window (see `save_windows`)."""
-    save_windows(session, {event_id: seats}, now, touch=touch)
 
 
 _EXISTING_USERS = text(

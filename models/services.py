@@ -10,35 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models import event_log, ledger, ledger_store, locks
+from models import event_log, ledger, ledger_store, locks, passes, settings
 from models.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
 from models.queries import EVENT_COLUMNS, USER_COLUMNS
-from models.rules import EventSeats, Policy, Promotion, Reconfigure, RemoveUser
-from models.seats import lock_seats, save_seats, user_event_ids
+from models.rules import EventSeats, Reconfigure, RemoveUser
+from models.seats import Wanted, lock_windows, save_windows, user_event_ids
 from models.tables import Event, User
 
-# The event's fields an update may change; the seat settings among them go through the rules.
-SEAT_SETTINGS = {
-    "capacity": "capacity",
-    "waitlist_enabled": "waitlist_enabled",
-    "max_party_size": "max_party_size",
-    "waitlist_policy": "policy",
-    "bypass_limit": "bypass_limit",
-    "promotion": "promotion",
-    "offer_ttl_seconds": "offer_ttl_seconds",
-    "registration_opens_at": "registration_opens_at",
-    "registration_closes_at": "registration_closes_at",
-    "unregister_closes_at": "unregister_closes_at",
-}
+# The event's fields an update may change; its settings (`models.settings`) go through the rules.
 EVENT_FIELDS = frozenset(
-    {"title", "description", "date", "location", "organizer", "status", *SEAT_SETTINGS}
+    {"title", "description", "date", "location", "organizer", "status", *settings.BY_COLUMN}
 )
 
 
@@ -81,21 +68,29 @@ def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_
     if not locks.lock_user_row(session, user_id):
         raise UserNotFound(user_id)
     # With the user row locked no new place can be taken for them; this list is complete.
-    event_ids = user_event_ids(session, user_id)
-    book = ledger_store.Appender.read(session, event_ids)
-    published: list[event_log.Update] = []
-    for event_id in event_ids:
-        command = RemoveUser(user_id)
-        seats = lock_seats(session, event_id, [user_id], [command])
-        seats.now = now
-        outcome = seats.remove_user(user_id)
-        save_seats(session, event_id, seats, now)
-        if outcome.left is not None:
-            book.add(event_id, partial(ledger.removed_entry, event_id, outcome=outcome))
-        published += event_log.settled(event_id, outcome)
-    book.write(session)
+    lines: dict[str, list[passes.Step]] = {
+        e: [RemoveUser(user_id)] for e in user_event_ids(session, user_id)
+    }
+    decided = _decide(session, lines, now)
     session.execute(delete(User).where(User.user_id == user_id))
-    return event_log.append(session, published)
+    return event_log.append(session, decided.updates)
+
+
+def _decide(
+    session: Session, lines: dict[str, list[passes.Step]], now: dt.datetime, *, touch: bool = False
+) -> passes.Decided:
+    """Load the events' windows under their row locks, run the rules over the lines
+    (`models.passes`), save the seats and the ledger entries: the worker's recipe."""
+    heads: dict[str, ledger.Head] = {}
+    wanted = {e: Wanted(*passes.commands_of(line)) for e, line in lines.items()}
+    windows = lock_windows(session, wanted, heads)
+    missing = set(lines) - set(windows)
+    if missing:
+        raise EventNotFound(min(missing))
+    decided = passes.decide(windows, lines, ledger.Chain(heads), now)
+    ledger_store.write(session, decided.chain, move_heads=False)
+    save_windows(session, windows, now, touch=touch, ledger_heads=decided.chain.heads)
+    return decided
 
 
 # --- events -----------------------------------------------------------------------------
@@ -104,8 +99,8 @@ def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_
 def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
     """A new event, its seat settings judged by the rules (e.g. no party larger than the
     capacity), and its ledger begun with them."""
-    settings = _seat_settings(fields)
-    seats = EventSeats.empty(settings.pop("capacity"), **settings)
+    given = _seat_settings(fields)
+    seats = EventSeats.empty(given.pop("capacity"), **given)
     statement = (
         insert(Event)
         .values(**fields)
@@ -133,28 +128,16 @@ def update_event(
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
     command = Reconfigure(**_seat_settings(changes))
-    seats = lock_seats(session, event_id, [], [command])
-    seats.now = now
-    outcome = seats.reconfigure(command)
-    save_seats(session, event_id, seats, now, touch=True)
-    if outcome.changes:
-        book = ledger_store.Appender.read(session, [event_id])
-        book.add(event_id, partial(ledger.updated_entry, event_id, outcome=outcome))
-        book.write(session)
-    plain = {k: v for k, v in changes.items() if k not in SEAT_SETTINGS}
+    decided = _decide(session, {event_id: [command]}, now, touch=True)
+    plain = {k: v for k, v in changes.items() if k not in settings.BY_COLUMN}
     if plain:
         session.execute(update(Event).where(Event.event_id == event_id).values(**plain))
-    return event_log.append(session, event_log.settled(event_id, outcome))
+    return event_log.append(session, decided.updates)
 
 
 def _seat_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The seat settings among an event's fields, as the rules name them."""
-    settings = {SEAT_SETTINGS[k]: v for k, v in fields.items() if k in SEAT_SETTINGS}
-    if "policy" in settings:
-        settings["policy"] = Policy(settings["policy"])
-    if "promotion" in settings:
-        settings["promotion"] = Promotion(settings["promotion"])
-    return settings
+    """The settings among an event's fields, as the rules name and hold them."""
+    return settings.rules_arguments(fields)
 
 
 def delete_event(session: Session, event_id: str) -> None:

@@ -29,7 +29,6 @@ from models.errors import (
     IdempotencyKeyReused,
     UserNotFound,
 )
-from models.rules import AcceptOffer, Command, DeclineOffer, Register, Unregister
 from models.tables import Ticket
 
 CommandType = Literal["register", "unregister", "accept_offer", "decline_offer"]
@@ -84,21 +83,6 @@ def new_ticket_ids(count: int) -> list[str]:
     return [str(ULID()) for _ in range(count)]
 
 
-def command_of(ticket: TicketView) -> Command:
-    """The rules' command a ticket carries, at its acceptance time (windows and offers are
-    judged by when the ticket was accepted, never by when it is applied)."""
-    match ticket.type:
-        case "register":
-            return Register(ticket.user_id, ticket.seats, ticket.created_at)
-        case "unregister":
-            return Unregister(ticket.user_id, ticket.created_at)
-        case "accept_offer":
-            return AcceptOffer(ticket.user_id, ticket.created_at)
-        case "decline_offer":
-            return DeclineOffer(ticket.user_id)
-    raise ValueError(f"unknown ticket type {ticket.type!r}")
-
-
 def _wake_after_commit(session: Session, event_ids: Sequence[str]) -> None:
     wanted = list(dict.fromkeys(event_ids))
     after_commit(session, lambda messenger: messenger.wake(wanted))
@@ -119,17 +103,13 @@ class Accept:
 AcceptOutcome = TicketView | idempotency.Replay | DomainError
 
 _LOCK_AND_FIND = text(
-    """
-    SELECT (SELECT count(*) FROM (
-                SELECT pg_advisory_xact_lock(:accept_space, b)
-                  FROM (SELECT DISTINCT hashtext(e) & :accept_mask AS b
-                          FROM unnest(CAST(:event_ids AS text[])) AS e ORDER BY 1) AS buckets
-            ) AS held) AS held,
+    f"""
+    SELECT (SELECT count(*) FROM ({locks.ACCEPT_LOCKS}) AS held) AS held,
            ARRAY(SELECT event_id FROM events
                   WHERE event_id = ANY(CAST(:event_ids AS text[]))) AS events,
            ARRAY(SELECT user_id FROM users
                   WHERE user_id = ANY(CAST(:user_ids AS text[]))) AS users
-    """
+    """  # noqa: S608 - a constant of models.locks, no input
 )
 _INSERT = text(
     """
@@ -315,29 +295,17 @@ def pending_tickets(
     session: Session,
     event_ids: Collection[str],
     limit: int,
-    up_to_seq: int | None = None,
     accepted_by: dt.datetime | None = None,
 ) -> list[TicketView]:
     """The events' pending tickets in acceptance order (served by a partial index), optionally
-    only those with `seq <= up_to_seq` or accepted by `accepted_by`: for each event, a prefix
+    only those accepted by `accepted_by`: for each event, a prefix
     of its line of tickets (acceptance times grow with `seq`)."""
     ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
     query = select(*TICKET_COLUMNS).where(Ticket.event_id == any_(ids), IS_PENDING)
-    if up_to_seq is not None:
-        query = query.where(Ticket.seq <= up_to_seq)
     if accepted_by is not None:
         query = query.where(Ticket.created_at <= accepted_by)
     rows = session.execute(query.order_by(Ticket.seq).limit(limit))
     return [TicketView(*row) for row in rows]
-
-
-def has_pending(session: Session, event_ids: Collection[str] | None = None) -> bool:
-    """Whether any ticket (of these events) is still pending."""
-    query = select(Ticket.seq).where(IS_PENDING)
-    if event_ids is not None:
-        ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
-        query = query.where(Ticket.event_id == any_(ids))
-    return session.scalar(query.limit(1)) is not None
 
 
 def stale_pending_events(session: Session, older_than: dt.datetime, limit: int = 1000) -> list[str]:

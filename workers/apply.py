@@ -15,18 +15,15 @@ import datetime as dt
 import enum
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from models import event_log, ledger, ledger_store, locks, tickets
+from models import event_log, ledger, ledger_store, locks, passes, tickets
 from models.db import database_now
-from models.results import denied, result_of
-from models.rules import Command, DenialCode, EventSeats, ExpireOffers, Outcome
+from models.passes import Step
 from models.seats import Wanted, existing_user_ids, lock_windows, save_windows
 from models.tickets import TicketConflict, TicketView
 from tessera.messaging import mark_draining, stop_draining, wait_for_nudge
@@ -59,10 +56,8 @@ class DrainReport:
     events: set[str] = field(default_factory=set)
 
 
-def drain(
-    runtime: Runtime, only: Collection[str] | None = None, linger: float = 0.0
-) -> DrainReport:
-    """Apply every pending ticket (of the `only` events, if given), pass after pass.
+def drain(runtime: Runtime, linger: float = 0.0) -> DrainReport:
+    """Apply every pending ticket, pass after pass.
 
     Once it has work, it keeps the drain key set so that accepts queue no more tasks meanwhile;
     when it runs dry it waits up to `linger` seconds for a sender's nudge, then clears the key
@@ -77,7 +72,7 @@ def drain(
     while True:
         started = time.monotonic()
         try:
-            state, applied = apply_pass(runtime, limit, only, report.events)
+            state, applied = apply_pass(runtime, limit, report.events)
         except TRANSIENT:
             raise  # the task retries with backoff; nothing was committed
         except Exception as error:
@@ -88,7 +83,7 @@ def drain(
                 log.warning("apply pass failed (%r); isolating one ticket at a time", error)
                 limit = 1
             elif failures >= MAX_ATTEMPTS_PER_TICKET:
-                _fail_oldest(runtime, only, error)
+                _fail_oldest(runtime, error)
                 failures = 0
             continue
         failures = 0
@@ -135,45 +130,28 @@ def _keep_marked(runtime: Runtime, marked_at: float | None) -> float:
     return marked_at
 
 
-def drain_event(runtime: Runtime, event_id: str) -> DrainReport:
-    """Apply every pending ticket of one event."""
-    return drain(runtime, only=[event_id])
-
-
-def apply_pass(
-    runtime: Runtime,
-    limit: int,
-    only: Collection[str] | None = None,
-    seen: set[str] | None = None,
-) -> tuple[PassState, int]:
+def apply_pass(runtime: Runtime, limit: int, seen: set[str] | None = None) -> tuple[PassState, int]:
     """One transaction: take the events, apply up to `limit` of their tickets and end their
-    offers that ran out, commit."""
+    offers that ran out, commit (the event log's updates go out once it commits)."""
     started = time.perf_counter()
     with runtime.sessions.begin() as session:
-        taken = locks.take_pending_events(session, limit, only)
+        taken = locks.take_pending_events(session, limit)
         events = taken.events
         if not events:
             return (PassState.BUSY if taken.others_busy else PassState.DRAINED), 0
-        # Committed tickets are a `seq`-prefix per event (see models.locks): apply in `seq` order.
-        # Only those accepted by the pass's `now` (its transaction's start): under READ
-        # COMMITTED this statement also sees tickets committed since, and a ticket must not be
-        # completed before it was accepted (the clock drill caught one, 601 ms < 6xx ms).
-        now = taken.now
-        batch = tickets.pending_tickets(session, events, limit, accepted_by=now)
-        decided = decide(session, events, batch, now)
-        if not batch and not decided.expired:
+        applied = apply_events(session, events, taken.now, limit)
+        if applied is None:
             return PassState.RACED, 0
-        tickets.complete(session, batch, ["completed"] * len(batch), decided.results, now)
-        event_log.append(session, decided.updates)
     if seen is not None:
         seen.update(events)
+    batch = applied.batch
     log.info(
         "applied batch",
         extra={
             "events": len(events),
             "eventId": events[0],
             "applied": len(batch),
-            "offersExpired": decided.expired,
+            "offersExpired": applied.expired,
             "firstTicketId": batch[0].ticket_id if batch else None,
             "lastTicketId": batch[-1].ticket_id if batch else None,
             "durationMs": round((time.perf_counter() - started) * 1000, 2),
@@ -182,100 +160,46 @@ def apply_pass(
     return PassState.APPLIED, len(batch)
 
 
-@dataclass
-class Decided:
-    """A pass's work: each ticket's result (in batch order), the status updates to log and
-    publish (in the order they happened), and how many offers ran out."""
-
-    results: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[event_log.Update] = field(default_factory=list)
-    expired: int = 0
+@dataclass(frozen=True)
+class Applied:
+    batch: list[TicketView]
+    expired: int
 
 
-def decide(
-    session: Session, events: Collection[str], batch: list[TicketView], now: dt.datetime
-) -> Decided:
-    """Run the rules over one pass: each event's tickets in `seq` order, with its offers that
-    ran out ended in between, by acceptance time (an offer that ended before a ticket was
-    accepted ends before that ticket is applied; the rest by `now`). Events do not affect
-    each other. Every change is also appended to the event's ledger."""
+def apply_events(
+    session: Session, events: list[str], now: dt.datetime, limit: int
+) -> Applied | None:
+    """Load → decide → save, for events this transaction is the applier of: up to `limit` of
+    their pending tickets, and their offers that ran out by `now` (the transaction's clock, to
+    the millisecond). None: there was nothing to do (another worker just did it)."""
+    # Committed tickets are a `seq`-prefix per event (see models.locks): apply in `seq` order.
+    # Only those accepted by the pass's `now` (its transaction's start): under READ
+    # COMMITTED this statement also sees tickets committed since, and a ticket must not be
+    # completed before it was accepted (the clock drill caught one, 601 ms < 6xx ms).
+    batch = tickets.pending_tickets(session, events, limit, accepted_by=now)
     users = existing_user_ids(session, {t.user_id for t in batch})
-    lines: dict[str, list[tuple[TicketView, Command]]] = {e: [] for e in events}
-    for ticket in batch:
-        lines[ticket.event_id].append((ticket, tickets.command_of(ticket)))
-    wanted = {
-        event_id: Wanted(
-            {t.user_id for t, _ in line if t.user_id in users},
-            [*(c for t, c in line if t.user_id in users), ExpireOffers(now)],
-            offers_due_by=now,
-        )
-        for event_id, line in lines.items()
-    }
-    heads: dict[str, ledger_store.Head] = {}
-    windows = lock_windows(session, wanted, heads)
-    book = ledger_store.Appender(heads)
-    decided = Decided()
-    results: dict[str, dict[str, Any]] = {}
+    lines = passes.ticket_lines(events, batch, users, now)
+    heads: dict[str, ledger.Head] = {}
+    windows = lock_windows(session, _wanted(lines, now), heads)
+
+    decided = passes.decide(windows, lines, ledger.Chain(heads), now)
+    if not batch and not decided.expired:
+        return None
+
+    ledger_store.write(session, decided.chain, move_heads=False)
+    save_windows(session, windows, now, ledger_heads=decided.chain.heads)
+    results = [decided.results[t.ticket_id] for t in batch]
+    tickets.complete(session, batch, ["completed"] * len(batch), results, now)
+    event_log.append(session, decided.updates)
+    return Applied(batch, decided.expired)
+
+
+def _wanted(lines: Mapping[str, list[Step]], now: dt.datetime) -> dict[str, Wanted]:
+    wanted: dict[str, Wanted] = {}
     for event_id, line in lines.items():
-        seats = windows.get(event_id)
-        if seats is None:
-            for ticket, _ in line:
-                results[ticket.ticket_id] = denied(DenialCode.EVENT_NOT_FOUND, ticket.user_id)
-                decided.updates.append(_completed(ticket, results[ticket.ticket_id], now))
-            continue
-        seats.now = now
-        # Only the offers loaded as due can end in this pass (those it makes end after `now`).
-        due = seats.next_expiry()
-        for ticket, command in line:
-            if due is not None and due <= ticket.created_at:
-                _expire(seats, event_id, min(ticket.created_at, now), book, decided)
-                due = seats.next_expiry()
-            outcome: Outcome | None = None
-            if ticket.user_id in users:
-                outcome = seats.handle(command)
-                result = result_of(outcome)
-            else:
-                result = denied(DenialCode.USER_NOT_FOUND, ticket.user_id)
-            placed = book.add(event_id, partial(_ticket_entry, ticket, result))
-            results[ticket.ticket_id] = result if placed is None else placed.stamp(result)
-            decided.updates.append(_completed(ticket, results[ticket.ticket_id], now))
-            if outcome is not None:
-                decided.updates += event_log.settled(event_id, outcome)
-        _expire(seats, event_id, now, book, decided)
-    book.write(session, move_heads=False)
-    save_windows(session, windows, now, ledger_heads=book.heads)
-    decided.results = [results[t.ticket_id] for t in batch]
-    return decided
-
-
-def _expire(
-    seats: EventSeats,
-    event_id: str,
-    until: dt.datetime,
-    book: ledger_store.Appender,
-    decided: Decided,
-) -> None:
-    for ended in seats.expire_offers(until):
-        book.add(event_id, partial(ledger.expired_entry, event_id, outcome=ended))
-        decided.updates += event_log.settled(event_id, ended)
-        decided.expired += 1
-
-
-def _ticket_entry(ticket: TicketView, result: dict[str, Any], index: int) -> ledger.Entry:
-    return ledger.ticket_entry(
-        event_id=ticket.event_id,
-        index=index,
-        ticket_id=ticket.ticket_id,
-        type_=ticket.type,
-        user_id=ticket.user_id,
-        seats=ticket.seats,
-        accepted_at=ticket.created_at,
-        result=result,
-    )
-
-
-def _completed(ticket: TicketView, result: dict[str, Any], now: dt.datetime) -> event_log.Update:
-    return event_log.ticket_completed(ticket, "completed", result, now)
+        users, commands = passes.commands_of(line)
+        wanted[event_id] = Wanted(users, commands, offers_due_by=now)
+    return wanted
 
 
 def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:
@@ -289,9 +213,9 @@ def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:
         event_log.append(session, [event_log.ticket_completed(ticket, "failed", None, now)])
 
 
-def _fail_oldest(runtime: Runtime, only: Collection[str] | None, error: BaseException) -> None:
+def _fail_oldest(runtime: Runtime, error: BaseException) -> None:
     with runtime.sessions.begin() as session:
-        events = locks.take_pending_events(session, 1, only).events
+        events = locks.take_pending_events(session, 1).events
         head = tickets.pending_tickets(session, events, 1) if events else []
     if head:
         log.error("ticket %s failed on its own: %r", head[0].ticket_id, error)

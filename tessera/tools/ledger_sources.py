@@ -13,11 +13,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from models import ledger
 from models.ledger_verify import Views
 from models.results import rfc3339
+from models.settings import SETTINGS
 from tessera.tools.http_client import opener
 
 if TYPE_CHECKING:
@@ -38,10 +39,6 @@ class Snapshot:
 
     entries: list[ledger.Entry]
     views: Views | None
-
-
-class Source(Protocol):
-    def snapshot(self, event_id: str, *, with_views: bool) -> Snapshot: ...
 
 
 # --- over HTTP ----------------------------------------------------------------------------
@@ -138,21 +135,12 @@ def _problem(raw: bytes) -> dict[str, Any]:
 
 # The view's name for each column of the events table (only the ones the table has are shown).
 EVENT_VIEW_NAMES = {
-    "capacity": "capacity",
     "registered_count": "registeredCount",
     "registered_seats": "registeredSeats",
     "waitlisted_count": "waitlistCount",
     "waitlist_seats": "waitlistSeats",
     "offered_seats": "offeredSeats",
-    "waitlist_enabled": "waitlistEnabled",
-    "max_party_size": "maxPartySize",
-    "waitlist_policy": "waitlistPolicy",
-    "bypass_limit": "bypassLimit",
-    "promotion": "promotion",
-    "offer_ttl_seconds": "offerTtlSeconds",
-    "registration_opens_at": "registrationOpensAt",
-    "registration_closes_at": "registrationClosesAt",
-    "unregister_closes_at": "unregisterClosesAt",
+    **{setting.column: setting.json for setting in SETTINGS},
 }
 
 

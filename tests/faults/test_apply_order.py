@@ -17,8 +17,9 @@ from models.tables import Ticket
 from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
 from tessera.tools.servers import ServerUrls
+from tests.drain import drain_event
 from tests.integration.test_seats_persistence import make_event, make_users
-from workers import apply, runtime
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -58,14 +59,14 @@ def test_a_ticket_with_a_smaller_seq_committed_last_is_still_applied_first(
     racer.start()
     racer.join(2.0)  # commits at once, unless accepting waits for ann's transaction
     # A wake-up for bob's ticket arrives while ann's is still uncommitted.
-    drainer = threading.Thread(target=apply.drain_event, args=(rt, "e1"))
+    drainer = threading.Thread(target=drain_event, args=(rt, "e1"))
     drainer.start()
     drainer.join(1.0)
     first.commit()
     first.close()
     racer.join(10)
     drainer.join(10)
-    apply.drain_event(rt, "e1")  # and one for ann's
+    drain_event(rt, "e1")  # and one for ann's
 
     with db.begin() as session:
         rows = session.execute(select(Ticket.user_id, Ticket.seq, Ticket.result)).all()

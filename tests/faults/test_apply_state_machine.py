@@ -1,7 +1,7 @@
 """The REAL apply path on PostgreSQL, driven by Hypothesis against a naive in-memory model.
 
 Commands go in as ticket rows (`models.tickets.insert_tickets`) and are applied by
-`workers.apply.drain_event`, in batches of two so that a drain spans several transactions.
+`workers.drain_event`, in batches of two so that a drain spans several transactions.
 Between submitting and draining, the machine may change capacity, switch the waitlist, delete
 or re-create users, submit more, or drain again (a redelivered wake-up): whatever order the
 steps come in, every ticket's result, every seat and every waitlist place must be what the
@@ -38,8 +38,9 @@ from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
 from tessera.tools.servers import ServerUrls
 from tests.conftest import wipe
+from tests.drain import drain_event
 from tests.unit.reference_model import ReferenceEvent, RefOutcome, Rejected
-from workers import apply, runtime
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +139,7 @@ class ApplyMachine(RuleBasedStateMachine):
 
     def _drain(self, event_id: str) -> None:
         waiting = self.pending[event_id]
-        report = apply.drain_event(self.runtime, event_id)
+        report = drain_event(self.runtime, event_id)
         assert report.applied == len(waiting), (report, waiting)
         if not waiting:
             return

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from models.rules import Register
-from models.seats import lock_seats, save_seats
 from tessera.config import ApiKey, Settings
 from tessera.tools.servers import ServerUrls
+from tests.windows import lock_seats, save_seats
 from workers import runtime
 
 ADMIN_KEY = "integration-admin-key-0123456789"
@@ -97,7 +97,7 @@ class NoSender:
 
 @pytest.fixture
 def worker(server_urls: ServerUrls) -> Iterator[runtime.Runtime]:
-    """A worker's runtime in the test process: call `workers.apply.drain_event(worker, ...)`."""
+    """A worker's runtime in the test process: call `workers.drain_event(worker, ...)`."""
     built = runtime.build(
         Settings(database_url=server_urls.database_url, redis_url=server_urls.redis_url),
         sender=NoSender(),

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import Batch, Ticket
 from tessera.messaging import DRAIN_KEY
+from tests.drain import drain_event
 from tests.integration.conftest import ADMIN, CLIENT, OTHER_CLIENT
 from tests.integration.test_seats_persistence import make_event, make_users
-from workers import apply, runtime
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -98,8 +99,8 @@ def test_items_are_applied_per_event_in_item_order(
     items.append(item("u00", "small", "unregister"))
     accepted = post_batch(http, items).get_json()
 
-    apply.drain_event(worker, "small")
-    apply.drain_event(worker, "closed")
+    drain_event(worker, "small")
+    drain_event(worker, "closed")
 
     tickets = ticket_results(http, accepted["batchId"])
     small = [t["result"] for t in tickets if t["eventId"] == "small"]
@@ -126,8 +127,8 @@ def test_items_naming_unknown_users_or_events_are_accepted_and_denied_on_their_t
 
     response = post_batch(http, [item("ghost", "e1"), item("ann", "nowhere"), item("ann")])
     assert response.status_code == 202
-    apply.drain_event(worker, "e1")
-    apply.drain_event(worker, "nowhere")
+    drain_event(worker, "e1")
+    drain_event(worker, "nowhere")
 
     results = [t["result"] for t in ticket_results(http, response.get_json()["batchId"])]
     assert [(r["status"], r["code"]) for r in results] == [
@@ -299,7 +300,7 @@ def test_a_batchs_counts_follow_its_tickets_from_pending_to_completed(
     batch_id = post_batch(http, items).get_json()["batchId"]
 
     before = http.get(f"/batches/{batch_id}", headers=CLIENT).get_json()
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
     after = http.get(f"/batches/{batch_id}", headers=CLIENT).get_json()
 
     assert before == {
@@ -328,7 +329,7 @@ def test_a_replay_after_the_batch_ran_renders_the_same_accepted_shape(
     make_users(db, "ann")
     headers = {**CLIENT, "Idempotency-Key": "batch-ran"}
     first = post_batch(http, [item("ann")], headers).get_json()
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
 
     replay = post_batch(http, [item("ann")], headers)
 

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import IdempotencyKey, Ticket
 from tessera.messaging import DRAIN_KEY
+from tests.drain import drain_event
 from tests.integration.conftest import ADMIN, CLIENT, CLIENT_KEY, OTHER_CLIENT, SECRET_KEY
 from tests.integration.test_seats_persistence import make_event, make_users
-from workers import apply, runtime
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +150,7 @@ def test_a_long_poll_returns_the_result_as_soon_as_the_worker_completes_the_tick
     http: FlaskClient, worker: runtime.Runtime
 ) -> None:
     ticket_id = register(http).get_json()["ticketId"]
-    applier = threading.Timer(0.3, apply.drain_event, args=(worker, "e1"))
+    applier = threading.Timer(0.3, drain_event, args=(worker, "e1"))
     applier.start()
 
     response = http.get(f"/tickets/{ticket_id}?wait=20", headers=CLIENT)
@@ -194,7 +195,7 @@ def test_a_replay_shows_the_tickets_current_state(
 ) -> None:
     headers = {**CLIENT, "Idempotency-Key": "k-state"}
     register(http, headers=headers)
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
 
     replay = register(http, headers=headers).get_json()
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.drain import drain_event
 from tests.integration.conftest import ADMIN, CLIENT, create_event, create_users, get_json
-from workers import apply, runtime
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ def result_of(http: FlaskClient, ticket: dict[str, Any]) -> Any:
 
 
 def settle(worker: runtime.Runtime, event: str = "e1") -> None:
-    apply.drain_event(worker, event)
+    drain_event(worker, event)
 
 
 def test_a_party_is_seated_whole_and_the_event_counts_seats_and_parties(

@@ -19,9 +19,10 @@ from api.app import create_app
 from models.tables import Ticket
 from tessera.config import Settings
 from tessera.tools.servers import ServerUrls
+from tests.drain import drain_event
 from tests.integration.conftest import AppFactory
 from tests.integration.test_seats_persistence import make_event, make_users
-from workers import apply, runtime
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,7 @@ def test_a_reconnecting_client_gets_what_it_missed_from_last_event_id(
 ) -> None:
     http.post("/events/e1/registrations", json={"userId": "ann"})
     http.post("/events/e1/registrations", json={"userId": "bob"})
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
 
     response = http.get("/events/e1/updates", headers={"Last-Event-ID": "0"}, buffered=False)
 
@@ -85,13 +86,13 @@ def test_a_live_client_sees_a_completion_and_the_promotion_it_caused(
 ) -> None:
     http.post("/events/e1/registrations", json={"userId": "ann"})
     http.post("/events/e1/registrations", json={"userId": "bob"})
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
     response = http.get("/events/e1/updates", buffered=False)
     body = iter(response.response)  # type: ignore[arg-type]
     assert next(body).startswith(b"retry:")
 
     http.delete("/events/e1/registrations/ann")
-    threading.Timer(0.2, apply.drain_event, args=(worker, "e1")).start()
+    threading.Timer(0.2, drain_event, args=(worker, "e1")).start()
     completed, promoted = read_messages(body, 2)
     response.close()
 
@@ -137,7 +138,7 @@ def test_metrics_count_requests_accepted_tickets_applied_results_and_queue_lag(
     http.post("/events/e1/registrations", json={"userId": "bob"})
     before = http.get("/metrics").get_data(as_text=True)
     assert "tessera_tickets_pending 2.0" in before
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
 
     text = http.get("/metrics").get_data(as_text=True)
 
@@ -172,7 +173,7 @@ def test_commands_are_accepted_while_redis_is_unreachable(
     assert response.status_code == 202
     with db.begin() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == 1
-    apply.drain_event(worker, "e2")
+    drain_event(worker, "e2")
     ticket_id = response.get_json()["ticketId"]
     done = app.test_client().get(f"/tickets/{ticket_id}").get_json()
     assert done["result"]["status"] == "registered"

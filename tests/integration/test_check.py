@@ -22,10 +22,10 @@ from models.invariants import run_checks, violations
 from models.rules import Register, Unregister
 from tessera.tools.cli import main
 from tessera.tools.servers import ServerUrls, free_port
+from tests.drain import drain_event
 from tests.faults import verify as fault_verify
 from tests.integration.conftest import ADMIN, create_event, create_users
 from tests.integration.test_seats_persistence import apply, make_event, make_users
-from workers import apply as applier
 from workers import runtime
 
 pytestmark = pytest.mark.integration
@@ -370,9 +370,9 @@ def test_an_offer_left_open_past_its_end_is_reported(
     create_users(client, "ann", "bob")
     for user in ("ann", "bob"):
         client.post("/events/late/registrations", json={"userId": user}, headers=ADMIN)
-    applier.drain_event(worker, "late")
+    drain_event(worker, "late")
     client.delete("/events/late/registrations/ann", headers=ADMIN)
-    applier.drain_event(worker, "late")
+    drain_event(worker, "late")
     with db.begin() as session:
         assert violations(session) == []
         session.execute(

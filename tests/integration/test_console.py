@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
 
 from api.console import CONSOLE_DIR
+from models.settings import SETTINGS
 from tessera.config import Settings
 from tests.integration.conftest import CLIENT, AppFactory
 
@@ -131,3 +132,19 @@ def test_no_script_builds_markup_from_strings(script: Path) -> None:
     )
 
     assert not sinks.search(script.read_text()), script
+
+
+def test_the_settings_form_reads_its_fields_from_the_settings_declaration(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/console/settings.json")
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    fields = response.get_json()
+    assert [f["name"] for f in fields] == [s.json for s in SETTINGS]
+    by_name = {f["name"]: f for f in fields}
+    assert by_name["waitlistPolicy"]["choices"] == ["strict", "fill"]
+    assert by_name["offerTtlSeconds"]["kind"] == "integer"
+    assert by_name["registrationOpensAt"]["kind"] == "time"
+    assert by_name["waitlistEnabled"]["kind"] == "boolean"

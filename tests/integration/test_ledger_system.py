@@ -19,8 +19,9 @@ from models.ledger_verify import verify
 from tessera.tools.cli import main
 from tessera.tools.ledger_sources import DatabaseSource
 from tessera.tools.servers import ServerUrls
+from tests.drain import drain_event
 from tests.integration.conftest import ADMIN, CLIENT, create_event, create_users
-from workers import apply, runtime
+from workers import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -69,9 +70,9 @@ def busy_history(
                 )
                 client.put("/events/e1", json=change, headers=ADMIN)  # a 409 is a refusal
         if step % 7 == 0:
-            apply.drain_event(worker, "e1")
+            drain_event(worker, "e1")
     assert client.delete(f"/users/{USERS[0]}", headers=ADMIN).status_code == 204
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -101,11 +102,11 @@ def test_an_offer_that_ran_out_in_real_time_verifies(
     create_users(client, "ann", "bob", "cat")
     for user in ("ann", "bob", "cat"):
         send(client, "POST", "/events/e1/registrations", json={"userId": user})
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
     send(client, "DELETE", "/events/e1/registrations/ann")
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
     time.sleep(5.2)
-    apply.drain_event(worker, "e1")
+    drain_event(worker, "e1")
 
     snapshot = DatabaseSource(server_urls.database_url).snapshot("e1", with_views=True)
     assert [e["kind"] for e in snapshot.entries][-1] == "offer_expired"

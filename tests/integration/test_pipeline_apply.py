@@ -19,6 +19,7 @@ from models.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
 from tessera.messaging import DRAIN_KEY, DRAIN_TASK, Waker
 from tessera.tools.servers import ServerUrls
+from tests.drain import drain_event
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime, sweeper
 
@@ -111,7 +112,7 @@ def test_tickets_are_applied_in_acceptance_order_across_batches(
     make_users(db, *users)
     ids = submit(db, "e1", *(("register", u) for u in users))
 
-    report = apply.drain_event(rt, "e1")
+    report = drain_event(rt, "e1")
 
     assert report.applied == 120
     assert report.batch_sizes == [50, 50, 20]
@@ -127,13 +128,13 @@ def test_unregistering_a_seat_promotes_the_head_and_publishes_both_updates(
     make_event(db, capacity=1)
     make_users(db, "ann", "bob", "cy")
     submit(db, "e1", ("register", "ann"), ("register", "bob"), ("register", "cy"))
-    apply.drain_event(rt, "e1")
+    drain_event(rt, "e1")
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe("tessera:event:e1")
     pubsub.get_message(timeout=1)
 
     (ticket,) = submit(db, "e1", ("unregister", "ann"))
-    apply.drain_event(rt, "e1")
+    drain_event(rt, "e1")
 
     ((status, result),) = results(db, [ticket])
     assert status == "completed"
@@ -160,8 +161,8 @@ def test_unknown_users_and_events_are_denied_on_the_ticket(
     (ghost,) = submit(db, "e1", ("register", "ghost"))
     (nowhere,) = submit(db, "missing", ("register", "ann"))
 
-    apply.drain_event(rt, "e1")
-    apply.drain_event(rt, "missing")
+    drain_event(rt, "e1")
+    drain_event(rt, "missing")
 
     assert [(r["status"], r["code"]) for _, r in results(db, [ghost, nowhere])] == [
         ("denied", "USER_NOT_FOUND"),
@@ -179,12 +180,12 @@ def test_draining_twice_or_concurrently_applies_each_ticket_once(
     with db.begin() as session:
         log_before = session.scalar(select(func.count()).select_from(EventLogEntry))
 
-    threads = [threading.Thread(target=apply.drain_event, args=(rt, "e1")) for _ in range(4)]
+    threads = [threading.Thread(target=drain_event, args=(rt, "e1")) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    apply.drain_event(rt, "e1")  # a redelivered wake-up finds nothing to do
+    drain_event(rt, "e1")  # a redelivered wake-up finds nothing to do
 
     with db.begin() as session:
         completions = session.scalar(
@@ -213,7 +214,7 @@ def test_a_ticket_the_rules_cannot_take_fails_alone_and_the_rest_complete(
         return real_handle(seats, command)
 
     monkeypatch.setattr(rules.EventSeats, "handle", broken_for_bob)
-    apply.drain_event(rt, "e1")
+    apply.drain(rt)  # the worker's own drain: it isolates and fails the ticket
 
     assert statuses(db, ids) == ["registered", "failed", "registered"]
     invariants_hold(db, "e1")
@@ -227,7 +228,7 @@ def test_the_sweeper_wakes_only_events_with_stale_pending_tickets(
     make_users(db, "ann")
     submit(db, "e1", ("register", "ann"))
     submit(db, "e2", ("register", "ann"))
-    apply.drain_event(rt, "e2")
+    drain_event(rt, "e2")
 
     report = sweeper.sweep(rt, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))
 

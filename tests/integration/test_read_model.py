@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import queries, services
 from models.db import make_sessionmaker
 from models.rules import EventSeats, Register, RemoveUser, Unregister
-from models.seats import lock_seats, save_seats
 from models.tables import Event, User
 from tests.conftest import wipe
 from tests.unit.standings import registrations_of, waitlists_of
+from tests.windows import lock_seats, save_seats
 
 pytestmark = pytest.mark.integration
 

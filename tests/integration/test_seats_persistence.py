@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import services
 from models.errors import CapacityBelowRegistered, EventNotFound, UserNotFound
 from models.rules import Register, Unregister
-from models.seats import lock_seats, save_seats
 from models.tables import Event, Registration, User
+from tests.windows import lock_seats, save_seats
 
 pytestmark = pytest.mark.integration
 

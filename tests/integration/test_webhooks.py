@@ -23,6 +23,7 @@ from models.db import make_sessionmaker
 from tessera.config import Settings
 from tessera.messaging import DELIVER_TASK, RedisMessenger, Waker, deliver_key
 from tessera.tools.servers import ServerUrls
+from tests.drain import drain_event
 from tests.integration.conftest import (
     ADMIN,
     CLIENT,
@@ -32,7 +33,7 @@ from tests.integration.conftest import (
     create_users,
 )
 from tests.webhook_receiver import Receiver, receiving
-from workers import apply, deliverer, runtime, sweeper
+from workers import deliverer, runtime, sweeper
 from workers.webhook_client import Connections, post
 
 pytestmark = pytest.mark.integration
@@ -115,7 +116,7 @@ def register(client: FlaskClient, rt: runtime.Runtime, event_id: str, *user_ids:
             f"/events/{event_id}/registrations", json={"userId": user_id}, headers=CLIENT
         )
         assert response.status_code == 202, response.get_json()
-    apply.drain_event(rt, event_id)
+    drain_event(rt, event_id)
 
 
 def deliveries(client: FlaskClient, webhook_id: str, **query: Any) -> dict[str, Any]:
@@ -295,7 +296,7 @@ def test_every_update_is_posted_signed_as_the_sse_message_and_verified_by_the_li
         create_event(hooks, "e1", capacity=1)
         register(hooks, sender, "e1", "ann", "bob")
         hooks.delete("/events/e1/registrations/ann", headers=CLIENT)
-        apply.drain_event(sender, "e1")  # ann leaves, bob is promoted
+        drain_event(sender, "e1")  # ann leaves, bob is promoted
 
         report = deliverer.deliver(sender, created["webhookId"])
         got = receiver.wait_for(4)
@@ -868,10 +869,10 @@ def test_an_offers_life_is_posted_to_a_subscription_naming_the_offer_messages(
         create_event(hooks, "e1", capacity=1, promotion="offer", offerTtlSeconds=60)
         register(hooks, sender, "e1", "ann", "bob", "cy")
         hooks.delete("/events/e1/registrations/ann", headers=CLIENT)  # bob is offered the seat
-        apply.drain_event(sender, "e1")
+        drain_event(sender, "e1")
         hooks.post("/events/e1/offers/bob/decline", headers=CLIENT)  # cy is offered it
         hooks.post("/events/e1/offers/cy/accept", headers=CLIENT)
-        apply.drain_event(sender, "e1")
+        drain_event(sender, "e1")
 
         deliverer.deliver(sender, created["webhookId"])
         got = receiver.wait_for(4)

@@ -6,50 +6,20 @@ import { ApiError } from "./api.js";
 import { checkbox, field, fill, h, setFieldError } from "./dom.js";
 import { has } from "./seats.js";
 
-/** The settings an admin may change, in form order. `always` ones exist in every API
- * version; the others are shown only when the event's JSON carries them (v2). */
-export const SETTINGS = [
-  { name: "capacity", label: "Capacity", kind: "integer", always: true },
-  { name: "waitlistEnabled", label: "Waitlist enabled", kind: "boolean", always: true },
-  { name: "maxPartySize", label: "Largest party (seats)", kind: "integer" },
-  {
-    name: "waitlistPolicy",
-    label: "Waitlist policy",
-    kind: "choice",
-    choices: ["strict", "fill"],
-    hint: "strict: the head of the line first; fill: later parties that fit may pass.",
-  },
-  { name: "bypassLimit", label: "Pass-over limit (fill)", kind: "integer" },
-  {
-    name: "promotion",
-    label: "Promotion",
-    kind: "choice",
-    choices: ["automatic", "offer"],
-    hint: "automatic seats at once; offer holds the seats until accepted or expired.",
-  },
-  { name: "offerTtlSeconds", label: "Offer lifetime (seconds)", kind: "integer" },
-  {
-    name: "registrationOpensAt",
-    label: "Registration opens at",
-    kind: "time",
-    hint: "RFC 3339, e.g. 2026-12-01T09:00:00Z; empty for none.",
-  },
-  {
-    name: "registrationClosesAt",
-    label: "Registration closes at",
-    kind: "time",
-    hint: "RFC 3339; empty for none.",
-  },
-  {
-    name: "unregisterClosesAt",
-    label: "Unregistering closes at",
-    kind: "time",
-    hint: "RFC 3339; empty for none.",
-  },
-];
+/** The settings an admin may change, in form order, with their labels, kinds and choices:
+ * served by the API from the settings' declaration (models/settings.py), not restated here. */
+export const SETTINGS = await fetch(new URL("../settings.json", import.meta.url), {
+  headers: { Accept: "application/json" },
+}).then((response) => {
+  if (!response.ok) throw new Error(`settings.json: ${response.status}`);
+  return response.json();
+});
+// Settings of the contract's v1: an event always has them. The others are shown only when the
+// event's JSON carries them (v2 and later).
+const V1_SETTINGS = new Set(["capacity", "waitlistEnabled"]);
 
 export function settingsOf(event) {
-  return SETTINGS.filter((setting) => setting.always || has(event, setting.name));
+  return SETTINGS.filter((setting) => V1_SETTINGS.has(setting.name) || has(event, setting.name));
 }
 
 const INTEGER = /^-?[0-9]+$/;
