@@ -9,7 +9,18 @@ import time
 from flask import Flask, Response, g, request
 from ulid import ULID
 
-from api import auth, console, cors, docs, events, health, observability, ratelimit, users
+from api import (
+    auth,
+    console,
+    cors,
+    docs,
+    events,
+    health,
+    observability,
+    principals,
+    ratelimit,
+    users,
+)
 from api.accepts import AcceptQueue
 from api.context import ApiContext
 from api.errors import register_error_handlers
@@ -50,15 +61,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     # Hook order matters: request id first (every answer carries it), then timing and the
     # request log, then CORS preflights (browsers send them without a key), then auth, then
-    # the rate limit (keyed by the authenticated principal).
+    # what an attendee may call, then the rate limit (keyed by the authenticated principal).
     _request_ids(app)
     observability.init_app(app, json_lines=settings.log_json)
     register_error_handlers(app)
     cors.init_app(app, settings)
     auth.init_app(app, settings)
+    principals.init_app(app)
     ratelimit.init_app(app, settings)
 
-    from api import batches, commands, updates, webhooks
+    from api import batches, commands, keys, updates, webhooks
 
     app.register_blueprint(commands.bp)
     app.register_blueprint(batches.bp)
@@ -66,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(users.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(keys.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(console.bp)
     health.init_app(app)

@@ -1,4 +1,7 @@
-"""Bearer API keys with `admin` and `client` roles.
+"""Who is calling: the bearer credential's principal, found along one chain: a configured key
+(`TESSERA_API_KEYS`), a key made at run time (`api.runtime_keys`), then an attendee token
+(`api.tokens`). Roles `admin` and `client` come with keys; an `attendee` acts only for itself
+(what it may call: `api.principals`).
 
 Keys are kept only as SHA-256 digests and compared in constant time; a key's public identity
 (`owner`, stored on tickets and batches) is a short prefix of its digest, never the key.
@@ -9,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
@@ -16,7 +20,12 @@ from typing import ParamSpec, TypeVar
 from flask import Flask, g, request
 
 from api.errors import ApiError
+from api.runtime_keys import RuntimeKeys
+from api.tokens import InvalidToken, Jwks, TokenVerifier
 from tessera.config import ApiKey, ConfigError, Settings
+from tessera.messaging import redis_client
+
+log = logging.getLogger("tessera.api.auth")
 
 PUBLIC_ENDPOINTS = frozenset(
     {
@@ -33,6 +42,10 @@ PUBLIC_ENDPOINTS = frozenset(
     }
 )
 ANONYMOUS_OWNER = "anonymous"
+ATTENDEE = "attendee"
+# An attendee's owner (of its tickets and idempotency keys): from its userId, in a form no key's
+# owner takes (`key-…`, `rk-…`), and short enough for the owner columns whatever the userId.
+ATTENDEE_OWNER_PREFIX = "att-"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,10 +55,16 @@ R = TypeVar("R")
 class Principal:
     owner: str
     role: str
+    user_id: str | None = None  # set for attendees only: the user it acts as
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+def attendee(user_id: str) -> Principal:
+    owner = ATTENDEE_OWNER_PREFIX + hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:32]
+    return Principal(owner, ATTENDEE, user_id)
 
 
 def _digest(key: str) -> bytes:
@@ -78,12 +97,39 @@ def current_principal() -> Principal:
     return principal
 
 
+def _tokens(settings: Settings) -> TokenVerifier | None:
+    config = settings.auth
+    if not config.attendee_tokens or config.jwt_jwks_url is None:
+        return None
+    return TokenVerifier(config, Jwks(config.jwt_jwks_url))
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     if settings.auth_enabled and not settings.api_keys:
         raise ConfigError(
             "no API keys: set TESSERA_API_KEYS=key:admin,... or TESSERA_AUTH=off for development"
         )
     ring = KeyRing.from_keys(settings.api_keys)
+    context = app.extensions["tessera"]
+    redis_url = settings.redis_url or ""
+    runtime = RuntimeKeys(context.sessions, lambda: redis_client(redis_url))
+    context.closers.append(runtime.close)
+    app.extensions["tessera.keys"] = runtime
+    tokens = _tokens(settings)
+
+    def find(credential: str) -> Principal | None:
+        principal = ring.find(credential)
+        if principal is not None:
+            return principal
+        known = runtime.find(credential)
+        if known is not None:
+            return Principal(known.owner, known.role)
+        if tokens is not None and credential.count(".") == 2:
+            try:
+                return attendee(tokens.user_of(credential))
+            except InvalidToken as refused:
+                log.info("attendee token refused: %s", refused)
+        return None
 
     @app.before_request
     def _authenticate() -> None:
@@ -96,12 +142,12 @@ def init_app(app: Flask, settings: Settings) -> None:
             return  # an unknown route or method answers 404/405 whoever asks
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
-        principal = ring.find(key.strip()) if scheme.lower() == "bearer" and key else None
+        principal = find(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
         if principal is None:
             raise ApiError(
                 401,
                 "UNAUTHORIZED",
-                "A valid API key is required (Authorization: Bearer <key>).",
+                "A valid API key or attendee token is required (Authorization: Bearer <key>).",
                 headers={"WWW-Authenticate": 'Bearer realm="tessera"'},
             )
         g.principal = principal

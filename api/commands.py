@@ -43,6 +43,9 @@ def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
 def register(event_id: str) -> Response:
     checked_id(event_id, EventNotFound)
     body = json_object()
+    acting_for = current_principal().user_id
+    if acting_for is not None and "userId" not in body:
+        body = {**body, "userId": acting_for}  # an attendee registers itself
     command = validate(RegisterRequest, body)
     return _accept(tickets.NewTicket("register", command.user_id, event_id, command.seats), body)
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tessera.auth_settings import AuthSettings
+
 DEFAULT_DATA_DIR = Path(".tessera")
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0)
 MIN_WEBHOOK_KEY_LENGTH = 16
@@ -94,6 +96,7 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_concurrency: int = 8
+    auth: AuthSettings = field(default_factory=AuthSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -129,6 +132,7 @@ class Settings:
                     else DEFAULT_WEBHOOK_RETRY_SCHEDULE
                 ),
                 webhook_concurrency=int(env.get("TESSERA_WEBHOOK_WORKERS", "8")),
+                auth=AuthSettings.from_env(env),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
