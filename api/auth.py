@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import Flask, g, request
 
+from api.auth_failures import FailureThrottle
 from api.errors import ApiError
 from api.runtime_keys import RuntimeKeys
 from api.tokens import InvalidToken, Jwks, TokenVerifier
@@ -116,6 +117,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     context.closers.append(runtime.close)
     app.extensions["tessera.keys"] = runtime
     tokens = _tokens(settings)
+    try:
+        throttle = FailureThrottle(context.redis, settings.auth.auth_failure_limit)
+    except ValueError as error:
+        raise ConfigError(
+            "TESSERA_AUTH_FAILURE_LIMIT must be a rate such as 20/minute, or off"
+        ) from error
 
     def find(credential: str) -> Principal | None:
         principal = ring.find(credential)
@@ -140,10 +147,17 @@ def init_app(app: Flask, settings: Settings) -> None:
             return
         if request.routing_exception is not None:
             return  # an unknown route or method answers 404/405 whoever asks
+        address = request.remote_addr or "unknown"
+        wait = throttle.retry_after(address)
+        if wait is not None:
+            raise _guessing(wait)
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         principal = find(key.strip()) if scheme.lower() == "bearer" and key.strip() else None
         if principal is None:
+            wait = throttle.refused(address)
+            if wait is not None:
+                raise _guessing(wait)
             raise ApiError(
                 401,
                 "UNAUTHORIZED",
@@ -151,6 +165,15 @@ def init_app(app: Flask, settings: Settings) -> None:
                 headers={"WWW-Authenticate": 'Bearer realm="tessera"'},
             )
         g.principal = principal
+
+
+def _guessing(wait: int) -> ApiError:
+    return ApiError(
+        429,
+        "RATE_LIMITED",
+        "Too many refused credentials from this address; retry later.",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def admin_only(view: Callable[P, R]) -> Callable[P, R]:
