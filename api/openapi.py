@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from api import command_schemas as commands
+from api import key_schemas as keys
 from api import schemas
 from api import webhook_schemas as hooks
 
@@ -133,6 +134,13 @@ DELIVERY_CURSOR = cursor(
     "the last delivery's `deliveryId` (the page goes on with older ones)",
 )
 WEBHOOK_MISSING = {404: "WEBHOOK_NOT_FOUND."}
+KEY_ID = Param(
+    "keyId",
+    "path",
+    {"type": "string", "pattern": keys.KEY_ID_PATTERN},
+    "A key id (from `POST /keys` or `GET /keys`). One that breaks the pattern is a 404.",
+    True,
+)
 
 # The statuses nearly every operation can answer, and those of operations that take a body.
 COMMON = (401, 429, 500)
@@ -511,6 +519,46 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
     ),
     # webhooks
+    # API keys made at run time
+    Operation(
+        "post",
+        "/keys",
+        "Make an API key",
+        "keys",
+        (
+            Reply(
+                201,
+                "The key, with its secret (shown only here; only its digest is kept).",
+                keys.KeyCreated,
+                headers=("Location", "Cache-Control"),
+            ),
+        ),
+        (*COMMON, 403, *WITH_BODY),
+        body=keys.KeyCreate,
+        admin=True,
+        notes="The new key works on every API process within 2 s (at once on this one). Keys "
+        "from TESSERA_API_KEYS are configuration: never listed or deleted here.",
+    ),
+    Operation(
+        "get",
+        "/keys",
+        "List the keys made here",
+        "keys",
+        (Reply(200, "Oldest first; no secrets.", keys.KeyList),),
+        (*COMMON, 403),
+        admin=True,
+    ),
+    Operation(
+        "delete",
+        "/keys/{keyId}",
+        "Revoke a key",
+        "keys",
+        (Reply(204, "Revoked: refused (401) by every API process within 2 s."),),
+        (*COMMON, 403, 404),
+        params=(KEY_ID,),
+        admin=True,
+        extra_errors={404: "KEY_NOT_FOUND."},
+    ),
     Operation(
         "post",
         "/webhooks",
@@ -671,7 +719,7 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 ERROR_DESCRIPTIONS = {
-    401: "UNAUTHORIZED: no or unknown API key.",
+    401: "UNAUTHORIZED: no or unknown API key, or an attendee token that fails verification.",
     403: "FORBIDDEN: this needs an admin key.",
     404: "Not found (USER_NOT_FOUND, EVENT_NOT_FOUND, TICKET_NOT_FOUND, BATCH_NOT_FOUND).",
     409: "Conflict.",
@@ -682,6 +730,11 @@ ERROR_DESCRIPTIONS = {
     500: "INTERNAL: nothing about the cause is disclosed.",
     503: "NOT_READY.",
 }
+
+ATTENDEE_FORBIDDEN = (
+    "FORBIDDEN: an attendee token may not make this call, or made it for another user "
+    "(nothing changed)."
+)
 
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {
@@ -807,8 +860,12 @@ def _operation(op: Operation) -> dict[str, Any]:
             "content": {JSON: {"schema": _ref(op.body)}},
         }
     responses: dict[str, Any] = {str(r.status): _reply(r) for r in op.replies}
-    for status in sorted(set(op.errors)):
+    # Any call may be one an attendee token may not make (or makes for another user).
+    errors = set(op.errors) if op.public else {*op.errors, 403}
+    for status in sorted(errors):
         text = op.extra_errors.get(status, ERROR_DESCRIPTIONS[status])
+        if status == 403 and not op.admin:
+            text = op.extra_errors.get(status, ATTENDEE_FORBIDDEN)
         responses[str(status)] = _error(status, text)
     built["responses"] = dict(sorted(responses.items()))
     return built
@@ -843,6 +900,7 @@ def build() -> dict[str, Any]:
             {"name": "events"},
             {"name": "commands", "description": "Asynchronous commands, tickets and batches."},
             {"name": "webhooks", "description": "Signed status updates POSTed to your URLs."},
+            {"name": "keys", "description": "API keys made at run time (admin keys)."},
             {"name": "operations"},
         ],
         "paths": paths,
@@ -853,7 +911,11 @@ def build() -> dict[str, Any]:
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API key from TESSERA_API_KEYS (role admin or client).",
+                    "description": "An API key (role admin or client) from "
+                    "TESSERA_API_KEYS or made with POST /keys; or, where the operator set "
+                    "TESSERA_JWT_ISSUER/AUDIENCE/JWKS_URL, an attendee token: a JWT (RS256, "
+                    "ES256 or EdDSA) from the organizer's identity provider, acting only for "
+                    "the user its user claim names (see docs/API.md).",
                 }
             },
         },

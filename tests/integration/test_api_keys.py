@@ -7,6 +7,7 @@ import base64
 import time
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.tables import ApiKeyRecord, Ticket
 from tessera.config import Settings
+from tessera.tools.cli import main
+from tessera.tools.servers import ServerUrls
 from tests.integration.conftest import (
     ADMIN,
     CLIENT,
@@ -229,3 +232,33 @@ def test_keys_are_admin_only(app: Flask) -> None:
         assert call(bearer(key["secret"])).status_code == 403
         assert call({}).status_code == 401
     assert len(client.get("/keys", headers=ADMIN).get_json()["items"]) == 1
+
+
+def test_operators_make_list_and_revoke_keys_with_the_cli(
+    client: FlaskClient, server_urls: ServerUrls
+) -> None:
+    env = {"DATABASE_URL": server_urls.database_url, "REDIS_URL": server_urls.redis_url}
+    runner = CliRunner()
+
+    made = runner.invoke(main, ["keys", "create", "--name", "ops", "--role", "client"], env=env)
+    assert made.exit_code == 0, made.output
+    secret = made.stdout.strip()
+    assert secret.startswith("tsk_")
+    assert client.get("/events", headers=bearer(secret)).status_code in {200, 401}
+    deadline = time.monotonic() + 2.0
+    while client.get("/events", headers=bearer(secret)).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    listed = runner.invoke(main, ["keys", "list"], env=env)
+    assert listed.exit_code == 0
+    assert "ops" in listed.stdout
+    assert secret not in listed.stdout
+    key_id = listed.stdout.split()[0]
+
+    assert runner.invoke(main, ["keys", "revoke", key_id], env=env).exit_code == 0
+    deadline = time.monotonic() + 2.0
+    while client.get("/events", headers=bearer(secret)).status_code != 401:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert runner.invoke(main, ["keys", "revoke", key_id], env=env).exit_code == 1
