@@ -18,6 +18,7 @@ from api import (
     docs,
     events,
     health,
+    keys,
     observability,
     ratelimit,
     updates,
@@ -45,6 +46,7 @@ BLUEPRINTS: tuple[Resource, ...] = (
     batches.bp,
     updates.bp,
     webhooks.bp,
+    keys.bp,
     health.bp,
     observability.bp,
     docs.bp,
@@ -94,7 +96,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Hook order matters: request id first (every answer carries it), then timing and the
     # request log, then CORS preflights (browsers send them without a key), then
     # authentication, then the rate limit (keyed by the authenticated principal, so a key
-    # calling an operation its role may not call still spends its budget), then roles.
+    # calling an operation its role may not call still spends its budget), then roles and
+    # what an attendee may call.
     _request_ids(app)
     observability.init_app(app, json_lines=settings.log_json)
     register_error_handlers(app)

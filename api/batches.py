@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, url_for
 
+from api import ratelimit
 from api.auth import current_principal
 from api.body import ID, json_object, parse_query, validate
 from api.command_schemas import (
@@ -78,6 +79,7 @@ def _checked_batch_id(batch_id: str) -> str:
 def create_batch() -> Response:
     body = json_object()
     batch = validate(BatchRequest, body)
+    ratelimit.charge_batch(len(batch.items))  # its items cost what single commands would
     items = [tickets.NewTicket(i.type, i.user_id, i.event_id, i.seats or 1) for i in batch.items]
     claim = claim_request(body)
     owner = current_principal().owner

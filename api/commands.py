@@ -17,7 +17,7 @@ from api.context import ctx
 from api.errors import ApiError, not_found
 from api.idempotency import claim_request
 from api.params import EVENT_ID, IDEMPOTENCY_KEY, ULID_PATTERN, USER_ID
-from api.routes import Access, Param, Reply, Resource, route
+from api.routes import Access, Attendee, Param, Reply, Resource, route
 from models import tickets
 from models.errors import DomainError, EventNotFound, UserNotFound
 from models.idempotency import Replay
@@ -53,6 +53,7 @@ def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
     "/events/<event_id>/registrations",
     operation_id="registerForEvent",
     access=Access.CLIENT,
+    attendee=Attendee.BODY_USER,
     summary="Register a user (command)",
     replies=(
         Reply(
@@ -73,6 +74,9 @@ def ticket_json(view: tickets.TicketView) -> dict[str, Any]:
 def register(event_id: str) -> Response:
     checked_id(event_id, EventNotFound)
     body = json_object()
+    acting_for = current_principal().user_id
+    if acting_for is not None and "userId" not in body:
+        body = {**body, "userId": acting_for}  # an attendee registers itself
     command = validate(RegisterRequest, body)
     return _accept(tickets.NewTicket("register", command.user_id, event_id, command.seats), body)
 
@@ -83,6 +87,7 @@ def register(event_id: str) -> Response:
     "/events/<event_id>/registrations/<user_id>",
     operation_id="unregisterFromEvent",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Unregister a user (command)",
     replies=(Reply(202, "Accepted: a pending ticket.", Ticket, headers=ACCEPTED_HEADERS),),
     params=(EVENT_ID, USER_ID, IDEMPOTENCY_KEY),
@@ -120,6 +125,7 @@ def _offer_reply(kind: tickets.CommandType) -> Reply:
     "/events/<event_id>/offers/<user_id>/accept",
     operation_id="acceptOffer",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Accept an offer (command)",
     replies=(_offer_reply("accept_offer"),),
     body=OfferReply,
@@ -139,6 +145,7 @@ def accept_offer(event_id: str, user_id: str) -> Response:
     "/events/<event_id>/offers/<user_id>/decline",
     operation_id="declineOffer",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Decline an offer (command)",
     replies=(_offer_reply("decline_offer"),),
     body=OfferReply,
@@ -211,6 +218,7 @@ def _visible(view: tickets.TicketView) -> bool:
     "/tickets/<ticket_id>",
     operation_id="getTicket",
     access=Access.CLIENT,
+    attendee=Attendee.ANY,
     summary="Get a ticket (optionally waiting for its result)",
     replies=(Reply(200, "The ticket.", Ticket),),
     params=(

@@ -5,7 +5,8 @@ the requests that wait."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 from flask import current_app
@@ -24,9 +25,13 @@ class ApiContext:
     accepts: AcceptQueue
     listener: Listener
     streams: threading.BoundedSemaphore
+    # More background work to stop at close (e.g. the runtime key table's watcher).
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
         """Stop the background work and give back connections (tests build many apps)."""
+        for close in self.closers:
+            close()
         self.accepts.close()
         self.listener.close()
         self.sessions.kw["bind"].dispose()

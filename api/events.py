@@ -18,7 +18,7 @@ from api.context import ctx
 from api.errors import ApiError, FieldError, validation_error
 from api.params import EVENT_ID, USER_ID, cursor, limit
 from api.render import json_list, json_response
-from api.routes import Access, Param, Reply, Resource, route
+from api.routes import Access, Attendee, Param, Reply, Resource, route
 from api.schemas import (
     EVENT_CURSOR_PATTERN,
     Event,
@@ -117,6 +117,7 @@ def create_event() -> Response:
     "/events",
     operation_id="listEvents",
     access=Access.CLIENT,
+    attendee=Attendee.ANY,
     summary="List events",
     replies=(Reply(200, "A page, ordered by createdAt then eventId.", EventPage),),
     params=(
@@ -145,6 +146,7 @@ def list_events() -> Response:
     "/events/<event_id>",
     operation_id="getEvent",
     access=Access.CLIENT,
+    attendee=Attendee.ANY,
     summary="Get an event",
     replies=(Reply(200, "The event.", Event),),
     params=(EVENT_ID,),
@@ -248,6 +250,7 @@ def event_waitlist(event_id: str) -> Response:
     "/events/<event_id>/registrations/<user_id>",
     operation_id="getRegistration",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Where a user stands at an event",
     replies=(
         Reply(200, "Seated (position null), waiting, or offered seats until expiresAt.", Standing),

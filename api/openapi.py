@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from api import schemas
-from api.routes import JSON, Access, Operation, Reply
+from api.routes import JSON, Access, Attendee, Operation, Reply
 
 REF = "#/components/schemas/{model}"
 PROBLEM_JSON = "application/problem+json"
@@ -28,7 +28,7 @@ WITH_ADMIN_KEY = (403,)
 WITH_BODY = (413, 415, 422)
 
 ERROR_DESCRIPTIONS = {
-    401: "UNAUTHORIZED: no or unknown API key.",
+    401: "UNAUTHORIZED: no or unknown API key, or an attendee token that fails verification.",
     403: "FORBIDDEN: this needs an admin key.",
     404: "Not found (USER_NOT_FOUND, EVENT_NOT_FOUND, TICKET_NOT_FOUND, BATCH_NOT_FOUND).",
     409: "Conflict.",
@@ -38,6 +38,20 @@ ERROR_DESCRIPTIONS = {
     429: "RATE_LIMITED: retry after `Retry-After` seconds.",
     500: "INTERNAL: nothing about the cause is disclosed.",
     503: "NOT_READY.",
+}
+
+# What a 403 means where an attendee token may be refused (an admin operation's 403 is
+# ERROR_DESCRIPTIONS'): it may not call the operation at all, or only for its own user.
+ATTENDEE_FORBIDDEN = {
+    None: "FORBIDDEN: an attendee token may not make this call (nothing changed).",
+    Attendee.PATH_USER: "FORBIDDEN: an attendee token acting for another user (nothing changed).",
+    Attendee.BODY_USER: "FORBIDDEN: an attendee token acting for another user (nothing changed).",
+}
+ATTENDEE_NOTES = {
+    Attendee.ANY: "Attendee tokens may call it (a ticket: only those of their own commands).",
+    Attendee.PATH_USER: "Attendee tokens may call it for their own user only.",
+    Attendee.BODY_USER: "Attendee tokens may call it for their own user only (no `userId` "
+    "means their own).",
 }
 
 HEADERS: dict[str, dict[str, Any]] = {
@@ -138,7 +152,9 @@ def _error_statuses(op: Operation) -> list[int]:
     statuses = {*ALWAYS, *op.errors, *op.error_notes}
     if op.access is not Access.PUBLIC:
         statuses.update(WITH_KEY)
-    if op.access is Access.ADMIN:
+    if op.access is Access.ADMIN or (
+        op.access is Access.CLIENT and op.attendee is not Attendee.ANY
+    ):
         statuses.update(WITH_ADMIN_KEY)
     if op.body is not None:
         statuses.update(WITH_BODY)
@@ -149,6 +165,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     description = op.notes
     if op.access is Access.ADMIN:
         description = (description + "\n\n" if description else "") + "Needs an admin key."
+    elif op.access is Access.CLIENT and op.attendee is not None:
+        description = (description + "\n\n" if description else "") + ATTENDEE_NOTES[op.attendee]
     built: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
@@ -177,6 +195,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {str(r.status): _reply(r) for r in op.replies}
     for status in _error_statuses(op):
         text = op.error_notes.get(status, ERROR_DESCRIPTIONS[status])
+        if status == 403 and op.access is Access.CLIENT and op.attendee is not Attendee.ANY:
+            text = op.error_notes.get(status, ATTENDEE_FORBIDDEN[op.attendee])
         responses[str(status)] = _error(status, text)
     built["responses"] = dict(sorted(responses.items()))
     return built
@@ -208,6 +228,7 @@ def build(operations: Iterable[Operation]) -> dict[str, Any]:
             {"name": "events"},
             {"name": "commands", "description": "Asynchronous commands, tickets and batches."},
             {"name": "webhooks", "description": "Signed status updates POSTed to your URLs."},
+            {"name": "keys", "description": "API keys made at run time (admin keys)."},
             {"name": "operations"},
         ],
         "paths": paths,
@@ -218,7 +239,11 @@ def build(operations: Iterable[Operation]) -> dict[str, Any]:
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API key from TESSERA_API_KEYS (role admin or client).",
+                    "description": "An API key (role admin or client) from "
+                    "TESSERA_API_KEYS or made with POST /keys; or, where the operator set "
+                    "TESSERA_JWT_ISSUER/AUDIENCE/JWKS_URL, an attendee token: a JWT (RS256, "
+                    "ES256 or EdDSA) from the organizer's identity provider, acting only for "
+                    "the user its user claim names (see docs/API.md).",
                 }
             },
         },

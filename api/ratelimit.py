@@ -1,4 +1,6 @@
-"""Requests per API key are rate-limited (`TESSERA_RATE_LIMIT`, e.g. `100/second`; `off`).
+"""Requests per API key or attendee are rate-limited (`TESSERA_RATE_LIMIT`, e.g. `100/second`;
+`off`); a batch's items draw on a budget of the same rate, and open update streams are capped
+per caller (`api.work_limits`).
 
 The counters live in Redis so that every gunicorn worker and every API host shares one budget
 per key. Redis being down must not stop the API from accepting commands (PostgreSQL is the
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits import parse_many
@@ -19,22 +22,45 @@ from limits import parse_many
 from api.auth import is_public
 from api.errors import ApiError, problem
 from api.routes import RouteTable
+from api.work_limits import StreamSlots, WorkBudget
 from tessera.config import ConfigError, Settings
 from tessera.messaging import REDIS_SOCKET_TIMEOUT
 
 OFF = "off"
+# Longer than any update stream lives (`api.updates.STREAM_SECONDS`, 300 s): a slot left by a
+# process that died is freed by then.
+STREAM_LEASE_SECONDS = 330.0
+
+
+def charge_batch(items: int) -> None:
+    """A batch costs its items (`api.work_limits`): 429 RATE_LIMITED when they do not fit."""
+    budget: WorkBudget = current_app.extensions["tessera.work"]
+    budget.charge(g.principal.owner, items)
+
+
+def stream_slot() -> Callable[[], None]:
+    """One of the caller's open-stream slots; call what it returns when the stream ends."""
+    slots: StreamSlots = current_app.extensions["tessera.streams"]
+    return slots.take(g.principal.owner)
 
 
 def init_app(app: Flask, settings: Settings, table: RouteTable) -> None:
     """Install the limiter. Call after `auth.init_app`: the key is the authenticated one."""
-    if settings.rate_limit.strip().lower() == OFF:
-        return
+    off = settings.rate_limit.strip().lower() == OFF
     try:
-        parse_many(settings.rate_limit)
+        if not off:
+            parse_many(settings.rate_limit)
     except ValueError as error:
         raise ConfigError(
             f"TESSERA_RATE_LIMIT={settings.rate_limit!r} is not a rate such as 100/second or off"
         ) from error
+    client = app.extensions["tessera"].redis
+    app.extensions["tessera.work"] = WorkBudget(client, None if off else settings.rate_limit)
+    app.extensions["tessera.streams"] = StreamSlots(
+        client, settings.auth.max_streams_per_principal, STREAM_LEASE_SECONDS
+    )
+    if off:
+        return
 
     def key() -> str:
         # Per key when keys are in use; with auth off there are none, so per client address.

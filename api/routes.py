@@ -32,9 +32,8 @@ class Access(enum.Enum):
     """Who may call an operation, by the role of the key that authenticates the request.
 
     Attendees (a JWT acting for exactly one userId, CONTRACT.md "Attendee tokens") are not a
-    level of this scale but a narrower grant on some client operations: they will be one more
-    field of `route` (e.g. `attendee=Own("user_id")`, naming where the request says whose
-    userId it acts for), read by `api.auth` beside `access`.
+    level of this scale but a narrower grant on some client operations: `route`'s `attendee`
+    field (`Attendee`), read by `api.principals` beside `access`.
     """
 
     PUBLIC = "public"  # no key needed: probes, the document, the console's static files
@@ -43,6 +42,15 @@ class Access(enum.Enum):
 
     def admits(self, role: str) -> bool:
         return self is not Access.ADMIN or role == "admin"
+
+
+class Attendee(enum.Enum):
+    """Which attendee may make a call. An operation that names none is 403 for every attendee,
+    so a route added later stays closed to attendees until its declaration says otherwise."""
+
+    ANY = "any attendee"  # the view shows it only what is its own (tickets) or public (events)
+    PATH_USER = "the user in the path"
+    BODY_USER = "the body's userId, or no userId (meaning its own)"
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class Operation:
     access: Access
     summary: str
     tag: str
+    attendee: Attendee | None = None  # which attendee may call it; None: no attendee
     replies: tuple[Reply, ...] = ()
     body: type[BaseModel] | None = None
     body_required: bool = True
@@ -124,6 +133,7 @@ def route(
     operation_id: str,
     access: Access,
     summary: str,
+    attendee: Attendee | None = None,
     replies: tuple[Reply, ...] = (),
     body: type[BaseModel] | None = None,
     body_required: bool = True,
@@ -142,6 +152,7 @@ def route(
             endpoint=f"{bp.name}.{view.__name__}",
             operation_id=operation_id,
             access=access,
+            attendee=attendee,
             summary=summary,
             tag=bp.tag,
             replies=replies,
@@ -202,6 +213,10 @@ class RouteTable:
         """An endpoint nobody declared (a test's own, say) needs a key of either role."""
         found = self.operation(endpoint)
         return found.access if found is not None else Access.CLIENT
+
+    def attendee(self, endpoint: str | None) -> Attendee | None:
+        found = self.operation(endpoint)
+        return found.attendee if found is not None else None
 
     def install(self, app: Flask) -> None:
         app.extensions[_TABLE] = self

@@ -473,6 +473,7 @@ class Problem(Out):
         "BATCH_NOT_FOUND",
         "REGISTRATION_NOT_FOUND",
         "WEBHOOK_NOT_FOUND",
+        "KEY_NOT_FOUND",
         "DUPLICATE_USER",
         "DUPLICATE_EVENT",
         "CAPACITY_BELOW_REGISTERED",

@@ -9,7 +9,8 @@ retention (`models.event_log.RETENTION`, one hour). Streams of one event in one 
 
 Under gunicorn's gevent workers a stream is a greenlet, not a thread. Streams still end after
 `STREAM_SECONDS` (EventSource reconnects by itself, resuming by `Last-Event-ID`), and each API
-process serves at most `TESSERA_MAX_STREAMS` at once (503 beyond, with Retry-After).
+process serves at most `TESSERA_MAX_STREAMS` at once (503 beyond, with Retry-After); each key or
+attendee holds at most `TESSERA_MAX_STREAMS_PER_PRINCIPAL` (429 beyond: `api.work_limits`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from flask import Response, request, stream_with_context
 
+from api import ratelimit
 from api.body import checked_id
 from api.context import ctx
 from api.errors import ApiError, FieldError, validation_error
@@ -94,8 +96,10 @@ def stream_updates(event_id: str) -> Response:
         queries.require_event(session, event_id)
     if after is None:
         after = _latest_id(event_id)  # a new client hears what happens from now on
+    release_slot = ratelimit.stream_slot()  # 429 when the caller holds its share already
     streams = ctx().streams
     if not streams.acquire(blocking=False):
+        release_slot()
         raise ApiError(
             503,
             "NOT_READY",
@@ -108,6 +112,7 @@ def stream_updates(event_id: str) -> Response:
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
     response.call_on_close(streams.release)
+    response.call_on_close(release_slot)
     return response
 
 

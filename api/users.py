@@ -8,7 +8,7 @@ from api.body import checked_id, parse_body
 from api.context import ctx
 from api.params import USER_ID
 from api.render import json_list, json_response
-from api.routes import Access, Reply, Resource, route
+from api.routes import Access, Attendee, Reply, Resource, route
 from api.schemas import (
     OfferOut,
     User,
@@ -53,6 +53,7 @@ def create_user() -> Response:
     "/users/<user_id>",
     operation_id="getUser",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Get a user",
     replies=(Reply(200, "The user.", User),),
     params=(USER_ID,),
@@ -111,6 +112,7 @@ def delete_user(user_id: str) -> Response:
     "/users/<user_id>/registrations",
     operation_id="listUserRegistrations",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Events where the user holds a seat",
     replies=(Reply(200, "Oldest seat first.", UserRegistration, many=True),),
     params=(USER_ID,),
@@ -128,6 +130,7 @@ def user_registrations(user_id: str) -> Response:
     "/users/<user_id>/waitlists",
     operation_id="listUserWaitlists",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Waitlists the user is on, with positions",
     replies=(Reply(200, "Oldest first.", UserWaitlisting, many=True),),
     params=(USER_ID,),
@@ -145,6 +148,7 @@ def user_waitlists(user_id: str) -> Response:
     "/users/<user_id>/offers",
     operation_id="listUserOffers",
     access=Access.CLIENT,
+    attendee=Attendee.PATH_USER,
     summary="Open offers made to the user",
     replies=(Reply(200, "The one ending soonest first.", OfferOut, many=True),),
     params=(USER_ID,),

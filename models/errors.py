@@ -116,3 +116,13 @@ class WebhookNotFound(DomainError):
             super().__init__(f"webhook {webhook_id!r} has no delivery {delivery_id!r}")
         self.webhook_id = webhook_id
         self.delivery_id = delivery_id
+
+
+class KeyNotFound(DomainError):
+    """An API key id that names no key made at run time (configured keys have no id)."""
+
+    code = "KEY_NOT_FOUND"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id!r} does not exist")
+        self.key_id = key_id

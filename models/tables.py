@@ -313,3 +313,18 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class ApiKeyRecord(Base):
+    """A key made at run time (`POST /keys`, `tessera keys create`). Only the SHA-256 of its
+    secret is kept: the secret is 32 random bytes, so no guess can be tested against it."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'client')", name="role_known"),)
+
+    key_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()

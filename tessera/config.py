@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from tessera.auth_settings import AuthSettings
 from tessera.server_secret import MIN_SECRET_LENGTH, owner_of
 
 DEFAULT_DATA_DIR = Path(".tessera")
@@ -145,6 +146,7 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_concurrency: int = 8
+    auth: AuthSettings = field(default_factory=AuthSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -195,6 +197,7 @@ class Settings:
                     else DEFAULT_WEBHOOK_RETRY_SCHEDULE
                 ),
                 webhook_concurrency=int(env.get("TESSERA_WEBHOOK_WORKERS", "8")),
+                auth=AuthSettings.from_env(env),
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc

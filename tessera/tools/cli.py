@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from tessera.config import DEFAULT_DATA_DIR, Settings, redact_url
-from tessera.tools import ledger_commands
+from tessera.tools import key_commands, ledger_commands
 from tessera.tools.processes import (
     api_argv,
     beat_argv,
@@ -423,6 +423,8 @@ def import_(
 # An event's ledger: verified, or replayed under another policy (tessera/tools/ledger_commands.py).
 main.add_command(ledger_commands.verify_command)
 main.add_command(ledger_commands.replay_command)
+# API keys made at run time (tessera/tools/key_commands.py).
+main.add_command(key_commands.keys_command)
 
 
 if __name__ == "__main__":

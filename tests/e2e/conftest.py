@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tessera.tools.servers import ServerUrls
+from tests.attendee_tokens import AUDIENCE, ISSUER, SigningKey, ed_key, write_jwks
 from tests.localstack import LocalStack
 
 ADMIN_KEY = "e2e-admin-key-0123456789abcdef"
@@ -68,15 +69,27 @@ class Api:
 
 
 @pytest.fixture(scope="session")
+def attendee_signer() -> SigningKey:
+    """The identity provider's key: the stack accepts attendee tokens it signs."""
+    return ed_key("e2e-provider")
+
+
+@pytest.fixture(scope="session")
 def stack(
-    server_urls: ServerUrls, tmp_path_factory: pytest.TempPathFactory
+    server_urls: ServerUrls,
+    tmp_path_factory: pytest.TempPathFactory,
+    attendee_signer: SigningKey,
 ) -> Iterator[LocalStack]:
+    data_dir = tmp_path_factory.mktemp("stack")
     running = LocalStack(
         server_urls,
-        tmp_path_factory.mktemp("stack"),
+        data_dir,
         env={
             "TESSERA_API_KEYS": f"{ADMIN_KEY}:admin,{CLIENT_KEY}:client",
             "TESSERA_RATE_LIMIT": "off",
+            "TESSERA_JWT_ISSUER": ISSUER,
+            "TESSERA_JWT_AUDIENCE": AUDIENCE,
+            "TESSERA_JWT_JWKS_URL": write_jwks(data_dir / "jwks.json", attendee_signer),
         },
     )
     try:

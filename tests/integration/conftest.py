@@ -1,7 +1,8 @@
 """The API over real PostgreSQL and Redis: settings → app → client, on an empty database.
 
-Keys: `admin-key` (admin) and `client-key` (client). Rate limiting is off unless a test builds
-its own app; `api_app` builds one from any settings and cleans it up afterwards.
+Keys: `admin-key` (admin) and `client-key` (client). Rate limiting and the throttling of refused
+credentials are off unless a test builds its own app; `api_app` builds one from any settings and
+cleans it up afterwards.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from models.rules import Register
+from tessera.auth_settings import AuthSettings
 from tessera.config import ApiKey, Settings
 from tessera.tools.servers import ServerUrls
 from tests.windows import lock_seats, save_seats
@@ -75,6 +77,8 @@ def settings(server_urls: ServerUrls) -> Settings:
         secret_key=SECRET_KEY,
         rate_limit="off",
         webhook_keys=(WEBHOOK_KEY,),
+        # like the rate limit: tests that send refused credentials on purpose turn it on
+        auth=AuthSettings(auth_failure_limit="off"),
     )
 
 

@@ -12,12 +12,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
+from api.app import create_app, route_table
 from api.auth import owner_of
+from api.routes import Access
 from models import event_log
-from models.tables import Ticket
+from models.tables import Base, Ticket
 from tessera.config import ApiKey, ConfigError, Settings
 from tessera.tools.servers import free_port
+from tests.integration.attendees import jwks_url, token_for, with_attendees
 from tests.integration.conftest import (
     ADMIN,
     ADMIN_KEY,
@@ -28,12 +30,14 @@ from tests.integration.conftest import (
     create_event,
     create_users,
     event_body,
+    take_places,
 )
 
 pytestmark = pytest.mark.integration
 
 NO_KEY: dict[str, str] = {}
 UNKNOWN_KEY = {"Authorization": "Bearer not-a-key"}
+__all__ = ["jwks_url"]  # a fixture
 
 
 def with_settings(settings: Settings, **changes: Any) -> Settings:
@@ -395,3 +399,153 @@ def test_a_second_set_of_keys_can_be_configured(api_app: AppFactory, settings: S
         == 200
     )
     assert client.get("/events", headers=ADMIN).status_code == 401
+
+
+# --- the attendee role on every route ---------------------------------------------------
+
+# endpoint → (method, path, body, the attendee ann's answer). Paths name ann herself where
+# she may act, and bob (another user) or resources she does not own where she may not.
+ATTENDEE_MATRIX: list[tuple[str, str, str, Any, int]] = [
+    ("commands.register", "POST", "/events/e1/registrations", {}, 202),
+    ("commands.register", "POST", "/events/e1/registrations", {"userId": "ann"}, 202),
+    ("commands.register", "POST", "/events/e1/registrations", {"userId": "bob"}, 403),
+    ("commands.unregister", "DELETE", "/events/e1/registrations/ann", None, 202),
+    ("commands.unregister", "DELETE", "/events/e1/registrations/bob", None, 403),
+    ("commands.accept_offer", "POST", "/events/e1/offers/ann/accept", None, 202),
+    ("commands.accept_offer", "POST", "/events/e1/offers/bob/accept", None, 403),
+    ("commands.decline_offer", "POST", "/events/e1/offers/ann/decline", None, 202),
+    ("commands.decline_offer", "POST", "/events/e1/offers/bob/decline", None, 403),
+    ("commands.get_ticket", "GET", "/tickets/{own_ticket}", None, 200),
+    ("commands.get_ticket", "GET", "/tickets/{ticket}", None, 404),
+    (
+        "batches.create_batch",
+        "POST",
+        "/batches",
+        {"items": [{"type": "register", "userId": "ann", "eventId": "e1"}]},
+        403,
+    ),
+    ("batches.get_batch", "GET", "/batches/{batch}", None, 403),
+    ("batches.list_batch_tickets", "GET", "/batches/{batch}/tickets", None, 403),
+    ("updates.stream_updates", "GET", "/events/e1/updates", None, 403),
+    ("users.create_user", "POST", "/users", {"userId": "u", "name": "U"}, 403),
+    ("users.get_user", "GET", "/users/ann", None, 200),
+    ("users.get_user", "GET", "/users/bob", None, 403),
+    ("users.update_user", "PUT", "/users/ann", {"name": "A"}, 403),
+    ("users.delete_user", "DELETE", "/users/ann", None, 403),
+    ("users.user_registrations", "GET", "/users/ann/registrations", None, 200),
+    ("users.user_registrations", "GET", "/users/bob/registrations", None, 403),
+    ("users.user_waitlists", "GET", "/users/ann/waitlists", None, 200),
+    ("users.user_waitlists", "GET", "/users/bob/waitlists", None, 403),
+    ("users.user_offers", "GET", "/users/ann/offers", None, 200),
+    ("users.user_offers", "GET", "/users/bob/offers", None, 403),
+    ("events.create_event", "POST", "/events", event_body(), 403),
+    ("events.list_events", "GET", "/events", None, 200),
+    ("events.get_event", "GET", "/events/e1", None, 200),
+    ("events.update_event", "PUT", "/events/e1", {"capacity": 9}, 403),
+    ("events.delete_event", "DELETE", "/events/e1", None, 403),
+    ("events.event_registrations", "GET", "/events/e1/registrations", None, 403),
+    ("events.event_waitlist", "GET", "/events/e1/waitlist", None, 403),
+    ("events.registration_status", "GET", "/events/e1/registrations/ann", None, 200),
+    ("events.registration_status", "GET", "/events/e1/registrations/bob", None, 403),
+    ("events.event_offers", "GET", "/events/e1/offers", None, 403),
+    ("events.event_ledger", "GET", "/events/e1/ledger", None, 403),
+    (
+        "webhooks.create_webhook",
+        "POST",
+        "/webhooks",
+        {"url": "http://127.0.0.1:9/", "events": ["*"]},
+        403,
+    ),
+    ("webhooks.list_webhooks", "GET", "/webhooks", None, 403),
+    ("webhooks.get_webhook", "GET", "/webhooks/{webhook}", None, 403),
+    ("webhooks.delete_webhook", "DELETE", "/webhooks/{webhook}", None, 403),
+    ("webhooks.list_deliveries", "GET", "/webhooks/{webhook}/deliveries", None, 403),
+    (
+        "webhooks.retry_delivery",
+        "POST",
+        "/webhooks/{webhook}/deliveries/{delivery}/retry",
+        None,
+        403,
+    ),
+    ("keys.create_key", "POST", "/keys", {"name": "mine", "role": "admin"}, 403),
+    ("keys.list_keys", "GET", "/keys", None, 403),
+    ("keys.revoke_key", "DELETE", "/keys/{key}", None, 403),
+    ("metrics", "GET", "/metrics", None, 403),
+]
+
+
+@pytest.fixture
+def attendee_world(
+    api_app: AppFactory, settings: Settings, jwks_url: str, db: sessionmaker[Session]
+) -> tuple[FlaskClient, dict[str, str]]:
+    """ann and bob, an event where ann holds a seat, a ticket each of ann (her own command) and
+    of an admin, a batch, a webhook with a delivery, a runtime key."""
+    app = api_app(with_settings(with_attendees(settings, jwks_url), webhook_allow_private=True))
+    client = app.test_client()
+    create_users(client, "ann", "bob")
+    create_event(client, "e1")
+    take_places(db, "e1", "ann")
+    own = client.post("/events/e1/registrations", json={"userId": "ann"}, headers=token_for("ann"))
+    ticket = client.post("/events/e1/registrations", json={"userId": "bob"}, headers=ADMIN)
+    batch = client.post(
+        "/batches",
+        json={"items": [{"type": "register", "userId": "bob", "eventId": "e1"}]},
+        headers=ADMIN,
+    )
+    hook = client.post(
+        "/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["*"]}, headers=ADMIN
+    ).get_json()
+    with db.begin() as session:
+        event_log.append(session, [event_log.promoted("e1", "ann")])
+    deliveries = client.get(f"/webhooks/{hook['webhookId']}/deliveries", headers=ADMIN).get_json()
+    key = client.post("/keys", json={"name": "k", "role": "client"}, headers=ADMIN).get_json()
+    return client, {
+        "own_ticket": own.get_json()["ticketId"],
+        "ticket": ticket.get_json()["ticketId"],
+        "batch": batch.get_json()["batchId"],
+        "webhook": hook["webhookId"],
+        "delivery": deliveries["items"][0]["deliveryId"],
+        "key": key["keyId"],
+    }
+
+
+def world_state(db: sessionmaker[Session]) -> dict[str, Any]:
+    """Every row of every table, so a refused call provably changed nothing."""
+    with db.begin() as session:
+        return {
+            table.name: sorted((str(row) for row in session.execute(select(table))), key=str)
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def test_the_attendee_matrix_names_every_route_that_needs_a_credential(app: Flask) -> None:
+    named = {endpoint for endpoint, *_ in ATTENDEE_MATRIX}
+    table = route_table()
+    guarded = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if table.access(rule.endpoint) is not Access.PUBLIC
+    }
+    assert guarded == named
+    assert {op.endpoint for op in table.operations if op.attendee is not None} <= named
+
+
+@pytest.mark.parametrize(
+    "row", ATTENDEE_MATRIX, ids=[f"{m} {p} {b}" for _, m, p, b, _ in ATTENDEE_MATRIX]
+)
+def test_an_attendee_may_call_only_what_is_its_own_and_a_refusal_changes_nothing(
+    attendee_world: tuple[FlaskClient, dict[str, str]],
+    db: sessionmaker[Session],
+    row: tuple[str, str, str, Any, int],
+) -> None:
+    _, method, path, body, expected = row
+    client, ids = attendee_world
+    before = world_state(db)
+
+    response = client.open(path.format(**ids), method=method, json=body, headers=token_for("ann"))
+
+    assert response.status_code == expected, response.get_data(as_text=True)
+    if expected == 403:
+        assert response.get_json()["code"] == "FORBIDDEN"
+        assert world_state(db) == before
+    response.close()
