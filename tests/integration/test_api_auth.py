@@ -470,7 +470,7 @@ ATTENDEE_MATRIX: list[tuple[str, str, str, Any, int]] = [
     ("keys.create_key", "POST", "/keys", {"name": "mine", "role": "admin"}, 403),
     ("keys.list_keys", "GET", "/keys", None, 403),
     ("keys.revoke_key", "DELETE", "/keys/{key}", None, 403),
-    ("metrics", "GET", "/metrics", None, 403),
+    ("observability.metrics", "GET", "/metrics", None, 403),
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from api.app import route_table
-from api.routes import OPERATION_ID, Access, table_of
+from api.routes import OPERATION_ID, Access, Attendee, table_of
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +58,10 @@ OPERATIONS: dict[str, tuple[str, str, Access]] = {
         "/webhooks/<webhook_id>/deliveries/<delivery_id>/retry",
         ADMIN,
     ),
+    # keys made at run time
+    "createKey": ("POST", "/keys", ADMIN),
+    "listKeys": ("GET", "/keys", ADMIN),
+    "revokeKey": ("DELETE", "/keys/<key_id>", ADMIN),
     # operations
     "getHealth": ("GET", "/health", PUBLIC),
     "getLiveness": ("GET", "/live", PUBLIC),
@@ -69,6 +73,22 @@ OPERATIONS: dict[str, tuple[str, str, Access]] = {
     "getConsole": ("GET", "/console", PUBLIC),
     "redirectToConsole": ("GET", "/console/", PUBLIC),
     "getConsoleAsset": ("GET", "/console/<path:filename>", PUBLIC),
+}
+# operationId: which attendee token may call it (CONTRACT.md "Attendee tokens"); every other
+# operation is 403 for attendees.
+ATTENDEE_OPERATIONS: dict[str, Attendee] = {
+    "registerForEvent": Attendee.BODY_USER,
+    "unregisterFromEvent": Attendee.PATH_USER,
+    "acceptOffer": Attendee.PATH_USER,
+    "declineOffer": Attendee.PATH_USER,
+    "getTicket": Attendee.ANY,
+    "listEvents": Attendee.ANY,
+    "getEvent": Attendee.ANY,
+    "getRegistration": Attendee.PATH_USER,
+    "getUser": Attendee.PATH_USER,
+    "listUserRegistrations": Attendee.PATH_USER,
+    "listUserWaitlists": Attendee.PATH_USER,
+    "listUserOffers": Attendee.PATH_USER,
 }
 # Served, but not operations a client calls: static assets and a redirect.
 UNDOCUMENTED = {"getSwaggerAsset", "redirectToConsole", "getConsoleAsset"}
@@ -104,6 +124,14 @@ def test_each_operation_has_its_method_rule_and_role() -> None:
     table = {op.operation_id: (op.method, op.rule, op.access) for op in route_table().operations}
 
     assert table == OPERATIONS
+
+
+def test_attendees_may_call_exactly_the_operations_the_contract_lists() -> None:
+    granted = {
+        op.operation_id: op.attendee for op in route_table().operations if op.attendee is not None
+    }
+
+    assert granted == ATTENDEE_OPERATIONS
 
 
 def test_only_static_assets_and_the_redirect_are_left_out_of_the_document() -> None:

@@ -10,7 +10,7 @@ from flask import Flask, Response
 from pydantic import BaseModel
 
 from api import openapi
-from api.routes import Access, Param, Reply, Resource, RouteTable, route
+from api.routes import Access, Attendee, Param, Reply, Resource, RouteTable, route
 
 pytestmark = pytest.mark.unit
 
@@ -102,9 +102,11 @@ def test_only_admin_operations_refuse_a_client_key() -> None:
     assert [level.admits("admin") for level in Access] == [True, True, True]
 
 
-def _table(*declarations: tuple[str, str, Access]) -> RouteTable:
+def _table(
+    *declarations: tuple[str, str, Access] | tuple[str, str, Access, Attendee],
+) -> RouteTable:
     bp = Resource("things", __name__, tag="things")
-    for operation_id, rule, access in declarations:
+    for operation_id, rule, access, *attendee in declarations:
 
         def named() -> Response:
             return Response()
@@ -116,6 +118,7 @@ def _table(*declarations: tuple[str, str, Access]) -> RouteTable:
             rule,
             operation_id=operation_id,
             access=access,
+            attendee=attendee[0] if attendee else None,
             summary="A thing",
             replies=(Reply(201, "The thing.", Thing),),
             body=Thing,
@@ -153,6 +156,8 @@ def test_the_document_adds_the_statuses_that_follow_from_role_and_body() -> None
     table = _table(
         ("createThing", "/things", Access.ADMIN),
         ("addThing", "/added", Access.CLIENT),
+        ("addOwnThing", "/own", Access.CLIENT, Attendee.BODY_USER),
+        ("addAnyThing", "/any", Access.CLIENT, Attendee.ANY),
         ("postThing", "/public", Access.PUBLIC),
     )
 
@@ -162,7 +167,12 @@ def test_the_document_adds_the_statuses_that_follow_from_role_and_body() -> None
         return sorted(status for status in paths[path]["post"]["responses"] if status != "201")
 
     assert statuses("/things") == ["401", "403", "413", "415", "422", "429", "500"]
-    assert statuses("/added") == ["401", "413", "415", "422", "429", "500"]
+    # A client operation can be 403 for an attendee token, unless any attendee may call it.
+    assert statuses("/added") == ["401", "403", "413", "415", "422", "429", "500"]
+    assert statuses("/own") == ["401", "403", "413", "415", "422", "429", "500"]
+    assert statuses("/any") == ["401", "413", "415", "422", "429", "500"]
+    assert "another user" in paths["/own"]["post"]["responses"]["403"]["description"]
+    assert "may not make this call" in paths["/added"]["post"]["responses"]["403"]["description"]
     assert statuses("/public") == ["413", "415", "422", "500"]
     assert paths["/public"]["post"]["security"] == []
     assert paths["/things"]["post"]["description"] == "Needs an admin key."
