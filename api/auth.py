@@ -118,7 +118,7 @@ def init_app(app: Flask, settings: Settings, table: RouteTable) -> None:
         throttle = FailureThrottle(context.redis, settings.auth.auth_failure_limit)
     except ValueError as error:
         raise ConfigError(
-            "TESSERA_AUTH_FAILURE_LIMIT must be a rate such as 20/minute, or off"
+            "TESSERA_AUTH_FAILURE_LIMIT must be a rate such as 300/minute, or off"
         ) from error
 
     def find(credential: str) -> Principal | None:

@@ -1,5 +1,5 @@
 """Refused credentials are counted per client address (`TESSERA_AUTH_FAILURE_LIMIT`, default
-20/minute), so guessing keys is throttled: past the limit the address gets 429 with Retry-After
+300/minute), so guessing keys is throttled: past the limit the address gets 429 with Retry-After
 for the rest of the window, whatever it sends, a right guess included.
 
 The count is shared in Redis; which addresses are over it is kept in each process's memory,

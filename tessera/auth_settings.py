@@ -21,7 +21,7 @@ class AuthSettings:
     # Open SSE streams one key or one attendee may hold at once (over every API process).
     max_streams_per_principal: int = 10
     # Refused credentials per client address before it is throttled (`off` disables).
-    auth_failure_limit: str = "20/minute"
+    auth_failure_limit: str = "300/minute"
 
     @property
     def attendee_tokens(self) -> bool:
@@ -53,5 +53,5 @@ class AuthSettings:
             jwt_jwks_url=jwks_url,
             jwt_user_claim=env.get("TESSERA_JWT_USER_CLAIM", "").strip() or DEFAULT_USER_CLAIM,
             max_streams_per_principal=streams,
-            auth_failure_limit=env.get("TESSERA_AUTH_FAILURE_LIMIT", "20/minute").strip(),
+            auth_failure_limit=env.get("TESSERA_AUTH_FAILURE_LIMIT", "300/minute").strip(),
         )

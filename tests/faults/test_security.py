@@ -36,8 +36,9 @@ CLIENT_WRITES = {
     ("POST", "/events/<event_id>/offers/<user_id>/decline"),
     ("POST", "/batches"),
 }
-# Webhooks are admin-only, reads included (CONTRACT.md, v2: "Webhooks (admin keys)").
-ADMIN_ONLY_PREFIXES = ("/webhooks",)
+# Webhooks and keys are admin-only, reads included (CONTRACT.md: "Webhooks (admin keys)", "Keys
+# managed at run time (admin keys)").
+ADMIN_ONLY_PREFIXES = ("/webhooks", "/keys")
 MISSING_ID = "sec-missing"
 
 
