@@ -2,7 +2,7 @@
 while a transaction is being committed are accepted together in the next one.
 
 One flusher (a thread, or a greenlet under gevent) takes everything waiting, accepts it in one
-transaction (`models.tickets.accept_many`) and hands each request its own outcome; meanwhile
+transaction (`models.storage.tickets.accept_many`) and hands each request its own outcome; meanwhile
 the next group gathers. So fsyncs, round trips, the accept locks and the wake-up are paid per
 group, not per request, and a lone request at low load waits for nobody. The 202 still goes
 out only after its ticket is committed. A group that fails as a whole is retried one command
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import db, tickets
+from models.storage import db, tickets
 
 log = logging.getLogger("tessera.api")
 

@@ -30,7 +30,7 @@ from api.context import ApiContext
 from api.errors import register_error_handlers
 from api.routes import Resource, RouteTable
 from api.waiting import Listener
-from models.db import make_engine, make_sessionmaker
+from models.storage.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
 from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
 from tessera.telemetry import configure_logging

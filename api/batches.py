@@ -29,7 +29,7 @@ from api.idempotency import claim_request
 from api.params import IDEMPOTENCY_KEY, ULID_PATTERN, cursor, limit
 from api.render import json_response
 from api.routes import Access, Param, Reply, Resource, route
-from models import batches, db, idempotency, tickets
+from models.storage import batches, db, idempotency, tickets
 
 bp = Resource("batches", __name__, tag="commands")
 

@@ -11,8 +11,8 @@ from flask import request
 from pydantic import BaseModel, ValidationError
 
 from api.errors import ApiError, FieldError, validation_error
-from models.errors import DomainError
-from models.identity import ID_PATTERN
+from models.domain.errors import DomainError
+from models.domain.identity import ID_PATTERN
 
 Model = TypeVar("Model", bound=BaseModel)
 ID = re.compile(ID_PATTERN)

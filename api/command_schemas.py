@@ -17,10 +17,10 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from models.identity import ID_PATTERN
-from models.results import ResultStatus
-from models.rules import DenialCode
-from models.settings import MAX_PARTY_SEATS
+from models.domain.identity import ID_PATTERN
+from models.domain.results import ResultStatus
+from models.domain.rules import DenialCode
+from models.domain.settings import MAX_PARTY_SEATS
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strict=True)]
 
@@ -96,7 +96,7 @@ class OfferMade(Out):
     expires_at: dt.datetime
 
 
-# `models.results` writes these; its enums are the statuses and codes listed here.
+# `models.domain.results` writes these; its enums are the statuses and codes listed here.
 class TicketResult(Out):
     status: ResultStatus
     code: DenialCode | None

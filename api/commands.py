@@ -18,10 +18,10 @@ from api.errors import ApiError, not_found
 from api.idempotency import claim_request
 from api.params import EVENT_ID, IDEMPOTENCY_KEY, ULID_PATTERN, USER_ID
 from api.routes import Access, Attendee, Param, Reply, Resource, route
-from models import tickets
-from models.errors import DomainError, EventNotFound, UserNotFound
-from models.idempotency import Replay
-from models.results import rfc3339
+from models.domain.errors import DomainError, EventNotFound, UserNotFound
+from models.domain.results import rfc3339
+from models.storage import tickets
+from models.storage.idempotency import Replay
 
 bp = Resource("commands", __name__, tag="commands")
 

@@ -11,7 +11,7 @@ from flask import Response, jsonify, redirect, send_from_directory, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from api.routes import Access, Reply, Resource, route
-from models.settings import console_fields
+from models.domain.settings import console_fields
 
 bp = Resource("console", __name__, tag="operations")
 

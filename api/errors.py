@@ -16,7 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ulid import ULID
 from werkzeug.exceptions import HTTPException
 
-from models.errors import DomainError, InvalidInput
+from models.domain.errors import DomainError, InvalidInput
 
 log = logging.getLogger("tessera.api")
 

@@ -34,8 +34,9 @@ from api.schemas import (
     Standing,
     WaitlistEntry,
 )
-from models import db, ledger_store, queries, services
-from models.errors import EventNotFound
+from models import services
+from models.domain.errors import EventNotFound
+from models.storage import db, ledger_store, queries
 
 bp = Resource("events", __name__, tag="events")
 

@@ -1,6 +1,7 @@
 """`Idempotency-Key` as the HTTP side sees it: the header, checked, and the request it names.
 
-What a key means, and how it is claimed inside the accepting transaction, is `models.idempotency`.
+What a key means, and how it is claimed inside the accepting transaction, is
+`models.storage.idempotency`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from flask import request
 
 from api.auth import current_principal
 from api.errors import FieldError, validation_error
-from models.idempotency import ClaimRequest, fingerprint
+from models.storage.idempotency import ClaimRequest, fingerprint
 
 HEADER = "Idempotency-Key"
 _PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]{1,255}$")

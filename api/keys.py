@@ -13,8 +13,8 @@ from api.key_schemas import KEY_ID_PATTERN, Key, KeyCreate, KeyCreated, KeyList
 from api.render import json_response
 from api.routes import Access, Param, Reply, Resource, route
 from api.runtime_keys import RuntimeKeys
-from models import api_keys, db
-from models.errors import KeyNotFound
+from models.domain.errors import KeyNotFound
+from models.storage import api_keys, db
 
 bp = Resource("keys", __name__, tag="keys")
 

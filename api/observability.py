@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from api.context import ctx
 from api.routes import Access, Reply, Resource, route
-from models import outbox, tickets
+from models.storage import outbox, tickets
 from tessera.telemetry import (
     BATCH_SIZE_BUCKETS,
     WEBHOOK_OUTCOMES,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import api_keys
+from models.storage import api_keys
 
 log = logging.getLogger("tessera.api.keys")
 

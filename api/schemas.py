@@ -2,7 +2,7 @@
 
 Requests follow `api.command_schemas`: camelCase, unknown fields refused, strict types (a
 boolean or 1.5 is not an integer, 1.0 is; no string is a number). The rules of form (ids,
-names, non-blank text) are `models.identity`'s, called from validators so they live in one
+names, non-blank text) are `models.domain.identity`'s, called from validators so they live in one
 place; each type also carries the JSON Schema that says the same thing, so the OpenAPI
 document does not promise more (or less) than the validators accept.
 """
@@ -26,11 +26,11 @@ from pydantic import (
 )
 
 from api.command_schemas import Out, Strict, integral, query_integer
-from models import settings
-from models.errors import InvalidInput
-from models.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
-from models.results import rfc3339
-from models.settings import SETTINGS, Kind, Setting
+from models.domain import settings
+from models.domain.errors import InvalidInput
+from models.domain.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
+from models.domain.results import rfc3339
+from models.domain.settings import SETTINGS, Kind, Setting
 
 MAX_CAPACITY = settings.MAX_CAPACITY  # the largest ledger index too (api.openapi reads it)
 MAX_PAGE_SIZE = 200
@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 
 def _rule(check: Callable[[object], str]) -> Callable[[str], str]:
-    """A `models.identity` check as a Pydantic validator (its InvalidInput becomes a
+    """A `models.domain.identity` check as a Pydantic validator (its InvalidInput becomes a
     ValueError, which Pydantic reports against the field)."""
 
     def validate(value: str) -> str:
@@ -92,7 +92,7 @@ def _date(value: object) -> dt.date:
 
 
 def _rfc3339(value: dt.datetime) -> str:
-    """Every timestamp the API shows: UTC, to the millisecond (`models.results.rfc3339`)."""
+    """Every timestamp the API shows: UTC, to the millisecond (`models.domain.results.rfc3339`)."""
     shown = rfc3339(value)
     assert shown is not None
     return shown
@@ -220,7 +220,8 @@ class UserWaitlisting(Out):
 # --- events -----------------------------------------------------------------------------
 
 
-# The event's settings come from their declaration (`models.settings`): each one's request and
+# The event's settings come from their declaration (`models.domain.settings`): each one's request
+# and
 # response type is derived from its kind and bounds, so the schema says what the rules judge.
 
 

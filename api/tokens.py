@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 
 import jwt
 
-from models.identity import ID_PATTERN
+from models.domain.identity import ID_PATTERN
 from tessera.auth_settings import AuthSettings
 
 log = logging.getLogger("tessera.api.tokens")

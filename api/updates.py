@@ -4,7 +4,8 @@ status changes.
 The event log in PostgreSQL is the stream: every writer of an event's log rows holds that
 event's row lock, so ids within one event grow in commit order and `id > cursor` never skips a
 row. A reconnecting client sends `Last-Event-ID` and gets what it missed within the log's
-retention (`models.event_log.RETENTION`, one hour). Streams of one event in one process share a
+retention (`models.storage.event_log.RETENTION`, one hour). Streams of one event in one process
+share a
 `Feed` (`api.waiting`): one read of the log per published batch, however many streams.
 
 Under gunicorn's gevent workers a stream is a greenlet, not a thread. Streams still end after
@@ -28,8 +29,8 @@ from api.context import ctx
 from api.errors import ApiError, FieldError, validation_error
 from api.params import EVENT_ID
 from api.routes import Access, Param, Reply, Resource, route
-from models import event_log, queries
-from models.errors import EventNotFound
+from models.domain.errors import EventNotFound
+from models.storage import event_log, queries
 
 bp = Resource("updates", __name__, tag="commands")
 

@@ -17,8 +17,9 @@ from api.schemas import (
     UserUpdate,
     UserWaitlisting,
 )
-from models import db, queries, services
-from models.errors import UserNotFound
+from models import services
+from models.domain.errors import UserNotFound
+from models.storage import db, queries
 
 bp = Resource("users", __name__, tag="users")
 

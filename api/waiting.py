@@ -28,7 +28,7 @@ from typing import Any
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import event_log, tickets
+from models.storage import event_log, tickets
 from tessera.messaging import EVENT_CHANNELS
 
 log = logging.getLogger("tessera.api")

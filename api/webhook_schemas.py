@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJso
 
 from api.command_schemas import Out, Strict, query_integer
 from api.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, NO_NUL_PATTERN, Timestamp, storable
-from models.webhooks import MESSAGE_TYPES, WILDCARD
+from models.storage.webhooks import MESSAGE_TYPES, WILDCARD
 from tessera.webhook_urls import MAX_URL_LENGTH
 
 MAX_DESCRIPTION_LENGTH = 500

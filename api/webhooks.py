@@ -1,6 +1,6 @@
 """Webhooks (admin keys): subscriptions, each with a `whsec_` secret shown once, their delivery
 logs, and manual retries. Deliveries are written with the changes they report and sent by the
-workers (see `models.webhooks`, `workers.deliverer`)."""
+workers (see `models.storage.webhooks`, `workers.deliverer`)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from api.webhook_schemas import (
     WebhookCreated,
     WebhookList,
 )
-from models import db, webhooks
-from models.errors import WebhookNotFound
+from models.domain.errors import WebhookNotFound
+from models.storage import db, webhooks
 from tessera.webhook_secrets import SecretBox, new_secret
 from tessera.webhook_urls import UnsafeUrl, check
 

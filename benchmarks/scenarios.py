@@ -465,7 +465,7 @@ def drain(bench: Bench) -> ScenarioResult:
 
 
 def _drain_once(bench: Bench, count: int, problems: list[str]) -> Figures:
-    from models.tickets import NewTicket, insert_tickets
+    from models.storage.tickets import NewTicket, insert_tickets
     from tessera.messaging import Waker
 
     stack = bench.stack

@@ -24,8 +24,8 @@ import psycopg
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_sessionmaker, migrate, psycopg_url
-from models.tables import Base
+from models.storage.db import make_engine, make_sessionmaker, migrate, psycopg_url
+from models.storage.tables import Base
 from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls, servers
 from tests.localstack import LocalStack
 
@@ -152,8 +152,9 @@ class BenchStack:
         max_party_size: int,
         policy: str,
     ) -> None:
-        from models import ledger, ledger_store
-        from models.rules import EventSeats, Policy
+        from models.domain import ledger
+        from models.domain.rules import EventSeats, Policy
+        from models.storage import ledger_store
 
         seats = EventSeats.empty(
             capacity,

@@ -3,7 +3,7 @@
 Checked against the database (the source of truth) and the client's own records:
 - every command got its 202, and every 202 ticket exists and is `completed` (none pending, none
   failed, none that nobody asked for);
-- the contract's invariants, by `models.invariants` (what `tessera check` runs);
+- the contract's invariants, by `models.storage.invariants` (what `tessera check` runs);
 - order: per event, a ticket whose 202 came back before another was sent was applied first,
   and for register-only workloads the seats and waitlist positions follow the apply order
   exactly (first `capacity` seated, then positions 1..n).
@@ -19,7 +19,7 @@ import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.load import Results
-from models.invariants import run_checks
+from models.storage.invariants import run_checks
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 MAX_PROBLEMS = 10
@@ -30,7 +30,7 @@ def _rows(conn: Connection, query: str) -> list[tuple[Any, ...]]:
 
 
 def invariants(sessions: sessionmaker[Session]) -> list[str]:
-    """Guarantee 3, by the project's one checker (`models.invariants`, what `tessera check`
+    """Guarantee 3, by the project's one checker (`models.storage.invariants`, what `tessera check`
     runs), in one snapshot of the database."""
     with sessions() as session:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -178,8 +178,8 @@ def replayed_outcomes(conn: Connection, limit: int = 20) -> list[str]:
     event's tickets in apply order (completion, then `seq`) through the pure rules, from an
     empty event with the event's settings, and require the same result on every ticket and the
     same seats and line in the tables. Works for parties and both policies."""
-    from models.results import result_of
-    from models.rules import EventSeats, Policy, Register, Standing, Unregister
+    from models.domain.results import result_of
+    from models.domain.rules import EventSeats, Policy, Register, Standing, Unregister
 
     settings = {
         row[0]: row[1:]
@@ -243,7 +243,7 @@ def replayed_outcomes(conn: Connection, limit: int = 20) -> list[str]:
 def ledgers_verify(database_url: str, event_ids: list[str]) -> list[str]:
     """Each event's ledger, written under the load, verifies through the rules against the
     event's views (`tessera verify`)."""
-    from models.ledger_verify import verify
+    from models.domain.ledger_verify import verify
     from tessera.tools.ledger_sources import DatabaseSource
 
     problems: list[str] = []

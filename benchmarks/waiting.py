@@ -6,8 +6,8 @@ POST p99), and is every waiter answered within a second of its ticket completing
 A healthy hot event has only a few dozen pending tickets at any moment, so long-polls on its
 tickets would each last milliseconds and never add up to thousands held at once. The long-polls
 therefore wait on **parked** tickets: pending tickets on side events, written with the API's own
-COPY (`models.tickets.insert_tickets`) while the benchmark holds those events' applier locks
-(session advisory locks, `models.locks.APPLIER_SPACE`), so no drain may apply them: to the
+COPY (`models.storage.tickets.insert_tickets`) while the benchmark holds those events' applier locks
+(session advisory locks, `models.storage.locks.APPLIER_SPACE`), so no drain may apply them: to the
 workers they look like events another worker is applying. Once the hot load runs, the side
 events are released one by one over `waiters_release_seconds`: the benchmark lets go of the
 event's lock and the waiter generator sends it a command through HTTP, whose wake-up (or the
@@ -277,7 +277,7 @@ class Parking:
     own) and lets go of them one by one on the release schedule, starting when `go` is set."""
 
     def __init__(self, stack: BenchStack, events: list[str]) -> None:
-        from models.db import psycopg_url
+        from models.storage.db import psycopg_url
 
         self.events = events
         self.conn = psycopg.connect(psycopg_url(stack.urls.database_url), autocommit=True)
@@ -285,7 +285,7 @@ class Parking:
         self._lock = threading.Lock()
 
     def _advisory(self, function: str, event_id: str) -> None:
-        from models.locks import APPLIER_SPACE
+        from models.storage.locks import APPLIER_SPACE
 
         with self._lock:
             self.conn.execute(
@@ -321,7 +321,7 @@ class Parking:
 
 def _park(stack: BenchStack, layout: Layout) -> list[str]:
     """The parked tickets, accepted with the API's own COPY and never woken."""
-    from models.tickets import NewTicket, insert_tickets
+    from models.storage.tickets import NewTicket, insert_tickets
 
     with stack.sessions.begin() as session:
         return insert_tickets(

@@ -2,7 +2,7 @@
 
 Those that change seats (removing a user, changing an event) take the same event row lock as
 the worker's apply loop, so they serialise with it, and they go through the same rules. Each
-runs inside the caller's transaction (`models.db.run`); the status updates it writes are
+runs inside the caller's transaction (`models.storage.db.run`); the status updates it writes are
 published once that transaction commits.
 """
 
@@ -16,14 +16,16 @@ from sqlalchemy import RowMapping, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models import event_log, ledger, ledger_store, locks, passes, settings
-from models.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
-from models.queries import EVENT_COLUMNS, USER_COLUMNS
-from models.rules import EventSeats, Reconfigure, RemoveUser
-from models.seats import Wanted, lock_windows, save_windows, user_event_ids
-from models.tables import Event, User
+from models.domain import ledger, passes, settings
+from models.domain.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
+from models.domain.rules import EventSeats, Reconfigure, RemoveUser
+from models.storage import event_log, ledger_store, locks
+from models.storage.queries import EVENT_COLUMNS, USER_COLUMNS
+from models.storage.seats import Wanted, lock_windows, save_windows, user_event_ids
+from models.storage.tables import Event, User
 
-# The event's fields an update may change; its settings (`models.settings`) go through the rules.
+# The event's fields an update may change; its settings (`models.domain.settings`) go through the
+# rules.
 EVENT_FIELDS = frozenset(
     {"title", "description", "date", "location", "organizer", "status", *settings.BY_COLUMN}
 )
@@ -80,7 +82,7 @@ def _decide(
     session: Session, lines: dict[str, list[passes.Step]], now: dt.datetime, *, touch: bool = False
 ) -> passes.Decided:
     """Load the events' windows under their row locks, run the rules over the lines
-    (`models.passes`), save the seats and the ledger entries: the worker's recipe."""
+    (`models.domain.passes`), save the seats and the ledger entries: the worker's recipe."""
     heads: dict[str, ledger.Head] = {}
     wanted = {e: Wanted(*passes.commands_of(line)) for e, line in lines.items()}
     windows = lock_windows(session, wanted, heads)

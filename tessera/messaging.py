@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import redis
 
-from models.event_log import TICKET_COMPLETED
+from models.storage.event_log import TICKET_COMPLETED
 from tessera.telemetry import count_batch
 
 log = logging.getLogger("tessera.messaging")
@@ -67,7 +67,7 @@ def event_channel(event_id: str) -> str:
 
 
 class Update(Protocol):
-    """A status update as the event log wrote it (`models.event_log.Update`)."""
+    """A status update as the event log wrote it (`models.storage.event_log.Update`)."""
 
     @property
     def event_id(self) -> str: ...
@@ -219,7 +219,8 @@ def publish(client: redis.Redis, updates: Iterable[Update]) -> None:
 
 class RedisMessenger:
     """What committed transactions announce, sent through Redis: status updates published,
-    appliers and webhook senders woken (the `models.db.Messenger` of the API and the workers)."""
+    appliers and webhook senders woken (the `models.storage.db.Messenger` of the API and the
+    workers)."""
 
     def __init__(self, client: redis.Redis, waker: Waker) -> None:
         self.client = client

@@ -18,8 +18,8 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_sessionmaker, migrate, run
-from models.tables import Base
+from models.storage.db import make_engine, make_sessionmaker, migrate, run
+from models.storage.tables import Base
 from tessera.tools.servers import ServerUrls, servers
 
 

@@ -3,8 +3,8 @@ itself drains whatever is pending: `workers.apply.drain`)."""
 
 from __future__ import annotations
 
-from models import locks
-from models.db import database_now
+from models.storage import locks
+from models.storage.db import database_now
 from workers.apply import DrainReport, apply_events
 from workers.runtime import Runtime
 

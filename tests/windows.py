@@ -1,5 +1,5 @@
 """One event's window of seats, for tests that load and save seats directly (the applier and
-the services load and save many at once: `models.seats.lock_windows`/`save_windows`)."""
+the services load and save many at once: `models.storage.seats.lock_windows`/`save_windows`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Collection, Iterable
 
 from sqlalchemy.orm import Session
 
-from models.errors import EventNotFound
-from models.rules import Command, EventSeats
-from models.seats import Wanted, lock_windows, save_windows
+from models.domain.errors import EventNotFound
+from models.domain.rules import Command, EventSeats
+from models.storage.seats import Wanted, lock_windows, save_windows
 
 
 def lock_seats(

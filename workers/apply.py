@@ -1,5 +1,5 @@
 """The apply loop: drain pending tickets in acceptance order, many events per transaction, under
-their locks (see `models.locks` for which and why).
+their locks (see `models.storage.locks` for which and why).
 
 A pass takes every event with pending tickets that no other worker is applying (up to a
 bound), applies up to `apply_batch_size` of their tickets through the rules in `seq` order, and
@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from models import event_log, ledger, ledger_store, locks, passes, tickets
-from models.db import database_now
-from models.passes import Step
-from models.seats import Wanted, existing_user_ids, lock_windows, save_windows
-from models.tickets import TicketConflict, TicketView
+from models.domain import ledger, passes
+from models.domain.passes import Step
+from models.storage import event_log, ledger_store, locks, tickets
+from models.storage.db import database_now
+from models.storage.seats import Wanted, existing_user_ids, lock_windows, save_windows
+from models.storage.tickets import TicketConflict, TicketView
 from tessera.messaging import mark_draining, stop_draining, wait_for_nudge
 from workers.runtime import Runtime
 
@@ -172,7 +173,8 @@ def apply_events(
     """Load → decide → save, for events this transaction is the applier of: up to `limit` of
     their pending tickets, and their offers that ran out by `now` (the transaction's clock, to
     the millisecond). None: there was nothing to do (another worker just did it)."""
-    # Committed tickets are a `seq`-prefix per event (see models.locks): apply in `seq` order.
+    # Committed tickets are a `seq`-prefix per event (see models.storage.locks): apply in `seq`
+    # order.
     # Only those accepted by the pass's `now` (its transaction's start): under READ
     # COMMITTED this statement also sees tickets committed since, and a ticket must not be
     # completed before it was accepted (the clock drill caught one, 601 ms < 6xx ms).

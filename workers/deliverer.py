@@ -1,5 +1,5 @@
 """The webhook sender: one subscription's due deliveries, claimed a few at a time (a lease,
-`models.outbox`), signed, posted at once, and their outcomes recorded.
+`models.storage.outbox`), signed, posted at once, and their outcomes recorded.
 
 A task keeps the subscription's sender key set while it works (see tessera.messaging), so
 the deliveries committed meanwhile queue no further tasks; when nothing is due it clears the
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from models import outbox
-from models.db import run
-from models.results import rfc3339
+from models.domain.results import rfc3339
+from models.storage import outbox
+from models.storage.db import run
 from tessera.messaging import mark_delivering, stop_delivering
 from tessera.telemetry import count_webhook_attempts
 from tessera.webhook_secrets import SecretBox, SecretUnavailable, sign, signing_key

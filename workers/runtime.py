@@ -8,7 +8,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_sessionmaker
+from models.storage.db import make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
 from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
 

@@ -5,7 +5,8 @@ take are woken again, and so are webhook subscriptions with a delivery due (a re
 is over, or one a lost message or a dead sender left behind). A lost message, a restarted Redis
 or a killed worker therefore delays a ticket or a delivery by seconds; it never loses one.
 Housekeeping rides along: idempotency keys, event-log entries and finished webhook deliveries
-past their retention (`models.idempotency`, `models.event_log`, `models.outbox`) are deleted.
+past their retention (`models.storage.idempotency`, `models.storage.event_log`,
+`models.storage.outbox`) are deleted.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from models import event_log, idempotency, offers, outbox
-from models.db import database_now
-from models.tickets import stale_pending_events
+from models.storage import event_log, idempotency, offers, outbox
+from models.storage.db import database_now
+from models.storage.tickets import stale_pending_events
 from tessera.messaging import queue_depth
 from workers.runtime import Runtime
 

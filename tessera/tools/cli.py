@@ -73,7 +73,7 @@ def run_foreground(argv: Sequence[str], env: Mapping[str, str]) -> int:
 @data_dir_option
 def migrate(data_dir: Path) -> None:
     """Bring the database schema up to date."""
-    from models.db import migrate as run_migrations
+    from models.storage.db import migrate as run_migrations
 
     with resolved(data_dir) as urls:
         run_migrations(urls.database_url)
@@ -201,7 +201,7 @@ def _ready(url: str) -> bool:
 def up(data_dir: Path, host: str, port: int) -> None:
     """Run the whole stack in the foreground: servers, migrations, API, workers (tickets and
     webhooks), beat, Flower."""
-    from models.db import migrate as run_migrations
+    from models.storage.db import migrate as run_migrations
     from tessera.tools.supervisor import Supervisor
 
     settings = Settings.from_env()
@@ -277,8 +277,8 @@ def check(data_dir: Path, max_pending_age: float | None) -> None:
     from rich.table import Table
     from sqlalchemy.exc import SQLAlchemyError
 
-    from models.db import make_engine, make_sessionmaker
-    from models.invariants import run_checks
+    from models.storage.db import make_engine, make_sessionmaker
+    from models.storage.invariants import run_checks
 
     console = Console(highlight=False, soft_wrap=True)
     with resolved(data_dir) as urls:

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
 from rich.progress import Progress as Bars
 from rich.table import Table
 
-from models.identity import ID_PATTERN
+from models.domain.identity import ID_PATTERN
 from tessera.tools.http_client import opener
 
 COLUMNS = ("type", "userId", "eventId")

@@ -28,7 +28,7 @@ _data_dir = click.option(
 
 
 def _sessions(database_url: str) -> sessionmaker[Session]:
-    from models.db import make_engine, make_sessionmaker
+    from models.storage.db import make_engine, make_sessionmaker
 
     return make_sessionmaker(make_engine(database_url, pool_size=1, max_overflow=0))
 
@@ -39,9 +39,9 @@ def _sessions(database_url: str) -> sessionmaker[Session]:
 @_data_dir
 def create(name: str, role: str, data_dir: Path) -> None:
     """Make a key and print its secret (shown only now)."""
-    from models import api_keys
-    from models.errors import DomainError
-    from models.identity import check_name
+    from models.domain.errors import DomainError
+    from models.domain.identity import check_name
+    from models.storage import api_keys
     from tessera.tools.cli import resolved
 
     try:
@@ -63,7 +63,7 @@ def create(name: str, role: str, data_dir: Path) -> None:
 @_data_dir
 def list_keys(data_dir: Path) -> None:
     """The keys made at run time (never their secrets)."""
-    from models import api_keys
+    from models.storage import api_keys
     from tessera.tools.cli import resolved
 
     with resolved(data_dir) as urls:
@@ -81,8 +81,8 @@ def list_keys(data_dir: Path) -> None:
 @_data_dir
 def revoke(key_id: str, data_dir: Path) -> None:
     """Revoke a key: every API process refuses it within a second or two."""
-    from models import api_keys
-    from models.errors import KeyNotFound
+    from models.domain.errors import KeyNotFound
+    from models.storage import api_keys
     from tessera.tools.cli import resolved
 
     with resolved(data_dir) as urls:

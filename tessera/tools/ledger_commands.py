@@ -15,10 +15,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from models.ledger_replay import CannotReplay
-from models.ledger_verify import Verdict, verify
-from models.ledger_whatif import Comparison, Scenario, compare
-from models.settings import MAX_BYPASS_LIMIT, Policy, Promotion
+from models.domain.ledger_replay import CannotReplay
+from models.domain.ledger_verify import Verdict, verify
+from models.domain.ledger_whatif import Comparison, Scenario, compare
+from models.domain.settings import MAX_BYPASS_LIMIT, Policy, Promotion
 from tessera.config import DEFAULT_DATA_DIR, Settings
 from tessera.tools.ledger_sources import DatabaseSource, HttpSource, Snapshot, SourceError
 from tessera.tools.stored_key import stored_key_for

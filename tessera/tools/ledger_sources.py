@@ -1,7 +1,7 @@
 """Where `tessera verify` and `tessera replay` read a ledger and the event's current views: the
 HTTP API (`--url`) or the database itself (`DATABASE_URL` or the embedded one of --data-dir).
 
-Thin I/O only; what is checked is `models.ledger_verify`'s business.
+Thin I/O only; what is checked is `models.domain.ledger_verify`'s business.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from models import ledger
-from models.ledger_verify import Views
-from models.results import rfc3339
-from models.settings import SETTINGS
+from models.domain import ledger
+from models.domain.ledger_verify import Views
+from models.domain.results import rfc3339
+from models.domain.settings import SETTINGS
 from tessera.tools.http_client import opener
 
 if TYPE_CHECKING:
@@ -156,9 +156,9 @@ class DatabaseSource:
         from sqlalchemy import text
         from sqlalchemy.exc import SQLAlchemyError
 
-        from models import queries
-        from models.db import make_engine, make_sessionmaker
-        from models.errors import EventNotFound
+        from models.domain.errors import EventNotFound
+        from models.storage import queries
+        from models.storage.db import make_engine, make_sessionmaker
 
         engine = make_engine(self.database_url, pool_size=1, max_overflow=0)
         snapshot = engine.execution_options(

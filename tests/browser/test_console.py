@@ -593,7 +593,7 @@ def python_canonical(value: object) -> str:
 
 
 def sealed(body: dict[str, Any], prev_hash: str) -> dict[str, Any]:
-    """The contract's hash chain, computed here from its words (not with models.ledger)."""
+    """The contract's hash chain, computed here from its words (not with models.domain.ledger)."""
     chained = {**body, "prevHash": prev_hash}
     digest = hashlib.sha256(python_canonical(chained).encode()).hexdigest()
     return {**chained, "hash": digest}

@@ -24,7 +24,7 @@ from benchmarks.report import markdown
 from benchmarks.scenarios import SCENARIOS
 from benchmarks.waiters import PollRecord, StreamRecord, WaiterResults
 from benchmarks.waiting import TicketRow, _poll_figures, _stream_figures
-from models.db import psycopg_url
+from models.storage.db import psycopg_url
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import Event, EventLogEntry, Registration, Ticket
+from models.storage.tables import Event, EventLogEntry, Registration, Ticket
 from tests.e2e.conftest import CLIENT_KEY, Api
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +62,7 @@ def test_a_hot_event_seats_exactly_its_capacity_and_queues_the_rest_in_acceptanc
     users = [f"u{i:04}" for i in range(2000)]
     with db.begin() as session:
         # users straight into the table: this test is about the commands, not 2,000 POSTs
-        from models.tables import User
+        from models.storage.tables import User
 
         session.add_all(User(user_id=u, name=u) for u in users)
     admin.create_event("hot", capacity=200, waitlist=True)

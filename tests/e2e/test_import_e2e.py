@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import Batch, Ticket
+from models.storage.tables import Batch, Ticket
 from tessera.tools.cli import main
 from tessera.tools.importer import Row, chunk_request
 from tests.e2e.conftest import ADMIN_KEY, CLIENT_KEY, Api

@@ -28,7 +28,7 @@ from psycopg import sql
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from models.db import migrate, psycopg_url, sqlalchemy_url
+from models.storage.db import migrate, psycopg_url, sqlalchemy_url
 from tessera.tools.servers import DATABASE_NAME, EmbeddedPostgres, EmbeddedRedis, ServerUrls
 from tests.localstack import LocalStack
 

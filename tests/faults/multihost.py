@@ -30,7 +30,7 @@ import requests
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from models.db import migrate, psycopg_url, sqlalchemy_url
+from models.storage.db import migrate, psycopg_url, sqlalchemy_url
 from tessera.tools.processes import child_env, stop_groups
 from tessera.tools.servers import EmbeddedPostgres, EmbeddedRedis, ServerUrls
 from tests.faults.lab import ADMIN_KEY, CLIENT_KEY, OTHER_CLIENT_KEY, FaultRecord

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.db import make_sessionmaker
-from models.tickets import NewTicket, insert_tickets
+from models.storage.db import make_sessionmaker
+from models.storage.tickets import NewTicket, insert_tickets
 from tests.faults.lab import CLIENT_KEY
 from tests.faults.load import LoadPlan, LoadRunner
 from tests.faults.multihost import WORKERS, MultiHostLab, running_multihost_lab

@@ -13,8 +13,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import Ticket
-from models.tickets import NewTicket, insert_tickets
+from models.storage.tables import Ticket
+from models.storage.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
 from tessera.tools.servers import ServerUrls
 from tests.drain import drain_event

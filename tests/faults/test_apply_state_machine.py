@@ -1,6 +1,6 @@
 """The REAL apply path on PostgreSQL, driven by Hypothesis against a naive in-memory model.
 
-Commands go in as ticket rows (`models.tickets.insert_tickets`) and are applied by
+Commands go in as ticket rows (`models.storage.tickets.insert_tickets`) and are applied by
 `workers.drain_event`, in batches of two so that a drain spans several transactions.
 Between submitting and draining, the machine may change capacity, switch the waitlist, delete
 or re-create users, submit more, or drain again (a redelivered wake-up): whatever order the
@@ -30,11 +30,12 @@ from hypothesis.stateful import (
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import invariants, services
-from models.errors import CapacityBelowRegistered, UserNotFound
-from models.event_log import REGISTRATION_PROMOTED, TICKET_COMPLETED
-from models.tables import Event, Registration, Ticket, User
-from models.tickets import NewTicket, insert_tickets
+from models import services
+from models.domain.errors import CapacityBelowRegistered, UserNotFound
+from models.storage import invariants
+from models.storage.event_log import REGISTRATION_PROMOTED, TICKET_COMPLETED
+from models.storage.tables import Event, Registration, Ticket, User
+from models.storage.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
 from tessera.tools.servers import ServerUrls
 from tests.conftest import wipe

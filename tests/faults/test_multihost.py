@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 SHORT = Scale(rate=30, max_commands=600, events=2, capacity=15, clients=6)
 LONG = Scale(rate=40, max_commands=3000, events=4, capacity=25, clients=8)
 RECOVERY_LIMIT_SECONDS = 10.0
-# Longer than idle_in_transaction_session_timeout (models/db.py): PostgreSQL gives up on the cut
+# Longer than idle_in_transaction_session_timeout (models/storage/db.py): PostgreSQL gives up on
+# the cut
 # applier's transaction, and the event it held goes to another host, during the cut.
 CUT_SECONDS = 8.0
 
@@ -185,7 +186,7 @@ def test_a_worker_host_killed_while_holding_an_event_lets_go_of_it_within_second
     hosts: MultiHostLab, report: Report
 ) -> None:
     """Its cable goes first, so it closes nothing: PostgreSQL must find out by itself (the
-    session settings of models/db.py) and release the event's advisory lock."""
+    session settings of models/storage/db.py) and release the event's advisory lock."""
     held_for: list[float] = []
 
     def plan(lab: object, load: LoadRunner) -> None:

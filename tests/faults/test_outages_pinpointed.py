@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import requests
 
-from models.db import psycopg_url
+from models.storage.db import psycopg_url
 from tests.faults.lab import ADMIN_KEY, CLIENT_KEY, FaultLab
 
 pytestmark = pytest.mark.e2e

@@ -1,7 +1,8 @@
 """What must hold after every fault scenario, read from PostgreSQL (the truth), and the figures
 each scenario reports.
 
-The invariants are checked by the project's one checker (`models.invariants`) in this process,
+The invariants are checked by the project's one checker (`models.storage.invariants`) in this
+process,
 and by running `tessera check` itself, which must agree.
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from models.invariants import OVERSOLD, violations
+from models.storage.invariants import OVERSOLD, violations
 from tests.faults.lab import FaultLab
 from tests.faults.load import Sent
 from tests.unit.reference_model import ReferenceEvent
@@ -35,7 +36,7 @@ log = logging.getLogger("tessera.faults")
 
 
 def invariant_violations(engine: Engine) -> list[str]:
-    """Guarantee 3 by the project's one checker (`models.invariants`), in one snapshot."""
+    """Guarantee 3 by the project's one checker (`models.storage.invariants`), in one snapshot."""
     snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
     with Session(snapshot) as session:
         return violations(session)

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from models.rules import Register
+from models.domain.rules import Register
 from tessera.auth_settings import AuthSettings
 from tessera.config import ApiKey, Settings
 from tessera.tools.servers import ServerUrls

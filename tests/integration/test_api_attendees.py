@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import Ticket
+from models.storage.tables import Ticket
 from tessera.config import Settings
 from tests.attendee_tokens import claims, ec_key, ed_key, rsa_key
 from tests.integration.attendees import (

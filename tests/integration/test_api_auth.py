@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app, route_table
 from api.auth import owner_of
 from api.routes import Access
-from models import event_log
-from models.tables import Base, Ticket
+from models.storage import event_log
+from models.storage.tables import Base, Ticket
 from tessera.config import ApiKey, ConfigError, Settings
 from tessera.tools.servers import free_port
 from tests.integration.attendees import jwks_url, token_for, with_attendees

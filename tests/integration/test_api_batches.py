@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import Batch, Ticket
+from models.storage.tables import Batch, Ticket
 from tessera.messaging import DRAIN_KEY
 from tests.drain import drain_event
 from tests.integration.conftest import ADMIN, CLIENT, OTHER_CLIENT

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import IdempotencyKey, Ticket
+from models.storage.tables import IdempotencyKey, Ticket
 from tessera.messaging import DRAIN_KEY
 from tests.drain import drain_event
 from tests.integration.conftest import ADMIN, CLIENT, CLIENT_KEY, OTHER_CLIENT, SECRET_KEY

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import Event, User
+from models.storage.tables import Event, User
 from tests.integration.conftest import ADMIN, CLIENT, create_event, create_users, event_body
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import Event
+from models.storage.tables import Event
 from tessera.messaging import event_channel
 from tests.integration.conftest import (
     ADMIN,

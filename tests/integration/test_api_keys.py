@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.tables import ApiKeyRecord, Ticket
+from models.storage.tables import ApiKeyRecord, Ticket
 from tessera.config import Settings
 from tessera.tools.cli import main
 from tessera.tools.servers import ServerUrls

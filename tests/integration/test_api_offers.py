@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import ledger
+from models.domain import ledger
 from tests.drain import drain_event
 from tests.integration.conftest import ADMIN, CLIENT, create_event, create_users, get_json
 from workers import apply, runtime, sweeper

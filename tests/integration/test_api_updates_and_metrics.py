@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import updates
 from api.app import create_app
-from models.tables import Ticket
+from models.storage.tables import Ticket
 from tessera.config import Settings
 from tessera.tools.servers import ServerUrls
 from tests.drain import drain_event

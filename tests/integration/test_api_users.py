@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import run
-from models.tables import User
+from models.storage.db import run
+from models.storage.tables import User
 from tessera.messaging import event_channel
 from tests.integration.conftest import (
     ADMIN,

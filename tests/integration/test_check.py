@@ -17,9 +17,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks import verify as bench_verify
-from models.db import make_sessionmaker
-from models.invariants import run_checks, violations
-from models.rules import Register, Unregister
+from models.domain.rules import Register, Unregister
+from models.storage.db import make_sessionmaker
+from models.storage.invariants import run_checks, violations
 from tessera.tools.cli import main
 from tessera.tools.servers import ServerUrls, free_port
 from tests.drain import drain_event

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
 
 from api.console import CONSOLE_DIR
-from models.settings import SETTINGS
+from models.domain.settings import SETTINGS
 from tessera.config import Settings
 from tests.integration.conftest import CLIENT, AppFactory
 

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.ledger_verify import verify
+from models.domain.ledger_verify import verify
 from tessera.tools.cli import main
 from tessera.tools.ledger_sources import DatabaseSource
 from tessera.tools.servers import ServerUrls

@@ -13,9 +13,10 @@ import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import locks, rules, tickets
-from models.tables import Event, EventLogEntry, Registration, Ticket
-from models.tickets import NewTicket, insert_tickets
+from models.domain import rules
+from models.storage import locks, tickets
+from models.storage.tables import Event, EventLogEntry, Registration, Ticket
+from models.storage.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
 from tessera.messaging import DRAIN_KEY, DRAIN_TASK, Waker
 from tessera.tools.servers import ServerUrls

@@ -1,4 +1,5 @@
-"""The read model (`models.queries`, SQL) against the pure standings oracle: after any history
+"""The read model (`models.storage.queries`, SQL) against the pure standings oracle: after any
+history
 applied through the real loader and rules, every view of who is seated or waiting where, and
 at which position, agrees with what the rules' complete state says."""
 
@@ -12,10 +13,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import queries, services
-from models.db import make_sessionmaker
-from models.rules import EventSeats, Register, RemoveUser, Unregister
-from models.tables import Event, User
+from models import services
+from models.domain.rules import EventSeats, Register, RemoveUser, Unregister
+from models.storage import queries
+from models.storage.db import make_sessionmaker
+from models.storage.tables import Event, User
 from tests.conftest import wipe
 from tests.unit.standings import registrations_of, waitlists_of
 from tests.windows import lock_seats, save_seats

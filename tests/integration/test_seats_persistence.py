@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import services
-from models.errors import CapacityBelowRegistered, EventNotFound, UserNotFound
-from models.rules import Register, Unregister
-from models.tables import Event, Registration, User
+from models.domain.errors import CapacityBelowRegistered, EventNotFound, UserNotFound
+from models.domain.rules import Register, Unregister
+from models.storage.tables import Event, Registration, User
 from tests.windows import lock_seats, save_seats
 
 pytestmark = pytest.mark.integration

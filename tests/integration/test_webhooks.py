@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import event_log, outbox
-from models.db import make_sessionmaker
+from models.storage import event_log, outbox
+from models.storage.db import make_sessionmaker
 from tessera.config import Settings
 from tessera.messaging import DELIVER_TASK, RedisMessenger, Waker, deliver_key
 from tessera.tools.servers import ServerUrls

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from models import ledger
-from models.ledger_verify import Views
-from models.results import denied, result_of, rfc3339
-from models.rules import DenialCode, EventSeats, Outcome, Reconfigure, Standing, offers_by
+from models.domain import ledger
+from models.domain.ledger_verify import Views
+from models.domain.results import denied, result_of, rfc3339
+from models.domain.rules import DenialCode, EventSeats, Outcome, Reconfigure, Standing, offers_by
 
 T0 = dt.datetime(2030, 1, 1, 9, 0, tzinfo=dt.UTC)
 

@@ -1,5 +1,5 @@
 """A naive model of one event with parties and a fair line, written from the contract's v2
-wording ("Who gets freed seats"), sharing no code with `models.rules`.
+wording ("Who gets freed seats"), sharing no code with `models.domain.rules`.
 
 Plain lists, no counters, no windows, no early exits: after every change it walks the whole line
 (newcomer last) and, for each party, asks the contract's question literally: does it fit, and

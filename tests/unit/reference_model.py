@@ -1,6 +1,6 @@
 """A deliberately naive model of one event's registrations, written from the HTTP contract.
 
-It shares no code with `models.rules`: two plain lists (seats in the order they were taken,
+It shares no code with `models.domain.rules`: two plain lists (seats in the order they were taken,
 the waitlist in the order it was joined), no counters, no windows, no membership orders.
 Being this simple is the point; when it and the rules disagree, the rules are the suspect.
 

@@ -1,6 +1,6 @@
 """Where one user stands across several events: a pure oracle over `EventSeats` for the tests.
 
-The read model answers the same questions in SQL (`models.queries`); this answers them from
+The read model answers the same questions in SQL (`models.storage.queries`); this answers them from
 complete `EventSeats`, so the two can be compared. Results are sorted by event id so that the
 answer does not depend on the order the events were loaded in.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from models.errors import StateNotLoaded
-from models.rules import EventSeats, Standing
+from models.domain.errors import StateNotLoaded
+from models.domain.rules import EventSeats, Standing
 
 
 def registrations_of(user_id: str, events: Mapping[str, EventSeats]) -> list[str]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from models.errors import CapacityBelowRegistered, DomainError, InvalidCapacity, InvalidInput
-from models.rules import (
+from models.domain.errors import CapacityBelowRegistered, DomainError, InvalidCapacity, InvalidInput
+from models.domain.rules import (
     CapacityChanged,
     ChangeCapacity,
     Command,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from api.accepts import AcceptQueue, AcceptTimeout, Pending
-from models import tickets
+from models.storage import tickets
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from models import ledger
-from models.ledger_verify import Views, verify
-from models.rules import UNCHANGED, EventSeats, Policy, Promotion, Reconfigure
+from models.domain import ledger
+from models.domain.ledger_verify import Views, verify
+from models.domain.rules import UNCHANGED, EventSeats, Policy, Promotion, Reconfigure
 
 from .ledger_writer import T0, Writer
 

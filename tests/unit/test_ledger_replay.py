@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from models.ledger_replay import CannotReplay
-from models.ledger_whatif import Scenario, checkpoints, compare
-from models.rules import EventSeats, Policy, Promotion
+from models.domain.ledger_replay import CannotReplay
+from models.domain.ledger_whatif import Scenario, checkpoints, compare
+from models.domain.rules import EventSeats, Policy, Promotion
 from tessera.tools.cli import main
 
 from .ledger_writer import Writer

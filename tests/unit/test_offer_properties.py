@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from models.errors import CapacityBelowRegistered
-from models.rules import (
+from models.domain.errors import CapacityBelowRegistered
+from models.domain.rules import (
     AcceptOffer,
     Command,
     DeclineOffer,

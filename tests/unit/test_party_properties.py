@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from models.errors import CapacityBelowPartySize, CapacityBelowRegistered, InvalidInput
-from models.rules import (
+from models.domain.errors import CapacityBelowPartySize, CapacityBelowRegistered, InvalidInput
+from models.domain.rules import (
     CapacityChanged,
     ChangeCapacity,
     Command,

@@ -1,4 +1,5 @@
-"""The apply pass (`models.passes.decide`), pure: what the worker and the services run between
+"""The apply pass (`models.domain.passes.decide`), pure: what the worker and the services run
+between
 loading the seats and saving them."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models import ledger
-from models.passes import (
+from models.domain import ledger
+from models.domain.passes import (
     TICKET_COMMANDS,
     TicketStep,
     command_of,
@@ -21,8 +22,8 @@ from models.passes import (
     decide,
     ticket_lines,
 )
-from models.results import denied, result_of
-from models.rules import (
+from models.domain.results import denied, result_of
+from models.domain.rules import (
     DenialCode,
     EventSeats,
     ExpireOffers,

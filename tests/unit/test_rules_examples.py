@@ -6,8 +6,8 @@ from collections import deque
 
 import pytest
 
-from models.errors import CapacityBelowRegistered, StateNotLoaded
-from models.rules import (
+from models.domain.errors import CapacityBelowRegistered, StateNotLoaded
+from models.domain.rules import (
     CapacityChanged,
     ChangeCapacity,
     Command,

@@ -1,4 +1,5 @@
-"""Property tests for the pure registration rules (`models.rules`, `models.identity`) and the
+"""Property tests for the pure registration rules (`models.domain.rules`, `models.domain.identity`)
+and the
 standings oracle (`tests/unit/standings.py`), checked against the contract and a naive reference.
 """
 
@@ -13,9 +14,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from models.errors import CapacityBelowRegistered, InvalidCapacity, InvalidInput
-from models.identity import check_id, check_name
-from models.rules import (
+from models.domain.errors import CapacityBelowRegistered, InvalidCapacity, InvalidInput
+from models.domain.identity import check_id, check_name
+from models.domain.rules import (
     CapacityChanged,
     ChangeCapacity,
     Command,

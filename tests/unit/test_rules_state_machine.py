@@ -1,4 +1,4 @@
-"""Random command sequences against `models.rules.handle` and the naive reference model,
+"""Random command sequences against `models.domain.rules.handle` and the naive reference model,
 step by step: the outcomes must agree and the contract's invariants must hold throughout.
 """
 
@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from models.rules import (
+from models.domain.rules import (
     ChangeCapacity,
     EventSeats,
     Register,

@@ -1,4 +1,5 @@
-"""The event settings' declaration (`models.settings`) as a table: every place that derives from
+"""The event settings' declaration (`models.domain.settings`) as a table: every place that derives
+from
 it agrees with it, and every bound it states is the one the rules judge."""
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ import dataclasses
 import pytest
 
 from api import schemas
-from models import ledger
-from models.errors import InvalidCapacity, InvalidInput
-from models.rules import EventSeats, Reconfigure
-from models.settings import BY_COLUMN, SETTINGS, Kind, Setting
-from models.tables import Event
+from models.domain import ledger
+from models.domain.errors import InvalidCapacity, InvalidInput
+from models.domain.rules import EventSeats, Reconfigure
+from models.domain.settings import BY_COLUMN, SETTINGS, Kind, Setting
+from models.storage.tables import Event
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import { checkbox, field, fill, h, setFieldError } from "./dom.js";
 import { has } from "./seats.js";
 
 /** The settings an admin may change, in form order, with their labels, kinds and choices:
- * served by the API from the settings' declaration (models/settings.py), not restated here. */
+ * served by the API from the settings' declaration (models/domain/settings.py), not restated here. */
 export const SETTINGS = await fetch(new URL("../settings.json", import.meta.url), {
   headers: { Accept: "application/json" },
 }).then((response) => {

@@ -1,7 +1,7 @@
 """An event's ledger entries: their shape, their canonical bytes and their hash chain (pure).
 
 The writer builds each entry's body with one of the `*_entry` builders and `seal`s it with the
-previous entry's hash; the verifier (`models.ledger_verify`) recomputes the same bytes. The
+previous entry's hash; the verifier (`models.domain.ledger_verify`) recomputes the same bytes. The
 shape and the hash are fixed by the contract ("Ledger: each event's verifiable history").
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from models.results import offers_json, rfc3339
-from models.rules import EventSeats, OfferExpired, Reconfigure, Reconfigured, UserRemoved
-from models.settings import BY_JSON, LEDGER_SETTINGS, Kind
+from models.domain.results import offers_json, rfc3339
+from models.domain.rules import EventSeats, OfferExpired, Reconfigure, Reconfigured, UserRemoved
+from models.domain.settings import BY_JSON, LEDGER_SETTINGS, Kind
 
 GENESIS_HASH: Final = "0" * 64
 

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import ledger
-from models.errors import DomainError
-from models.ledger_replay import EPOCH, CannotReplay, Replay
-from models.rules import (
+from models.domain import ledger
+from models.domain.errors import DomainError
+from models.domain.ledger_replay import EPOCH, CannotReplay, Replay
+from models.domain.rules import (
     DenialCode,
     Denied,
     EventSeats,

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import ledger
-from models.ledger_replay import CannotReplay, Replay
-from models.results import rfc3339
-from models.rules import EventSeats, Standing
+from models.domain import ledger
+from models.domain.ledger_replay import CannotReplay, Replay
+from models.domain.results import rfc3339
+from models.domain.rules import EventSeats, Standing
 
 ENTRY_FIELDS = frozenset((*ledger.BODY_FIELDS, "prevHash", "hash"))
 

@@ -20,16 +20,16 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from models import idempotency, locks
-from models.db import acceptance_clock, after_commit
-from models.errors import (
+from models.domain.errors import (
     DomainError,
     EventNotFound,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     UserNotFound,
 )
-from models.tables import Ticket
+from models.storage import idempotency, locks
+from models.storage.db import acceptance_clock, after_commit
+from models.storage.tables import Ticket
 
 CommandType = Literal["register", "unregister", "accept_offer", "decline_offer"]
 
@@ -109,7 +109,7 @@ _LOCK_AND_FIND = text(
                   WHERE event_id = ANY(CAST(:event_ids AS text[]))) AS events,
            ARRAY(SELECT user_id FROM users
                   WHERE user_id = ANY(CAST(:user_ids AS text[]))) AS users
-    """  # noqa: S608 - a constant of models.locks, no input
+    """  # noqa: S608 - a constant of models.storage.locks, no input
 )
 _INSERT = text(
     """

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from models.errors import InvalidCapacity, InvalidInput
+from models.domain.errors import InvalidCapacity, InvalidInput
 
 MAX_PARTY_SEATS = 50
 MAX_BYPASS_LIMIT = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from models.errors import InvalidInput
+from models.domain.errors import InvalidInput
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ID = re.compile(ID_PATTERN)

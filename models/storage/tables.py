@@ -208,7 +208,7 @@ class Ticket(Base):
 
 
 class LedgerEntry(Base):
-    """One entry of an event's hash-chained ledger (`models.ledger`), kept as the exact
+    """One entry of an event's hash-chained ledger (`models.domain.ledger`), kept as the exact
     canonical JSON that was hashed, so it is served and verified byte for byte."""
 
     __tablename__ = "ledger_entries"
@@ -270,7 +270,7 @@ class Webhook(Base):
 
 class WebhookDelivery(Base):
     """One message for one subscription: the outbox row, written in the transaction of the
-    change it reports (`models.event_log.append`), then sent and retried by the workers.
+    change it reports (`models.storage.event_log.append`), then sent and retried by the workers.
 
     No foreign key to `webhooks`: every apply transaction writes these rows, and a key would
     make each of them lock its subscription's row; a delivery left behind by a subscription

@@ -25,27 +25,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.errors import (
+from models.domain.errors import (
     CapacityBelowPartySize,
     CapacityBelowRegistered,
     InvalidCapacity,
     InvalidInput,
     StateNotLoaded,
 )
-from models.settings import (  # the rules' vocabulary too: re-exported, importable from here
+from models.domain.settings import (  # the rules' vocabulary too: re-exported, importable from here
     MAX_PARTY_SEATS,
     SETTINGS,
 )
-from models.settings import (
+from models.domain.settings import (
     UNCHANGED as UNCHANGED,  # noqa: PLC0414
 )
-from models.settings import (
+from models.domain.settings import (
     Policy as Policy,  # noqa: PLC0414
 )
-from models.settings import (
+from models.domain.settings import (
     Promotion as Promotion,  # noqa: PLC0414
 )
-from models.settings import (
+from models.domain.settings import (
     Unchanged as Unchanged,  # noqa: PLC0414
 )
 
@@ -344,7 +344,7 @@ class EventSeats:
 
     @classmethod
     def empty(cls, capacity: int, **settings: Any) -> EventSeats:
-        """A new event with no one in it; its settings (`models.settings`, by their `attr`,
+        """A new event with no one in it; its settings (`models.domain.settings`, by their `attr`,
         the rest at their defaults) judged as an event update's are."""
         unknown = set(settings) - {s.attr for s in SETTINGS}
         if unknown:
@@ -593,7 +593,7 @@ class EventSeats:
     # --- the moves the rules are made of ------------------------------------------------
 
     def _settings(self) -> dict[str, object]:
-        """The `event_created` settings by JSON name, as plain values (`models.settings`)."""
+        """The `event_created` settings by JSON name, as plain values (`models.domain.settings`)."""
         return {s.json: s.plain(getattr(self, s.attr)) for s in SETTINGS if s.in_ledger}
 
     def _apply_settings(self, change: Reconfigure) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import RowMapping, Subquery, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from models.errors import EventNotFound, UserNotFound
-from models.rules import Standing
-from models.settings import SETTINGS
-from models.tables import Event, Registration, User
+from models.domain.errors import EventNotFound, UserNotFound
+from models.domain.rules import Standing
+from models.domain.settings import SETTINGS
+from models.storage.tables import Event, Registration, User
 
 USER_COLUMNS = (User.user_id, User.name, User.created_at, User.updated_at)
 _DESCRIBED = ("event_id", "title", "description", "date", "location")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from models import ledger
-from models.results import denied, result_of
-from models.rules import (
+from models.domain import ledger
+from models.domain.results import denied, result_of
+from models.domain.rules import (
     AcceptOffer,
     Command,
     DeclineOffer,
@@ -30,7 +30,7 @@ from models.rules import (
     RemoveUser,
     Unregister,
 )
-from models.updates import TicketFacts, Update, settled, ticket_completed
+from models.domain.updates import TicketFacts, Update, settled, ticket_completed
 
 # The rules' command each ticket type carries, at the ticket's acceptance time (windows and
 # offers are judged by when a ticket was accepted, never by when it is applied).

@@ -1,5 +1,5 @@
 """Appending to events' ledgers in the transaction of the change (the entries' shape and hash
-are `models.ledger`'s; this is where they are stored).
+are `models.domain.ledger`'s; this is where they are stored).
 
 Each event row carries its ledger's length and head hash. Every writer of an event's seats holds
 that row's lock, so appending needs no lock of its own: read the heads of the locked events,
@@ -16,7 +16,7 @@ from collections.abc import Collection
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models import ledger
+from models.domain import ledger
 
 _HEADS = text(
     "SELECT event_id, ledger_length, ledger_head FROM events"
@@ -42,7 +42,7 @@ def read_heads(session: Session, event_ids: Collection[str]) -> dict[str, ledger
 
 def write(session: Session, chain: ledger.Chain, *, move_heads: bool = True) -> None:
     """Store the chain's sealed entries; and move the events' heads, unless the caller writes
-    them with its own update of the event rows (`models.seats.save_windows`)."""
+    them with its own update of the event rows (`models.storage.seats.save_windows`)."""
     if not chain.rows:
         return
     # COPY, not an INSERT over arrays: entries are long JSON texts, and quoting them into

@@ -19,8 +19,8 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from models.errors import KeyNotFound
-from models.tables import ApiKeyRecord
+from models.domain.errors import KeyNotFound
+from models.storage.tables import ApiKeyRecord
 
 SECRET_PREFIX = "tsk_"  # noqa: S105 (a prefix, not a secret)
 SECRET_BYTES = 32

@@ -1,5 +1,5 @@
 """Status updates of an event's tickets and registrations, built from the rules' outcomes
-(pure: `models.event_log` stores and publishes them)."""
+(pure: `models.storage.event_log` stores and publishes them)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from models.results import rfc3339
-from models.rules import (
+from models.domain.results import rfc3339
+from models.domain.rules import (
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
@@ -20,7 +20,8 @@ from models.rules import (
 
 
 class TicketFacts(Protocol):
-    """What a status update or a ledger entry needs of a ticket (`models.tickets.TicketView`)."""
+    """What a status update or a ledger entry needs of a ticket
+    (`models.storage.tickets.TicketView`)."""
 
     @property
     def ticket_id(self) -> str: ...

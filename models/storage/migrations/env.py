@@ -5,15 +5,15 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from models.locks import MIGRATION_KEY
-from models.tables import Base
+from models.storage.locks import MIGRATION_KEY
+from models.storage.tables import Base
 
 target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url must be set by models.db.migrate"
+    assert url, "sqlalchemy.url must be set by models.storage.db.migrate"
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         # Serialise concurrent `tessera migrate` runs (several containers starting at once).

@@ -1,7 +1,8 @@
 """Guarantee 3 of the contract, checked over the whole database: the one checker that
 `tessera check`, the benchmarks and the fault runs use.
 
-The definition is the pure one, `EventSeats.invariant_violations` (models/rules.py): seats taken
+The definition is the pure one, `EventSeats.invariant_violations` (models/domain/rules.py): seats
+taken
 plus seats offered within capacity (a party occupies its `seats`, an offer holds its seats),
 counters equal to the members of each standing, the line in joining order, and the line settled
 (judged by the rules' own settling). Here the same clauses are read over every event at once
@@ -24,8 +25,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models.rules import Membership, Standing
-from models.seats import seats_of
+from models.domain.rules import Membership, Standing
+from models.storage.seats import seats_of
 
 # An oversold event, in seats (a party of 3 takes 3; an open offer holds its seats): the
 # guarantee, and the figure the fault runs report per scenario.

@@ -1,8 +1,8 @@
 """Webhook subscriptions and their delivery logs: the units of work behind `/webhooks`.
 
-A delivery is written by `models.event_log.append`, in the transaction of the change it
+A delivery is written by `models.storage.event_log.append`, in the transaction of the change it
 reports, for every subscription that is not disabled and whose `events` name the update's type
-(or `*`); the workers send it (`models.outbox`). Deleting a subscription deletes its log.
+(or `*`); the workers send it (`models.storage.outbox`). Deleting a subscription deletes its log.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import RowMapping, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from models.db import after_commit
-from models.errors import WebhookNotFound
-from models.event_log import (
+from models.domain.errors import WebhookNotFound
+from models.storage.db import after_commit
+from models.storage.event_log import (
     OFFER_ACCEPTED,
     OFFER_DECLINED,
     OFFER_EXPIRED,
@@ -25,7 +25,7 @@ from models.event_log import (
     REGISTRATION_PROMOTED,
     TICKET_COMPLETED,
 )
-from models.tables import Webhook, WebhookDelivery
+from models.storage.tables import Webhook, WebhookDelivery
 
 WILDCARD = "*"
 # The SSE message types a subscription may name.
@@ -134,7 +134,7 @@ def get(session: Session, webhook_id: str) -> WebhookView:
 
 def remove(session: Session, webhook_id: str) -> None:
     """Delete the subscription and its delivery log. A delivery an apply transaction writes
-    for it at the same moment is dropped by the sender (`models.outbox.claim`)."""
+    for it at the same moment is dropped by the sender (`models.storage.outbox.claim`)."""
     gone = session.execute(
         delete(Webhook).where(Webhook.webhook_id == webhook_id).returning(Webhook.webhook_id)
     ).first()

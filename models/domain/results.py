@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from models.rules import (
+from models.domain.rules import (
     DenialCode,
     Denied,
     Offer,

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models import ledger, locks
-from models.rules import Command, EventSeats, Membership, Standing
-from models.settings import SETTINGS, Kind
-from models.tables import Event
+from models.domain import ledger
+from models.domain.rules import Command, EventSeats, Membership, Standing
+from models.domain.settings import SETTINGS, Kind
+from models.storage import locks
+from models.storage.tables import Event
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Wanted:
     offers_due_by: dt.datetime | None = None
 
 
-# The counters the rules keep beside the settings (`models.settings`), by column name.
+# The counters the rules keep beside the settings (`models.domain.settings`), by column name.
 _COUNTERS = (
     "offered_count",
     "offered_seats",

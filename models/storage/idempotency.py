@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from models.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
-from models.tables import IdempotencyKey
+from models.domain.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
+from models.storage.tables import IdempotencyKey
 
 R = TypeVar("R")
 

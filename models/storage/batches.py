@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from models.results import ResultStatus
-from models.tables import Batch, Ticket
-from models.tickets import TICKET_COLUMNS, NewTicket, TicketView, insert_tickets
+from models.domain.results import ResultStatus
+from models.storage.tables import Batch, Ticket
+from models.storage.tickets import TICKET_COLUMNS, NewTicket, TicketView, insert_tickets
 
 
 @dataclass(frozen=True)

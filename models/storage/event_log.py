@@ -16,9 +16,7 @@ import json
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from models.db import after_commit
-from models.tables import EventLogEntry
-from models.updates import (
+from models.domain.updates import (
     OFFER_ACCEPTED,
     OFFER_DECLINED,
     OFFER_EXPIRED,
@@ -31,8 +29,11 @@ from models.updates import (
     settled,
     ticket_completed,
 )
+from models.storage.db import after_commit
+from models.storage.tables import EventLogEntry
 
-# The updates' vocabulary (`models.updates`) is the log's too: its readers import it from here.
+# The updates' vocabulary (`models.domain.updates`) is the log's too: its readers import it from
+# here.
 __all__ = [
     "MAX_READ",
     "OFFER_ACCEPTED",
@@ -91,7 +92,7 @@ def append(session: Session, updates: list[Update]) -> list[Update]:
 
     One statement over arrays, whatever the number of updates and subscriptions: the outbox
     rows are written by the same INSERT, from the rows it logs, so a delivery exists exactly
-    when the change it reports committed (`models.webhooks`). With no subscription, the join
+    when the change it reports committed (`models.storage.webhooks`). With no subscription, the join
     finds nothing and costs nothing measurable."""
     if not updates:
         return []

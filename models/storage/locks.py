@@ -15,7 +15,7 @@ per-event order, and these are its keys.
   change (capacity change, user deletion): one writer of an event's seats at a time.
 - **user row**: `SELECT … FOR UPDATE` on `users`, after the rows of the user's events, by user
   deletion: no new place can be taken for a user being deleted. The applier share-locks the
-  users it seats (`FOR KEY SHARE`, `models.seats.existing_user_ids`).
+  users it seats (`FOR KEY SHARE`, `models.storage.seats.existing_user_ids`).
 - **migrations**: advisory `MIGRATION_KEY`, session-scoped, by `tessera migrate` (the Alembic
   env): concurrent migrations (several containers starting) run one after another.
 
@@ -34,7 +34,7 @@ from sqlalchemy import Row, String, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from models.tables import Event, User
+from models.storage.tables import Event, User
 
 APPLIER_SPACE = 7426
 ACCEPT_SPACE = 7427

@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import ledger, passes
-from models.errors import DomainError, StateNotLoaded
-from models.results import result_of, rfc3339
-from models.rules import (
+from models.domain import ledger, passes
+from models.domain.errors import DomainError, StateNotLoaded
+from models.domain.results import result_of, rfc3339
+from models.domain.rules import (
     DenialCode,
     Denied,
     EventSeats,
