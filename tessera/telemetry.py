@@ -7,6 +7,7 @@ counters, which Prometheus handles as a process restart would.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -19,13 +20,29 @@ from redis.client import Pipeline
 
 METRICS_KEY = "tessera:metrics:worker"
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
+# The 202-to-done time of a ticket (acceptance to completion, both the database's clock).
+SETTLE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Workers' last heartbeats, by Celery hostname: the API's /metrics counts the live ones.
+WORKERS_KEY = "tessera:workers"
+WORKER_ALIVE_SECONDS = 10.0  # five of Celery's 2 s heartbeats
+WORKER_FORGOTTEN_SECONDS = 3600.0
+WEBHOOK_WORKER_PREFIX = "tessera-webhooks-"
 
 log = logging.getLogger("tessera.telemetry")
 
 
-def count_batch(pipe: Pipeline, result_statuses: Iterable[str]) -> None:
-    """Add one applied batch (its tickets by result) to the worker counters, as commands of
-    `pipe`: the publishing of the batch's updates carries them, no round trip of their own."""
+def count_batch(
+    pipe: Pipeline,
+    result_statuses: Iterable[str],
+    settle_seconds: Iterable[float] = (),
+    offers_expired: int = 0,
+) -> None:
+    """Add one applied batch (its tickets by result, their settle times, the offers it ended)
+    to the worker counters, as commands of `pipe`: the publishing of the batch's updates
+    carries them, no round trip of their own."""
+    if offers_expired:
+        pipe.hincrby(METRICS_KEY, "offers_expired", offers_expired)
+    _count_settle_times(pipe, settle_seconds)
     counts: dict[str, int] = {}
     for status in result_statuses:
         counts[status] = counts.get(status, 0) + 1
@@ -39,6 +56,24 @@ def count_batch(pipe: Pipeline, result_statuses: Iterable[str]) -> None:
             pipe.hincrby(METRICS_KEY, f"batch_le:{bound}", 1)
     pipe.hincrby(METRICS_KEY, "batch_count", 1)
     pipe.hincrby(METRICS_KEY, "batch_sum", batch_size)
+
+
+def _count_settle_times(pipe: Pipeline, settle_seconds: Iterable[float]) -> None:
+    buckets = [0] * len(SETTLE_BUCKETS)
+    count, total_ms = 0, 0
+    for seconds in settle_seconds:
+        count += 1
+        total_ms += round(seconds * 1000)
+        for i, bound in enumerate(SETTLE_BUCKETS):
+            if seconds <= bound:
+                buckets[i] += 1
+    if not count:
+        return
+    for bound, in_bucket in zip(SETTLE_BUCKETS, buckets, strict=True):
+        if in_bucket:
+            pipe.hincrby(METRICS_KEY, f"settle_le:{bound}", in_bucket)
+    pipe.hincrby(METRICS_KEY, "settle_count", count)
+    pipe.hincrby(METRICS_KEY, "settle_sum_ms", total_ms)
 
 
 WEBHOOK_OUTCOMES = ("delivered", "retrying", "failed")
@@ -60,6 +95,31 @@ def count_webhook_attempts(client: redis.Redis, outcomes: Mapping[str, int]) -> 
 def read_worker_metrics(client: redis.Redis) -> dict[str, int]:
     raw: Mapping[bytes, bytes] = client.hgetall(METRICS_KEY)  # type: ignore[assignment]
     return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def worker_heartbeat(client: redis.Redis, hostname: str, now: float) -> None:
+    """Record that the worker `hostname` is alive (called on each of Celery's heartbeats)."""
+    # Redis away: the worker looks gone until it is back, which is what an alert wants
+    with contextlib.suppress(redis.RedisError):
+        client.hset(WORKERS_KEY, hostname, str(now))
+
+
+def live_workers(client: redis.Redis, now: float) -> dict[str, int]:
+    """Workers whose last heartbeat is recent, by kind (`apply`, `webhooks`); workers silent
+    for an hour are forgotten, so a scaled-down fleet stops being counted as lost."""
+    raw: Mapping[bytes, bytes] = client.hgetall(WORKERS_KEY)  # type: ignore[assignment]
+    alive = {"apply": 0, "webhooks": 0}
+    forgotten: list[bytes] = []
+    for host, seen in raw.items():
+        age = now - float(seen)
+        if age > WORKER_FORGOTTEN_SECONDS:
+            forgotten.append(host)
+        elif age <= WORKER_ALIVE_SECONDS:
+            kind = "webhooks" if host.decode().startswith(WEBHOOK_WORKER_PREFIX) else "apply"
+            alive[kind] += 1
+    if forgotten:
+        client.hdel(WORKERS_KEY, *forgotten)
+    return alive
 
 
 # --- logs ---------------------------------------------------------------------------------

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+import redis
 from celery import Celery
-from celery.signals import after_setup_logger, worker_process_init
+from celery.signals import after_setup_logger, heartbeat_sent, worker_process_init
 
 from tessera.config import Settings
-from tessera.telemetry import configure_logging
+from tessera.messaging import redis_client
+from tessera.telemetry import configure_logging, worker_heartbeat
 from workers import runtime
 
 app = Celery("tessera", include=["tasks.apply", "tasks.sweep", "tasks.deliver"])
@@ -22,3 +26,22 @@ def _fresh_runtime_per_child(**_: object) -> None:
 @after_setup_logger.connect
 def _structured_logs(**_: object) -> None:
     configure_logging(json_format=Settings.from_env().log_json)
+
+
+_heartbeat_client: redis.Redis | None = None
+
+
+@heartbeat_sent.connect
+def _alive(sender: object, **_: object) -> None:
+    # Celery's heartbeat (every 2 s, from the worker's main process): the API's /metrics counts
+    # the workers seen lately, so an alert knows when they are gone.
+    global _heartbeat_client  # noqa: PLW0603 - one client per worker process
+    hostname = getattr(getattr(sender, "eventer", None), "hostname", None)
+    if hostname is None:
+        return
+    if _heartbeat_client is None:
+        url = Settings.from_env().redis_url
+        if not url:
+            return
+        _heartbeat_client = redis_client(url)
+    worker_heartbeat(_heartbeat_client, str(hostname), time.time())
