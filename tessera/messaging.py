@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import redis
 
 from models.event_log import OFFER_EXPIRED, TICKET_COMPLETED
-from tessera.telemetry import count_batch
+from tessera.telemetry import count_batch, request_headers
 
 log = logging.getLogger("tessera.messaging")
 
@@ -105,7 +105,7 @@ class Waker:
             pipe.ltrim(NUDGE_KEY, -1, -1)  # one nudge is as good as many
             queued_here = pipe.execute()[0]
             if force or queued_here:
-                self.sender.send_task(DRAIN_TASK, args=[])
+                self.sender.send_task(DRAIN_TASK, args=[], **request_headers())
                 return True
         except Exception:  # broker down or slow: the sweeper is the safety net
             log.warning("wake-up not sent; the sweeper will retry")

@@ -8,11 +8,12 @@ counters, which Prometheus handles as a process restart would.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import redis
@@ -126,10 +127,33 @@ def live_workers(client: redis.Redis, now: float) -> dict[str, int]:
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
+# The request a log line belongs to: set by the API for each request, carried to the worker in
+# the wake-up task's headers (`request_headers`) and set there while the task runs, so the
+# task's and its passes' lines name the request that woke them.
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tessera_request_id", default=None
+)
+REQUEST_ID_HEADER = "requestId"
+
+
+def request_headers() -> dict[str, Any]:
+    """Options for `send_task`: the current request id as a message header, if there is one."""
+    request_id = REQUEST_ID.get()
+    return {"headers": {REQUEST_ID_HEADER: request_id}} if request_id else {}
+
+
+@contextlib.contextmanager
+def request_context(request_id: str | None) -> Iterator[None]:
+    token = REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        REQUEST_ID.reset(token)
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and any `extra=` fields
-    (requestId, ticketId, eventId, ...)."""
+    (requestId, ticketId, eventId, ...); the current request's id unless a field names one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -143,9 +167,27 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
+        if "requestId" not in entry and (request_id := REQUEST_ID.get()) is not None:
+            entry["requestId"] = request_id
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+class TextFormatter(logging.Formatter):
+    """`TESSERA_LOG_FORMAT=text`: the same records for a human, the request id in brackets."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "requestId", None) or REQUEST_ID.get()
+        return f"{line} [{request_id}]" if request_id else line
+
+
+def formatter(json_format: bool) -> logging.Formatter:
+    return JsonFormatter() if json_format else TextFormatter()
 
 
 def write_json_line(logger: str, msg: str, fields: dict[str, Any]) -> None:
@@ -162,12 +204,15 @@ def write_json_line(logger: str, msg: str, fields: dict[str, Any]) -> None:
     sys.stderr.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
 
 
-def configure_logging(json_format: bool = True, level: int = logging.INFO) -> None:
+def configure_logging(json_format: bool = True, level: int | str = logging.INFO) -> None:
+    """Every logger of the process (Tessera's, Celery's, the libraries') as one format on
+    stderr: the root logger's one handler; Tessera's loggers propagate to it."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(formatter(json_format))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
     logger = logging.getLogger("tessera")
-    logger.handlers[:] = [handler]
+    logger.handlers[:] = []
     logger.setLevel(level)
-    logger.propagate = False
+    logger.propagate = True

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import redis
 from celery import Celery
-from celery.signals import after_setup_logger, heartbeat_sent, worker_process_init
+from celery.signals import (
+    heartbeat_sent,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
 
+from tessera import tracing
 from tessera.config import Settings
 from tessera.messaging import redis_client
-from tessera.telemetry import configure_logging, worker_heartbeat
+from tessera.telemetry import REQUEST_ID, REQUEST_ID_HEADER, configure_logging, worker_heartbeat
 from workers import runtime
 
 app = Celery("tessera", include=["tasks.apply", "tasks.sweep", "tasks.deliver"])
@@ -21,11 +29,27 @@ app.config_from_object("celeryconfig")
 def _fresh_runtime_per_child(**_: object) -> None:
     # Pool children are forked: connections inherited from the parent must not be shared.
     runtime.reset()
+    # and the span exporter's thread, if tracing is on, must be this process's own
+    tracing.configure("tessera-worker")
 
 
-@after_setup_logger.connect
-def _structured_logs(**_: object) -> None:
-    configure_logging(json_format=Settings.from_env().log_json)
+@setup_logging.connect
+def _structured_logs(loglevel: int | str | None = None, **_: object) -> None:
+    # Connected, this replaces Celery's own logging set-up in workers and beat: Celery's lines
+    # (tasks received, beat's schedule) come out in the same format as Tessera's.
+    configure_logging(json_format=Settings.from_env().log_json, level=loglevel or "INFO")
+
+
+@task_prerun.connect
+def _request_id_of_the_task(task: Any = None, **_: object) -> None:
+    # the request whose accept woke this task (tessera.telemetry.request_headers)
+    request_id = getattr(getattr(task, "request", None), REQUEST_ID_HEADER, None)
+    REQUEST_ID.set(str(request_id) if request_id else None)
+
+
+@task_postrun.connect
+def _no_request_id_after_the_task(**_: object) -> None:
+    REQUEST_ID.set(None)
 
 
 _heartbeat_client: redis.Redis | None = None
