@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.storage import db, tickets
+from tessera.telemetry import REQUEST_ID, request_context
 
 log = logging.getLogger("tessera.api")
 
@@ -43,6 +44,7 @@ class Pending:
     """One command queued for the next group; `result` waits for its group's fate."""
 
     accept: tickets.Accept
+    request_id: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     outcome: tickets.AcceptOutcome | None = None
     error: BaseException | None = None
@@ -89,7 +91,7 @@ class AcceptQueue:
     def submit(self, accept: tickets.Accept) -> Pending:
         """Queue one command for the next group and return at once; it is in the queue when
         this returns."""
-        slot = Pending(accept)
+        slot = Pending(accept, REQUEST_ID.get())
         with self._lock:
             if self._flusher is None:
                 # Started on first use, in the serving process (after gunicorn forked it).
@@ -113,7 +115,9 @@ class AcceptQueue:
                     return
                 group = self._waiting[: self.max_group]
                 del self._waiting[: self.max_group]
-            self._flush(group)
+            # the group's wake-up names the request that opened the group
+            with request_context(group[0].request_id):
+                self._flush(group)
 
     def _flush(self, group: list[Pending]) -> None:
         try:

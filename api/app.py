@@ -31,9 +31,10 @@ from api.errors import register_error_handlers
 from api.routes import Resource, RouteTable
 from api.waiting import Listener
 from models.storage.db import make_engine, make_sessionmaker
+from tessera import tracing
 from tessera.config import ConfigError, Settings
 from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
-from tessera.telemetry import configure_logging
+from tessera.telemetry import REQUEST_ID, configure_logging
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # No static folder: the only static files (the console's, Swagger UI's) are served by
     # their own declared routes.
     app = Flask("tessera", static_folder=None)
+    tracing.configure("tessera-api")
+    tracing.instrument_app(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -125,6 +128,8 @@ def _request_ids(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else str(ULID())
         g.started = time.perf_counter()
+        # each request runs in its own greenlet or thread, whose context this sets
+        REQUEST_ID.set(g.request_id)
 
     @app.after_request
     def _echo(response: Response) -> Response:

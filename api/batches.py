@@ -30,6 +30,7 @@ from api.params import IDEMPOTENCY_KEY, ULID_PATTERN, cursor, limit
 from api.render import json_response
 from api.routes import Access, Param, Reply, Resource, route
 from models.storage import batches, db, idempotency, tickets
+from tessera import tracing
 
 bp = Resource("batches", __name__, tag="commands")
 
@@ -83,12 +84,13 @@ def create_batch() -> Response:
     items = [tickets.NewTicket(i.type, i.user_id, i.event_id, i.seats or 1) for i in batch.items]
     claim = claim_request(body)
     owner = current_principal().owner
+    trace_context = tracing.current_trace_context()
     accepted = db.run(
         ctx().sessions,
         lambda session: idempotency.accept_once(
             session,
             claim,
-            lambda s: batches.accept_batch(s, owner, items),
+            lambda s: batches.accept_batch(s, owner, items, trace_context),
             resource_id=lambda created: created.batch_id,
         ),
     )

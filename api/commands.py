@@ -22,6 +22,7 @@ from models.domain.errors import DomainError, EventNotFound, UserNotFound
 from models.domain.results import rfc3339
 from models.storage import tickets
 from models.storage.idempotency import Replay
+from tessera import tracing
 
 bp = Resource("commands", __name__, tag="commands")
 
@@ -172,7 +173,12 @@ def _accept(ticket: tickets.NewTicket, body: Any) -> Response:
     """Accept the command exactly once (a repeated Idempotency-Key replays the first ticket),
     and answer 202 with the ticket: a fresh one as the insert returned it, a replay as it is
     now. The command joins this process's next group commit (`api.accepts`)."""
-    accept = tickets.Accept(ticket, current_principal().owner, claim_request(body))
+    accept = tickets.Accept(
+        ticket,
+        current_principal().owner,
+        claim_request(body),
+        trace_context=tracing.current_trace_context(),
+    )
     try:
         outcome = ctx().accepts.accept(accept)
     except AcceptTimeout:

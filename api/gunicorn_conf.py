@@ -10,6 +10,7 @@ cooperate with gevent's monkey-patching, which gunicorn applies before it loads 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 bind = os.environ.get("TESSERA_API_BIND", "127.0.0.1:8000")
 worker_class = os.environ.get("TESSERA_API_WORKER_CLASS", "gevent")
@@ -30,3 +31,14 @@ limit_request_line = 8190
 accesslog = None  # the app writes its own structured request log
 errorlog = "-"
 loglevel = os.environ.get("TESSERA_API_LOG_LEVEL", "info")
+
+
+def on_starting(server: Any) -> None:
+    """gunicorn's own messages (booting, workers started and lost) in the same format as the
+    app's (`TESSERA_LOG_FORMAT`), and only once: the app's root handler must not repeat them."""
+    from tessera.telemetry import formatter
+
+    log_format = formatter(os.environ.get("TESSERA_LOG_FORMAT", "json") == "json")
+    for handler in server.log.error_log.handlers:
+        handler.setFormatter(log_format)
+    server.log.error_log.propagate = False

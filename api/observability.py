@@ -31,7 +31,9 @@ from api.routes import Access, Reply, Resource, route
 from models.storage import outbox, tickets
 from tessera.telemetry import (
     BATCH_SIZE_BUCKETS,
+    SETTLE_BUCKETS,
     WEBHOOK_OUTCOMES,
+    live_workers,
     read_worker_metrics,
     write_json_line,
 )
@@ -69,6 +71,20 @@ class _WorkerAndQueueCollector(Collector):
                 buckets=buckets,
                 sum_value=counters.get("batch_sum", 0),
             )
+            settle = [(str(b), counters.get(f"settle_le:{b}", 0)) for b in SETTLE_BUCKETS]
+            settle.append(("+Inf", counters.get("settle_count", 0)))
+            yield HistogramMetricFamily(
+                "tessera_ticket_settle_seconds",
+                "Time from a ticket's acceptance (its 202) to its completion",
+                buckets=settle,
+                sum_value=counters.get("settle_sum_ms", 0) / 1000,
+            )
+            yield CounterMetricFamily(
+                "tessera_offers_expired",
+                "Offers that ran out unanswered and were ended by an applier",
+                value=counters.get("offers_expired", 0),
+            )
+            yield from _workers()
             attempts = CounterMetricFamily(
                 "tessera_webhook_attempts",
                 "Webhook delivery attempts by outcome: delivered, retrying (failed, retried "
@@ -78,9 +94,15 @@ class _WorkerAndQueueCollector(Collector):
             for outcome in WEBHOOK_OUTCOMES:
                 attempts.add_metric([outcome], counters.get(f"webhook:{outcome}", 0))
             yield attempts
-            with ctx().sessions.begin() as session:
-                backlog = tickets.backlog(session)
-                deliveries = outbox.backlog(session)
+            try:
+                with ctx().sessions.begin() as session:
+                    backlog = tickets.backlog(session)
+                    deliveries = outbox.backlog(session)
+            except Exception:  # the database away: say so, and still answer the scrape
+                log.warning("metrics: the database does not answer")
+                yield _database_ready(0)
+                return
+            yield _database_ready(1)
             yield GaugeMetricFamily(
                 "tessera_webhook_deliveries_pending",
                 "Webhook deliveries not yet delivered or failed",
@@ -98,6 +120,29 @@ class _WorkerAndQueueCollector(Collector):
             yield GaugeMetricFamily(
                 "tessera_tickets_pending", "Pending tickets", value=backlog.pending
             )
+
+
+def _database_ready(ready: int) -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "tessera_database_ready",
+        "1 if PostgreSQL answered this scrape's queries, else 0",
+        value=ready,
+    )
+
+
+def _workers() -> Iterator[GaugeMetricFamily]:
+    try:
+        alive = live_workers(ctx().redis, time.time())
+    except Exception:  # Redis down: no heartbeat can be read, so none is shown
+        return
+    workers = GaugeMetricFamily(
+        "tessera_workers",
+        "Celery workers with a heartbeat in the last 10 s, by kind (apply, webhooks)",
+        labels=["kind"],
+    )
+    for kind, count in sorted(alive.items()):
+        workers.add_metric([kind], count)
+    yield workers
 
 
 def init_app(app: Flask, json_lines: bool = True) -> None:

@@ -3,7 +3,8 @@
 Shared by the API (wakes an applier after accepting tickets, publishes promotions it caused) and
 the workers (publish results), through `RedisMessenger`, which the models' after-commit hook
 calls. Of the project it imports only the worker counters (`tessera.telemetry`) and the event
-log's `TICKET_COMPLETED` (to count applied tickets as it publishes them). The Celery task names
+log's `TICKET_COMPLETED` and `OFFER_EXPIRED` (to count applied tickets, their settle times
+and the offers ended as it publishes them). The Celery task names
 and the queues are defined here, once, for the tasks, the routes and the senders.
 
 Coalescing wake-ups: the key `tessera:drain` says "an applier is queued or draining, and will
@@ -24,6 +25,7 @@ never holds up the appliers), one task per subscription at a time, coalesced the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -32,8 +34,8 @@ from typing import Any, Protocol
 
 import redis
 
-from models.storage.event_log import TICKET_COMPLETED
-from tessera.telemetry import count_batch
+from models.storage.event_log import OFFER_EXPIRED, TICKET_COMPLETED
+from tessera.telemetry import count_batch, request_headers
 
 log = logging.getLogger("tessera.messaging")
 
@@ -103,7 +105,7 @@ class Waker:
             pipe.ltrim(NUDGE_KEY, -1, -1)  # one nudge is as good as many
             queued_here = pipe.execute()[0]
             if force or queued_here:
-                self.sender.send_task(DRAIN_TASK, args=[])
+                self.sender.send_task(DRAIN_TASK, args=[], **request_headers())
                 return True
         except Exception:  # broker down or slow: the sweeper is the safety net
             log.warning("wake-up not sent; the sweeper will retry")
@@ -199,22 +201,34 @@ def publish(client: redis.Redis, updates: Iterable[Update]) -> None:
     """Publish after commit, each update on its event's channel, and count the completed
     tickets among them in the worker counters (one round trip for all)."""
     pipe = client.pipeline(transaction=False)
-    count = 0
+    count = expired = 0
     applied: list[str] = []
+    settle: list[float] = []
     for update in updates:
         pipe.publish(event_channel(update.event_id), encode(update))
         count += 1
         if update.kind == TICKET_COMPLETED:
-            result = update.payload.get("result")
-            applied.append(str(result["status"]) if result else str(update.payload["status"]))
+            payload = update.payload
+            result = payload.get("result")
+            applied.append(str(result["status"]) if result else str(payload["status"]))
+            settle.append(_settle_seconds(payload))
+        elif update.kind == OFFER_EXPIRED:
+            expired += 1
     if not count:
         return
-    count_batch(pipe, applied)
+    count_batch(pipe, applied, settle, expired)
     try:
         pipe.execute()
     except redis.RedisError:
         # Readers fall back to the database; a missed publish delays them, never misleads.
         log.warning("could not publish %d status updates", count)
+
+
+def _settle_seconds(payload: dict[str, Any]) -> float:
+    """A completed ticket's 202-to-done time, from the update that reports it."""
+    created = dt.datetime.fromisoformat(payload["createdAt"])
+    completed = dt.datetime.fromisoformat(payload["completedAt"])
+    return max(0.0, (completed - created).total_seconds())
 
 
 class RedisMessenger:

@@ -7,11 +7,13 @@ counters, which Prometheus handles as a process restart would.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import redis
@@ -19,13 +21,29 @@ from redis.client import Pipeline
 
 METRICS_KEY = "tessera:metrics:worker"
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000)
+# The 202-to-done time of a ticket (acceptance to completion, both the database's clock).
+SETTLE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Workers' last heartbeats, by Celery hostname: the API's /metrics counts the live ones.
+WORKERS_KEY = "tessera:workers"
+WORKER_ALIVE_SECONDS = 10.0  # five of Celery's 2 s heartbeats
+WORKER_FORGOTTEN_SECONDS = 3600.0
+WEBHOOK_WORKER_PREFIX = "tessera-webhooks-"
 
 log = logging.getLogger("tessera.telemetry")
 
 
-def count_batch(pipe: Pipeline, result_statuses: Iterable[str]) -> None:
-    """Add one applied batch (its tickets by result) to the worker counters, as commands of
-    `pipe`: the publishing of the batch's updates carries them, no round trip of their own."""
+def count_batch(
+    pipe: Pipeline,
+    result_statuses: Iterable[str],
+    settle_seconds: Iterable[float] = (),
+    offers_expired: int = 0,
+) -> None:
+    """Add one applied batch (its tickets by result, their settle times, the offers it ended)
+    to the worker counters, as commands of `pipe`: the publishing of the batch's updates
+    carries them, no round trip of their own."""
+    if offers_expired:
+        pipe.hincrby(METRICS_KEY, "offers_expired", offers_expired)
+    _count_settle_times(pipe, settle_seconds)
     counts: dict[str, int] = {}
     for status in result_statuses:
         counts[status] = counts.get(status, 0) + 1
@@ -39,6 +57,24 @@ def count_batch(pipe: Pipeline, result_statuses: Iterable[str]) -> None:
             pipe.hincrby(METRICS_KEY, f"batch_le:{bound}", 1)
     pipe.hincrby(METRICS_KEY, "batch_count", 1)
     pipe.hincrby(METRICS_KEY, "batch_sum", batch_size)
+
+
+def _count_settle_times(pipe: Pipeline, settle_seconds: Iterable[float]) -> None:
+    buckets = [0] * len(SETTLE_BUCKETS)
+    count, total_ms = 0, 0
+    for seconds in settle_seconds:
+        count += 1
+        total_ms += round(seconds * 1000)
+        for i, bound in enumerate(SETTLE_BUCKETS):
+            if seconds <= bound:
+                buckets[i] += 1
+    if not count:
+        return
+    for bound, in_bucket in zip(SETTLE_BUCKETS, buckets, strict=True):
+        if in_bucket:
+            pipe.hincrby(METRICS_KEY, f"settle_le:{bound}", in_bucket)
+    pipe.hincrby(METRICS_KEY, "settle_count", count)
+    pipe.hincrby(METRICS_KEY, "settle_sum_ms", total_ms)
 
 
 WEBHOOK_OUTCOMES = ("delivered", "retrying", "failed")
@@ -62,14 +98,62 @@ def read_worker_metrics(client: redis.Redis) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
+def worker_heartbeat(client: redis.Redis, hostname: str, now: float) -> None:
+    """Record that the worker `hostname` is alive (called on each of Celery's heartbeats)."""
+    # Redis away: the worker looks gone until it is back, which is what an alert wants
+    with contextlib.suppress(redis.RedisError):
+        client.hset(WORKERS_KEY, hostname, str(now))
+
+
+def live_workers(client: redis.Redis, now: float) -> dict[str, int]:
+    """Workers whose last heartbeat is recent, by kind (`apply`, `webhooks`); workers silent
+    for an hour are forgotten, so a scaled-down fleet stops being counted as lost."""
+    raw: Mapping[bytes, bytes] = client.hgetall(WORKERS_KEY)  # type: ignore[assignment]
+    alive = {"apply": 0, "webhooks": 0}
+    forgotten: list[bytes] = []
+    for host, seen in raw.items():
+        age = now - float(seen)
+        if age > WORKER_FORGOTTEN_SECONDS:
+            forgotten.append(host)
+        elif age <= WORKER_ALIVE_SECONDS:
+            kind = "webhooks" if host.decode().startswith(WEBHOOK_WORKER_PREFIX) else "apply"
+            alive[kind] += 1
+    if forgotten:
+        client.hdel(WORKERS_KEY, *forgotten)
+    return alive
+
+
 # --- logs ---------------------------------------------------------------------------------
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
+# The request a log line belongs to: set by the API for each request, carried to the worker in
+# the wake-up task's headers (`request_headers`) and set there while the task runs, so the
+# task's and its passes' lines name the request that woke them.
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tessera_request_id", default=None
+)
+REQUEST_ID_HEADER = "requestId"
+
+
+def request_headers() -> dict[str, Any]:
+    """Options for `send_task`: the current request id as a message header, if there is one."""
+    request_id = REQUEST_ID.get()
+    return {"headers": {REQUEST_ID_HEADER: request_id}} if request_id else {}
+
+
+@contextlib.contextmanager
+def request_context(request_id: str | None) -> Iterator[None]:
+    token = REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        REQUEST_ID.reset(token)
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and any `extra=` fields
-    (requestId, ticketId, eventId, ...)."""
+    (requestId, ticketId, eventId, ...); the current request's id unless a field names one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -83,9 +167,27 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
+        if "requestId" not in entry and (request_id := REQUEST_ID.get()) is not None:
+            entry["requestId"] = request_id
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+class TextFormatter(logging.Formatter):
+    """`TESSERA_LOG_FORMAT=text`: the same records for a human, the request id in brackets."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "requestId", None) or REQUEST_ID.get()
+        return f"{line} [{request_id}]" if request_id else line
+
+
+def formatter(json_format: bool) -> logging.Formatter:
+    return JsonFormatter() if json_format else TextFormatter()
 
 
 def write_json_line(logger: str, msg: str, fields: dict[str, Any]) -> None:
@@ -102,12 +204,15 @@ def write_json_line(logger: str, msg: str, fields: dict[str, Any]) -> None:
     sys.stderr.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
 
 
-def configure_logging(json_format: bool = True, level: int = logging.INFO) -> None:
+def configure_logging(json_format: bool = True, level: int | str = logging.INFO) -> None:
+    """Every logger of the process (Tessera's, Celery's, the libraries') as one format on
+    stderr: the root logger's one handler; Tessera's loggers propagate to it."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(formatter(json_format))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
     logger = logging.getLogger("tessera")
-    logger.handlers[:] = [handler]
+    logger.handlers[:] = []
     logger.setLevel(level)
-    logger.propagate = False
+    logger.propagate = True

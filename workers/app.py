@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from celery import Celery
-from celery.signals import after_setup_logger, worker_process_init
+import time
+from typing import Any
 
+import redis
+from celery import Celery
+from celery.signals import (
+    heartbeat_sent,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
+
+from tessera import tracing
 from tessera.config import Settings
-from tessera.telemetry import configure_logging
+from tessera.messaging import redis_client
+from tessera.telemetry import REQUEST_ID, REQUEST_ID_HEADER, configure_logging, worker_heartbeat
 from workers import runtime
 
 app = Celery("tessera", include=["tasks.apply", "tasks.sweep", "tasks.deliver"])
@@ -17,8 +29,43 @@ app.config_from_object("celeryconfig")
 def _fresh_runtime_per_child(**_: object) -> None:
     # Pool children are forked: connections inherited from the parent must not be shared.
     runtime.reset()
+    # and the span exporter's thread, if tracing is on, must be this process's own
+    tracing.configure("tessera-worker")
 
 
-@after_setup_logger.connect
-def _structured_logs(**_: object) -> None:
-    configure_logging(json_format=Settings.from_env().log_json)
+@setup_logging.connect
+def _structured_logs(loglevel: int | str | None = None, **_: object) -> None:
+    # Connected, this replaces Celery's own logging set-up in workers and beat: Celery's lines
+    # (tasks received, beat's schedule) come out in the same format as Tessera's.
+    configure_logging(json_format=Settings.from_env().log_json, level=loglevel or "INFO")
+
+
+@task_prerun.connect
+def _request_id_of_the_task(task: Any = None, **_: object) -> None:
+    # the request whose accept woke this task (tessera.telemetry.request_headers)
+    request_id = getattr(getattr(task, "request", None), REQUEST_ID_HEADER, None)
+    REQUEST_ID.set(str(request_id) if request_id else None)
+
+
+@task_postrun.connect
+def _no_request_id_after_the_task(**_: object) -> None:
+    REQUEST_ID.set(None)
+
+
+_heartbeat_client: redis.Redis | None = None
+
+
+@heartbeat_sent.connect
+def _alive(sender: object, **_: object) -> None:
+    # Celery's heartbeat (every 2 s, from the worker's main process): the API's /metrics counts
+    # the workers seen lately, so an alert knows when they are gone.
+    global _heartbeat_client  # noqa: PLW0603 - one client per worker process
+    hostname = getattr(getattr(sender, "eventer", None), "hostname", None)
+    if hostname is None:
+        return
+    if _heartbeat_client is None:
+        url = Settings.from_env().redis_url
+        if not url:
+            return
+        _heartbeat_client = redis_client(url)
+    worker_heartbeat(_heartbeat_client, str(hostname), time.time())

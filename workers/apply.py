@@ -27,6 +27,7 @@ from models.storage import event_log, ledger_store, locks, tickets
 from models.storage.db import database_now
 from models.storage.seats import Wanted, existing_user_ids, lock_windows, save_windows
 from models.storage.tickets import TicketConflict, TicketView
+from tessera import tracing
 from tessera.messaging import mark_draining, stop_draining, wait_for_nudge
 from workers.runtime import Runtime
 
@@ -135,7 +136,7 @@ def apply_pass(runtime: Runtime, limit: int, seen: set[str] | None = None) -> tu
     """One transaction: take the events, apply up to `limit` of their tickets and end their
     offers that ran out, commit (the event log's updates go out once it commits)."""
     started = time.perf_counter()
-    with runtime.sessions.begin() as session:
+    with tracing.span("tessera.apply_pass") as span, runtime.sessions.begin() as session:
         taken = locks.take_pending_events(session, limit)
         events = taken.events
         if not events:
@@ -143,6 +144,10 @@ def apply_pass(runtime: Runtime, limit: int, seen: set[str] | None = None) -> tu
         applied = apply_events(session, events, taken.now, limit)
         if applied is None:
             return PassState.RACED, 0
+        if span is not None:
+            span.set_attributes(
+                {"tessera.events": len(events), "tessera.tickets": len(applied.batch)}
+            )
     if seen is not None:
         seen.update(events)
     batch = applied.batch
@@ -178,7 +183,12 @@ def apply_events(
     # Only those accepted by the pass's `now` (its transaction's start): under READ
     # COMMITTED this statement also sees tickets committed since, and a ticket must not be
     # completed before it was accepted (the clock drill caught one, 601 ms < 6xx ms).
-    batch = tickets.pending_tickets(session, events, limit, accepted_by=now)
+    traced = tracing.enabled()
+    batch = tickets.pending_tickets(
+        session, events, limit, accepted_by=now, with_trace_context=traced
+    )
+    if traced:  # the pass's span links to the trace of each request whose ticket it applies
+        tracing.link_to(t.trace_context for t in batch)
     users = existing_user_ids(session, {t.user_id for t in batch})
     lines = passes.ticket_lines(events, batch, users, now)
     heads: dict[str, ledger.Head] = {}

@@ -30,12 +30,16 @@ class BatchSummary:
     results: dict[str, int]  # completed tickets by result status
 
 
-def accept_batch(session: Session, owner: str, items: list[NewTicket]) -> AcceptedBatch:
-    """The batch row and its tickets, in item order (their events woken after commit)."""
+def accept_batch(
+    session: Session, owner: str, items: list[NewTicket], trace_context: str | None = None
+) -> AcceptedBatch:
+    """The batch row and its tickets, in item order (their events woken after commit), with
+    the accepting request's trace context when it was traced."""
     batch_id = str(ULID())
     session.add(Batch(batch_id=batch_id, owner=owner, total=len(items)))
     session.flush()
-    return AcceptedBatch(batch_id, insert_tickets(session, items, owner, batch_id=batch_id))
+    tickets = insert_tickets(session, items, owner, batch_id=batch_id, trace_context=trace_context)
+    return AcceptedBatch(batch_id, tickets)
 
 
 def batch_summary(session: Session, batch_id: str) -> BatchSummary | None:

@@ -205,6 +205,8 @@ class Ticket(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     completed_at: Mapped[dt.datetime | None] = mapped_column()
+    # The W3C traceparent of the accepting request, when it was traced (tessera/tracing.py).
+    trace_context: Mapped[str | None] = mapped_column(String(64))
 
 
 class LedgerEntry(Base):

@@ -56,6 +56,7 @@ class TicketView:
     created_at: dt.datetime
     completed_at: dt.datetime | None
     seats: int = 1
+    trace_context: str | None = None  # read only for a traced pass (`pending_tickets`)
 
 
 class TicketConflict(RuntimeError):
@@ -98,6 +99,7 @@ class Accept:
     ticket: NewTicket
     owner: str
     claim: idempotency.ClaimRequest | None = None
+    trace_context: str | None = None  # the accepting request's traceparent, if traced
 
 
 AcceptOutcome = TicketView | idempotency.Replay | DomainError
@@ -111,18 +113,21 @@ _LOCK_AND_FIND = text(
                   WHERE user_id = ANY(CAST(:user_ids AS text[]))) AS users
     """  # noqa: S608 - a constant of models.storage.locks, no input
 )
-_INSERT = text(
-    """
-    INSERT INTO tickets (ticket_id, type, user_id, event_id, seats, owner, status, created_at)
+_INSERT_TEMPLATE = """
+    INSERT INTO tickets (ticket_id, type, user_id, event_id, seats, owner, status, created_at{0})
     SELECT v.ticket_id, v.type, v.user_id, v.event_id, v.seats, v.owner, 'pending',
            -- read after the bucket lock is held: acceptance times grow with `seq`
-           date_trunc('milliseconds', clock_timestamp())
+           date_trunc('milliseconds', clock_timestamp()){1}
       FROM unnest(CAST(:ticket_ids AS text[]), CAST(:types AS text[]), CAST(:user_ids AS text[]),
-                  CAST(:event_ids AS text[]), CAST(:seats AS int[]), CAST(:owners AS text[]))
-           WITH ORDINALITY AS v(ticket_id, type, user_id, event_id, seats, owner, n)
+                  CAST(:event_ids AS text[]), CAST(:seats AS int[]), CAST(:owners AS text[]){2})
+           WITH ORDINALITY AS v(ticket_id, type, user_id, event_id, seats, owner{0}, n)
      ORDER BY v.n
     RETURNING ticket_id, seq, created_at
     """
+_INSERT_UNTRACED = text(_INSERT_TEMPLATE.format("", "", ""))
+# With tracing on, the group's tickets carry their requests' trace contexts: one more array.
+_INSERT_TRACED = text(
+    _INSERT_TEMPLATE.format(", trace_context", ", v.trace_context", ", CAST(:traces AS text[])")
 )
 
 
@@ -153,17 +158,19 @@ def accept_many(session: Session, accepts: Sequence[Accept]) -> list[AcceptOutco
     fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if fresh:
         ids = new_ticket_ids(len(fresh))
-        rows = session.execute(
-            _INSERT,
-            {
-                "ticket_ids": ids,
-                "types": [accepts[i].ticket.type for i in fresh],
-                "user_ids": [accepts[i].ticket.user_id for i in fresh],
-                "event_ids": [accepts[i].ticket.event_id for i in fresh],
-                "seats": [accepts[i].ticket.seats for i in fresh],
-                "owners": [accepts[i].owner for i in fresh],
-            },
-        )
+        params: dict[str, list[Any]] = {
+            "ticket_ids": ids,
+            "types": [accepts[i].ticket.type for i in fresh],
+            "user_ids": [accepts[i].ticket.user_id for i in fresh],
+            "event_ids": [accepts[i].ticket.event_id for i in fresh],
+            "seats": [accepts[i].ticket.seats for i in fresh],
+            "owners": [accepts[i].owner for i in fresh],
+        }
+        traces = [accepts[i].trace_context for i in fresh]
+        statement = _INSERT_UNTRACED
+        if any(traces):
+            statement, params["traces"] = _INSERT_TRACED, traces
+        rows = session.execute(statement, params)
         inserted = {ticket_id: (seq, created_at) for ticket_id, seq, created_at in rows}
         for i, ticket_id in zip(fresh, ids, strict=True):
             ticket, (seq, created_at) = accepts[i].ticket, inserted[ticket_id]
@@ -243,9 +250,11 @@ def insert_tickets(
     tickets: Sequence[NewTicket],
     owner: str,
     batch_id: str | None = None,
+    trace_context: str | None = None,
 ) -> list[str]:
     """COPY the tickets in, in the given order, and return their ids in that order; their
-    events are woken once the transaction commits."""
+    events are woken once the transaction commits. `trace_context`: the accepting request's
+    traceparent, if it was traced (only then is the column written)."""
     ids = new_ticket_ids(len(tickets))
     locks.hold_accept_locks(session, {t.event_id for t in tickets})
     now = acceptance_clock(session)
@@ -255,9 +264,10 @@ def insert_tickets(
         raw.cursor() as cursor,
         cursor.copy(
             "COPY tickets (ticket_id, type, user_id, event_id, seats, batch_id, owner, status,"
-            " created_at) FROM STDIN"
+            f" created_at{', trace_context' if trace_context else ''}) FROM STDIN"
         ) as copy,
     ):
+        traced = (trace_context,) if trace_context else ()
         for ticket_id, ticket in zip(ids, tickets, strict=True):
             copy.write_row(
                 (
@@ -270,6 +280,7 @@ def insert_tickets(
                     owner,
                     "pending",
                     now,
+                    *traced,
                 )
             )
     _wake_after_commit(session, [t.event_id for t in tickets])
@@ -296,12 +307,15 @@ def pending_tickets(
     event_ids: Collection[str],
     limit: int,
     accepted_by: dt.datetime | None = None,
+    with_trace_context: bool = False,
 ) -> list[TicketView]:
     """The events' pending tickets in acceptance order (served by a partial index), optionally
     only those accepted by `accepted_by`: for each event, a prefix
-    of its line of tickets (acceptance times grow with `seq`)."""
+    of its line of tickets (acceptance times grow with `seq`). Their trace contexts only
+    `with_trace_context` (a traced pass)."""
     ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
-    query = select(*TICKET_COLUMNS).where(Ticket.event_id == any_(ids), IS_PENDING)
+    columns = (*TICKET_COLUMNS, Ticket.trace_context) if with_trace_context else TICKET_COLUMNS
+    query = select(*columns).where(Ticket.event_id == any_(ids), IS_PENDING)
     if accepted_by is not None:
         query = query.where(Ticket.created_at <= accepted_by)
     rows = session.execute(query.order_by(Ticket.seq).limit(limit))

@@ -205,7 +205,8 @@ def up(data_dir: Path, host: str, port: int) -> None:
     from tessera.tools.supervisor import Supervisor
 
     settings = Settings.from_env()
-    supervisor = Supervisor()
+    log_dir = data_dir / "logs"
+    supervisor = Supervisor(log_dir=log_dir)
 
     def stop(_signum: int, _frame: object) -> None:
         supervisor.stopping.set()
@@ -223,7 +224,11 @@ def up(data_dir: Path, host: str, port: int) -> None:
         supervisor.say("tessera", f"PostgreSQL {redact_url(urls.database_url)}")
         supervisor.say("tessera", f"Redis {redact_url(urls.redis_url)}")
         run_migrations(urls.database_url)
-        supervisor.say("tessera", "migrations applied")
+        supervisor.say(
+            "tessera",
+            f"migrations applied; full logs in {log_dir}/, here only warnings, errors and a"
+            " summary every few seconds",
+        )
         env = child_env(urls, extra)
         supervisor.add("api", api_argv(host, port), {**env, **metrics_env(data_dir)})
         supervisor.add("worker", worker_argv(settings.worker_processes), env)

@@ -48,6 +48,7 @@ class Started:
     data_dir: Path
     pid: int
     output: list[str]
+    process: subprocess.Popen[str]
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,7 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
             data_dir,
             process.pid,
             output,
+            process,
         )
         up_process = psutil.Process(process.pid)
         family = up_process.children(recursive=True)
@@ -234,3 +236,44 @@ def test_no_secret_shows_in_any_command_line_or_in_the_output_of_up(started: Sta
     assert "<redacted>" in output  # the database URL is still shown, without its password
     for name in ("secret-key", "postgres-password", "redis-password"):
         assert (data_dir / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_up_keeps_the_terminal_quiet_and_every_process_logs_json_lines_to_the_data_dir(
+    started: Started,
+) -> None:
+    with requests.Session() as api:  # closed: no idle connection delays the stop after this
+        reply = _register_one(api, started.base)
+
+    terminal = started.output + wait_for_line(started.process, "tickets applied", timeout=30)
+
+    noisy = [line for line in terminal if '"msg":"request"' in line or "Sending due" in line]
+    assert noisy == [], noisy
+    assert any("full logs in" in line for line in started.output)
+    logs = started.data_dir / "logs"
+
+    def entries(name: str) -> list[dict[str, object]]:
+        lines = (logs / f"{name}.log").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    api_log, worker_log, beat_log = entries("api"), entries("worker"), entries("beat")
+    assert any(e["logger"] == "gunicorn.error" for e in api_log)
+    requests_logged = {e.get("requestId") for e in api_log if e["msg"] == "request"}
+    assert reply.headers["X-Request-ID"] in requests_logged
+    assert any(str(e["logger"]).startswith("celery") for e in worker_log)
+    assert any(str(e["logger"]).startswith("celery") for e in beat_log)
+    passes = [e for e in worker_log if e["msg"] == "applied batch"]
+    assert any(e.get("requestId") in requests_logged for e in passes), passes
+
+
+def _register_one(api: requests.Session, base: str) -> requests.Response:
+    api.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+    assert api.post(base + "/users", json={"userId": "dee", "name": "Dee"}).ok
+    event = {
+        "eventId": "quiet", "title": "Quiet", "description": "", "date": "2026-12-03",
+        "location": "Hall", "capacity": 5, "organizer": "Org", "status": "active",
+    }  # fmt: skip
+    assert api.post(base + "/events", json=event).status_code == 201
+    reply = api.post(base + "/events/quiet/registrations", json={"userId": "dee"})
+    assert reply.status_code == 202
+    assert api.get(f"{base}/tickets/{reply.json()['ticketId']}?wait=10").ok
+    return reply
