@@ -37,9 +37,9 @@ PASSWORD = "lab-postgres-password"  # the lab's own, on its private bridge only
 SCOPE = "tessera"
 # Patroni's clock: the leader's key lives `ttl` seconds; replicas look every `loop_wait`.
 # A dead primary's key expires within ttl, then the synchronous standby promotes itself.
-TTL = 10
+TTL = 6
 LOOP_WAIT = 1
-RETRY_TIMEOUT = 3
+RETRY_TIMEOUT = 2
 
 
 def unavailable_reason() -> str | None:
