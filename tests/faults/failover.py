@@ -7,6 +7,7 @@ multi-host URL with `target_session_attrs=read-write`, as an operator would writ
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import shutil
 import signal
@@ -126,15 +127,16 @@ class FailoverLab(MultiHostLab):
 
 
 def writes_resumed_after(sent: Sequence[Sent], since: float) -> tuple[float | None, int]:
-    """Seconds from `since` until the first 202 to an attempt started after it, and how many
-    attempts were refused 503 in between."""
-    attempts = [a for item in sent for a in item.attempts if a.started >= since]
-    accepted = [a.ended for a in attempts if a.answer == "202"]
+    """The longest stretch without an accepted write from `since` on (the gap the fault made:
+    a switchover's primary takes writes for a while after it was asked to step down), and how
+    many attempts were refused 503 from `since` on."""
+    attempts = [a for item in sent for a in item.attempts if a.ended >= since]
+    refused = sum(1 for a in attempts if a.answer == "503")
+    accepted = sorted(a.ended for a in attempts if a.answer == "202")
     if not accepted:
-        return None, sum(1 for a in attempts if a.answer == "503")
-    first = min(accepted)
-    refused = sum(1 for a in attempts if a.answer == "503" and a.started <= first)
-    return first - since, refused
+        return None, refused
+    moments = [since, *accepted]
+    return max(b - a for a, b in itertools.pairwise(moments)), refused
 
 
 @contextlib.contextmanager

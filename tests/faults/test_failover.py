@@ -49,7 +49,7 @@ def _assert_held(figures: Figures, recovery_limit: float = KILL_RESUME_LIMIT_SEC
 def _resumed(lab: FailoverLab, figures: Figures, sent: Sequence[Sent], limit: float) -> float:
     fault = lab.faults[0]
     seconds, refused = writes_resumed_after(sent, fault.at)
-    line = f"{fault.kind}: writes resumed after {seconds} s, {refused} attempts refused 503"
+    line = f"{fault.kind}: longest gap without a 202 {seconds} s, {refused} attempts refused 503"
     figures.details.append(line)
     print(f"\n  {line}")  # noqa: T201
     assert seconds is not None, "no write was accepted after the fault"
