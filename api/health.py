@@ -1,4 +1,5 @@
-"""Liveness, readiness and health: is the process up, and do PostgreSQL and Redis answer.
+"""Liveness, readiness and health: is the process up, do PostgreSQL and Redis answer, and
+can the database keep an acknowledged ticket across a failover (models/domain/durability.py).
 
 Each dependency is checked in a worker thread with a deadline, so a server that hangs (rather
 than refusing) makes the probe answer 503 in about a second instead of hanging it too.
@@ -17,7 +18,8 @@ from api.context import ctx
 from api.errors import ApiError
 from api.render import json_response
 from api.routes import Access, Reply, Resource, route
-from api.schemas import Check, Checks, Health, Liveness
+from api.schemas import Check, Checks, Durability, Health, Liveness
+from models.storage.replication import durability
 
 bp = Resource("health", __name__, tag="operations")
 
@@ -35,6 +37,14 @@ def _postgres() -> None:
     with ctx().sessions() as session, session.begin():
         session.execute(text("SET LOCAL statement_timeout = 1000"))
         session.execute(text("SELECT 1"))
+
+
+def _durability() -> Durability:
+    """What the primary says about synchronous replication (see models/domain/durability.py)."""
+    with ctx().sessions() as session, session.begin():
+        session.execute(text("SET LOCAL statement_timeout = 1000"))
+        verdict = durability(session)
+    return Durability(guaranteed=verdict.guaranteed, mode=verdict.mode, detail=verdict.detail)
 
 
 def _redis() -> None:
@@ -137,5 +147,26 @@ def ready() -> Response:
 def health() -> Response:
     checks = run_checks()
     ok = checks.postgres.ok and checks.redis.ok
-    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    body = Health(
+        status="ok" if ok else "unavailable",
+        checks=checks,
+        durability=_durability_if_answering() if checks.postgres.ok else None,
+    )
     return json_response(body, 200 if ok else 503)
+
+
+def _durability_if_answering() -> Durability | None:
+    """Said, not judged: a database without a synchronous standby still serves (a single
+    server is a fine choice), so this never turns /health's status to "unavailable"."""
+    executor: ThreadPoolExecutor = current_app.extensions[_EXECUTOR]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def in_app() -> Durability:
+        with app.app_context():
+            return _durability()
+
+    try:
+        return executor.submit(in_app).result(timeout=CHECK_TIMEOUT_SECONDS)
+    except Exception as error:  # the answer then is "unknown", never a 500
+        current_app.logger.warning("durability check failed (%s)", type(error).__name__)
+        return None

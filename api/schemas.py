@@ -445,9 +445,23 @@ class Checks(Out):
     redis: Check
 
 
+class Durability(Out):
+    guaranteed: bool = Field(
+        description="whether an acknowledged (committed) ticket survives the loss of the"
+        " database's primary: true only with a synchronous standby"
+    )
+    mode: Literal["single", "asynchronous", "synchronous", "standby"]
+    detail: str
+
+
 class Health(Out):
     status: Literal["ok", "unavailable"]
     checks: Checks
+    durability: Durability | None = Field(
+        default=None,
+        description="what the database can promise across a failover; null while PostgreSQL"
+        " does not answer",
+    )
 
 
 class Liveness(Out):

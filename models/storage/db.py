@@ -19,7 +19,8 @@ from typing import Any, Protocol, TypeVar
 
 import psycopg.errors
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("tessera.db")
@@ -51,8 +52,23 @@ def sqlalchemy_url(database_url: str) -> str:
     """Accept the plain `postgresql://` URLs operators write and use the psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):
         if database_url.startswith(prefix):
-            return "postgresql+psycopg://" + database_url[len(prefix) :]
-    return database_url
+            return _hosts_as_query("postgresql+psycopg://" + database_url[len(prefix) :])
+    return _hosts_as_query(database_url)
+
+
+def _hosts_as_query(url: str) -> str:
+    """libpq's multi-host form, `//u@h1:5432,h2:5432/db` (the one replicated PostgreSQL's
+    documentation gives), as SQLAlchemy's, `//u@/db?host=h1:5432&host=h2:5432`: SQLAlchemy
+    cannot read a port list in the authority, and hands each `host` on to psycopg, which tries
+    them in order (with `target_session_attrs=read-write`, until one is the primary)."""
+    scheme, separator, rest = url.partition("://")
+    authority, _, path_and_query = rest.partition("/")
+    userinfo, at, hostlist = authority.rpartition("@")
+    if not separator or "," not in hostlist:
+        return url
+    path, _, query = path_and_query.partition("?")
+    hosts = "&".join(f"host={host}" for host in hostlist.split(",") if host)
+    return f"{scheme}://{userinfo}{at}/{path}?{hosts}{'&' + query if query else ''}"
 
 
 def psycopg_url(database_url: str) -> str:
@@ -107,7 +123,49 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
         },
     )
     _ping_idle_connections(engine)
+    _recognise_lost_primary(engine)
     return engine
+
+
+# A replicated PostgreSQL fails over by demoting or losing its primary. What a pooled
+# connection then meets: the node shutting down (57P01 admin_shutdown, 57P02 crash_shutdown),
+# refusing while it restarts as a standby (57P03), or, on a node kept up read-only (some managed
+# services, a standby promoted back), every write refused with 25006 read_only_sql_transaction.
+# For Tessera each means "this connection no longer reaches the primary": the pool is emptied,
+# so the next connection is made anew and `target_session_attrs=read-write` finds the new
+# primary, and a unit of work that was cut before its COMMIT is retried (`run`) or answered
+# 503 NOT_READY like a PostgreSQL restart. Nothing of it was committed: a read-only node
+# refuses the first write, and a terminated session's open transaction is rolled back.
+NOT_PRIMARY = (psycopg.errors.ReadOnlySqlTransaction,)
+NODE_GONE = (
+    psycopg.errors.AdminShutdown,
+    psycopg.errors.CrashShutdown,
+    psycopg.errors.CannotConnectNow,
+)
+
+
+def is_lost_primary(error: BaseException) -> bool:
+    """The node behind this connection is no longer a primary that takes writes."""
+    return isinstance(error, NOT_PRIMARY + NODE_GONE)
+
+
+def _recognise_lost_primary(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _lost_primary(context: ExceptionContext) -> BaseException | None:
+        original = context.original_exception
+        if not is_lost_primary(original):
+            return None
+        context.is_disconnect = True  # drop this connection and the rest of the pool
+        if isinstance(context.sqlalchemy_exception, OperationalError):
+            return None
+        # 25006 is an InternalError to the DB-API; as an OperationalError it takes the path
+        # of every other lost connection (503 in the API, a retry in the workers).
+        return OperationalError(
+            context.statement,
+            context.parameters,
+            original,
+            connection_invalidated=True,
+        )
 
 
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -176,16 +234,18 @@ RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailur
 
 def is_retryable(error: DBAPIError) -> bool:
     """A deadlock or serialization failure: PostgreSQL rolled the transaction back and the
-    same unit of work may simply run again."""
+    same unit of work may simply run again. (A lost primary invalidates the connection and is
+    retried as a stale one.)"""
     return isinstance(error.orig, RETRYABLE)
 
 
 def run(sessions: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 3) -> T:
     """Run `work` in one transaction and return its value; run it again in a fresh transaction
     when PostgreSQL aborts it for a deadlock or serialization failure, or when the pooled
-    connection turns out dead before the commit was sent (after a database restart; nothing
-    was committed, so trying again on a new connection is safe). Anything else, or the last
-    failure, propagates (and nothing of it was committed or announced)."""
+    connection turns out dead or no longer on the primary before the commit was sent (after a
+    database restart or a failover; nothing was committed, so trying again on a new connection
+    is safe). Anything else, or the last failure, propagates (and nothing of it was committed
+    or announced)."""
     for attempt in range(1, attempts + 1):
         committing = False
         try:

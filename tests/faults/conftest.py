@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.failover import FailoverLab, running_failover_lab
+from tests.faults.failover import unavailable_reason as failover_unavailable_reason
 from tests.faults.lab import FaultLab, running_lab
 from tests.faults.multihost import MultiHostLab, running_multihost_lab
 from tests.faults.netns import unavailable_reason
@@ -62,3 +64,23 @@ def hosts(multihost_lab: MultiHostLab) -> Iterator[MultiHostLab]:
     multihost_lab.faults.clear()
     yield multihost_lab
     multihost_lab.heal()
+
+
+@pytest.fixture(scope="session")
+def failover_lab() -> Iterator[FailoverLab]:
+    """The multi-host lab on a three-node Patroni cluster, or a clear skip where namespaces or
+    the Debian packages (patroni, etcd-server, postgresql) are missing."""
+    reason = failover_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_failover_lab() as lab:
+        yield lab
+
+
+@pytest.fixture
+def replicated(failover_lab: FailoverLab) -> Iterator[FailoverLab]:
+    """The failover lab, healed and with an empty fault record; healed again afterwards."""
+    failover_lab.heal()
+    failover_lab.faults.clear()
+    yield failover_lab
+    failover_lab.heal()

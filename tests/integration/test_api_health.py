@@ -78,6 +78,19 @@ def test_health_reports_each_server_with_its_latency(client: FlaskClient) -> Non
         assert 0 <= check["latencyMs"] < 1500
 
 
+def test_health_says_an_embedded_single_server_cannot_survive_a_failover(
+    client: FlaskClient,
+) -> None:
+    body = client.get("/health").get_json()
+
+    assert body["status"] == "ok"  # a single server is a choice, not a failure
+    assert body["durability"] == {
+        "guaranteed": False,
+        "mode": "single",
+        "detail": "single server: no failover",
+    }
+
+
 def test_with_redis_down_ready_is_503_not_ready_and_health_says_which(
     api_app: AppFactory, settings: Settings
 ) -> None:
@@ -106,8 +119,9 @@ def test_with_postgres_down_ready_is_503_and_health_says_which(
     client = client_with(api_app, settings, database_url=dead_postgres())
 
     assert client.get("/ready").status_code == 503
-    checks = client.get("/health").get_json()["checks"]
-    assert (checks["postgres"]["ok"], checks["redis"]["ok"]) == (False, True)
+    body = client.get("/health").get_json()
+    assert (body["checks"]["postgres"]["ok"], body["checks"]["redis"]["ok"]) == (False, True)
+    assert body["durability"] is None
 
 
 def test_a_hung_server_makes_the_probe_fail_in_seconds_not_hang(

@@ -308,6 +308,7 @@ def test_the_command_passes_a_sound_database_with_exit_code_0(
     assert outcome.exit_code == 0, outcome.output
     assert "all 8 checks passed" in outcome.output
     assert "counts_match_rows" in outcome.output  # the summary table lists every check
+    assert "durability (single): single server: no failover" in outcome.output
 
 
 def test_the_command_reports_a_violation_with_exit_code_1(
