@@ -190,7 +190,6 @@ export class AttendeeEvent {
         min: "1",
         max: String(maxParty),
         value: "1",
-        "aria-label": "Seats",
       });
       if (maxParty > 1) buttons.push(h("label", { for: "party-seats" }, "Seats "), seats);
       buttons.push(
