@@ -23,10 +23,11 @@ from tests.conftest import wipe
 
 # The e2e stack and its HTTP client, reused as they are (a fixture imported into a conftest is
 # that directory's fixture too).
-from tests.e2e.conftest import ADMIN_KEY, CLIENT_KEY, Api, stack
+# The stack trusts attendee tokens signed by `attendee_signer` (a JWKS file it writes).
+from tests.e2e.conftest import ADMIN_KEY, CLIENT_KEY, Api, attendee_signer, stack
 from tests.localstack import LocalStack
 
-__all__ = ["admin", "browser", "client", "empty_database", "stack"]
+__all__ = ["admin", "attendee_signer", "browser", "client", "empty_database", "stack"]
 
 CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("TESSERA_CHROMEDRIVER", "/usr/bin/chromedriver")

@@ -1,5 +1,5 @@
-// The public HTTP API, called with the operator's key as a Bearer header. The console has no
-// other way in: whatever the key may not do, the page cannot do either.
+// The public HTTP API, called with the signed-in API key or attendee token as a Bearer header.
+// The console has no other way in: whatever the credential may not do, the page cannot either.
 
 /** The API's problem+json answer (or a network failure, status 0) as an exception. */
 export class ApiError extends Error {
@@ -15,6 +15,8 @@ export class ApiError extends Error {
 }
 
 const segment = (value) => encodeURIComponent(String(value));
+// Any valid event id does; this one says in the request log why it was asked for.
+const ROLE_PROBE_EVENT = "console-role-probe";
 
 export class Api {
   /**
@@ -110,8 +112,56 @@ export class Api {
     return this.request("GET", `tickets/${segment(ticketId)}`, { signal });
   }
 
+  /** Where one user stands at an event (404 REGISTRATION_NOT_FOUND: nowhere). */
+  standing(eventId, userId, signal) {
+    return this.request("GET", `events/${segment(eventId)}/registrations/${segment(userId)}`, {
+      signal,
+    });
+  }
+
+  /** A user's registrations, waitlist places or open offers (`kind`), across events. */
+  userPlaces(userId, kind, signal) {
+    return this.request("GET", `users/${segment(userId)}/${segment(kind)}`, { signal });
+  }
+
+  /** Commands: each answers 202 with a pending ticket. */
+  register(eventId, body) {
+    return this.request("POST", `events/${segment(eventId)}/registrations`, { body });
+  }
+
+  unregister(eventId, userId) {
+    return this.request("DELETE", `events/${segment(eventId)}/registrations/${segment(userId)}`);
+  }
+
+  answerOffer(eventId, userId, answer) {
+    const path = `events/${segment(eventId)}/offers/${segment(userId)}/${segment(answer)}`;
+    return this.request("POST", path, { body: {} });
+  }
+
+  /** The ticket once it has left `pending`, or as it is after `seconds`. */
+  awaitTicket(ticketId, seconds, signal) {
+    return this.request("GET", `tickets/${segment(ticketId)}`, {
+      query: { wait: seconds },
+      signal,
+    });
+  }
+
   updatesUrl(eventId) {
     return this.url(`events/${segment(eventId)}/updates`);
+  }
+
+  /** May this credential read an event's roster? Keys may (an unknown event is 404, a known
+   * one 200); an attendee token may not, and the API says so (403) before looking at the
+   * event, so the id need name nothing. One read, nothing written. */
+  async readsRosters() {
+    try {
+      await this.request("GET", `events/${ROLE_PROBE_EVENT}/registrations`);
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return true;
+      if (error instanceof ApiError && error.status === 403) return false;
+      throw error;
+    }
   }
 
   /** Does this key have the admin role? The API has no "who am I" call, so ask for something

@@ -1,11 +1,15 @@
 // The console's entry point: sign-in, the header, and a hash router over the views
-// (#/events, #/events/<id>, #/tickets[/<id>]). Every view has start() and stop().
+// (#/events, #/events/<id>, #/tickets[/<id>], and an attendee's #/mine). Every view has
+// start() and stop(). Which views a credential gets follows from the role the API showed at
+// sign-in: an attendee's event page is its own view, so no panel it may not read is started.
 
 import { Api, ApiError } from "./api.js";
+import { AttendeeEvent, MyPlaces } from "./attendee.js";
 import { Board } from "./board.js";
 import { field, fill, h } from "./dom.js";
 import { EventsList } from "./events.js";
-import { forget, remember, storedKey, storedRole } from "./session.js";
+import { NotAnAttendee, whoIs } from "./principal.js";
+import { forget, remember, storedKey, storedRole, storedUser } from "./session.js";
 import { TicketLookup } from "./tickets.js";
 
 const main = document.getElementById("main");
@@ -33,12 +37,16 @@ function signOut(reason) {
   showSignIn(reason);
 }
 
-function session(key, role) {
+function session(key, role, userId) {
+  const isAttendee = role === "attendee";
+  const refused = isAttendee
+    ? "The API refused the token (401); it may have expired. Sign in again."
+    : "The API refused the key (401). Sign in again.";
   return {
-    api: new Api(key, {
-      onUnauthorized: () => signOut("The API refused the key (401). Sign in again."),
-    }),
+    api: new Api(key, { onUnauthorized: () => signOut(refused) }),
     isAdmin: role === "admin",
+    isAttendee,
+    userId: isAttendee ? userId : null,
     announce,
     signOut,
   };
@@ -53,7 +61,13 @@ function route() {
   } catch {
     // a malformed escape: look the text up as it is, and let the API say it names nothing
   }
-  if (section === "events" && id) return { name: "board", make: () => new Board(main, app, id) };
+  if (section === "events" && id) {
+    const View = app.isAttendee ? AttendeeEvent : Board;
+    return { name: "board", make: () => new View(main, app, id) };
+  }
+  if (section === "mine" && app.isAttendee) {
+    return { name: "mine", make: () => new MyPlaces(main, app) };
+  }
   if (section === "tickets")
     return { name: "tickets", make: () => new TicketLookup(main, app, id) };
   return { name: "events", make: () => new EventsList(main, app) };
@@ -76,10 +90,12 @@ function render() {
   main.querySelector("h1")?.focus();
 }
 
-function showHeader(signedIn, role) {
+function showHeader(signedIn, role, userId) {
   nav.hidden = !signedIn;
   who.hidden = !signedIn;
-  roleText.textContent = signedIn ? `${role} key` : "";
+  for (const link of nav.querySelectorAll("[data-for]")) link.hidden = link.dataset.for !== role;
+  if (!signedIn) roleText.textContent = "";
+  else roleText.textContent = role === "attendee" ? `attendee ${userId}` : `${role} key`;
 }
 
 function showSignIn(reason) {
@@ -108,7 +124,7 @@ function showSignIn(reason) {
     },
     field({
       id: "api-key",
-      label: "API key",
+      label: "API key or attendee token",
       control: input,
       hint: "Kept in this tab only; sent to the API as a Bearer header.",
     }),
@@ -127,23 +143,23 @@ async function signIn(domEvent, input, alert, button) {
     button.disabled = false;
     input.focus();
   };
-  if (!key) return fail("Enter an API key.");
+  if (!key) return fail("Enter an API key or an attendee token.");
   button.disabled = true;
-  const api = new Api(key);
   try {
-    await api.listEvents({ limit: 1 }); // does the key work at all?
-    const role = (await api.isAdmin()) ? "admin" : "client";
-    remember(key, role);
-    start(key, role);
+    const { role, userId } = await whoIs(new Api(key), key);
+    remember(key, role, userId);
+    start(key, role, userId);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) fail("The API refused this key (401).");
+    if (error instanceof ApiError && error.status === 401) {
+      fail("The API refused this key or token (401).");
+    } else if (error instanceof NotAnAttendee) fail(error.message);
     else fail(`Could not sign in: ${error?.detail ?? error}`);
   }
 }
 
-function start(key, role) {
-  app = session(key, role);
-  showHeader(true, role);
+function start(key, role, userId) {
+  app = session(key, role, userId);
+  showHeader(true, role, userId);
   if (!location.hash.startsWith("#/")) history.replaceState(null, "", "#/events");
   render();
 }
@@ -158,5 +174,7 @@ window.addEventListener("hashchange", () => {
 });
 
 const key = storedKey();
-if (key) start(key, storedRole());
+// An attendee's pages are built from its userId: without one, ask the API again.
+const usable = key && (storedRole() !== "attendee" || storedUser());
+if (usable) start(key, storedRole(), storedUser());
 else showSignIn(null);

@@ -1,4 +1,4 @@
-// Ticket lookup: what became of one command (a client key sees only its own tickets).
+// Ticket lookup: what became of one command (a client key or an attendee sees only its own).
 
 import { ApiError } from "./api.js";
 import { field, fill, h } from "./dom.js";
@@ -64,7 +64,7 @@ export class TicketLookup {
       if (error?.name === "AbortError") return;
       const text =
         error instanceof ApiError && error.status === 404
-          ? `No ticket ${ticketId} that this key may see.`
+          ? `No ticket ${ticketId} that you may see.`
           : `Could not look it up: ${error.detail ?? error}`;
       fill(this.result, h("p", { class: "form-alert", role: "alert" }, text));
     }
