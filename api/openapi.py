@@ -73,6 +73,11 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "WWW-Authenticate": {"description": "The Bearer challenge.", "schema": {"type": "string"}},
+    "ETag": {
+        "description": "A strong tag of the page's bytes, for `If-None-Match`.",
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9a-f]{32}"$'},
+    },
     "Cache-Control": {
         "description": "`no-store`: the answer carries a secret.",
         "required": True,
@@ -123,7 +128,7 @@ def _reply(reply: Reply) -> dict[str, Any]:
         "description": reply.description,
         "headers": _header_refs(reply.headers),
     }
-    if reply.status == 204:
+    if reply.status in (204, 304):  # no content
         return answer
     if reply.model is not None:
         schema: dict[str, Any] = _ref(reply.model)

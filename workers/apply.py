@@ -25,6 +25,7 @@ from models import event_log, ledger, ledger_store, locks, passes, tickets
 from models.db import database_now
 from models.passes import Step
 from models.seats import Wanted, existing_user_ids, lock_windows, save_windows
+from models.tables import Event
 from models.tickets import TicketConflict, TicketView
 from tessera.messaging import mark_draining, stop_draining, wait_for_nudge
 from workers.runtime import Runtime
@@ -207,10 +208,12 @@ def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:
     with runtime.sessions.begin() as session:
         # Under the event's locks like any apply, so event-log ids stay in commit order.
         locks.take_event(session, ticket.event_id)
-        locks.lock_event_rows(session, [ticket.event_id])
+        rows = locks.lock_event_rows(session, [ticket.event_id], Event.ledger_length)
+        # A failed ticket wrote no entry: its message names the event's head (`models.updates`).
+        index = max(rows[0].ledger_length, 0) if rows else 0
         now = database_now(session)
         tickets.complete(session, [ticket], ["failed"], [None], now)
-        event_log.append(session, [event_log.ticket_completed(ticket, "failed", None, now)])
+        event_log.append(session, [event_log.ticket_completed(ticket, "failed", None, now, index)])
 
 
 def _fail_oldest(runtime: Runtime, error: BaseException) -> None:
