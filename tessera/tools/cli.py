@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from tessera.config import DEFAULT_DATA_DIR, Settings, redact_url
+from tessera.config import DEFAULT_DATA_DIR, ConfigError, Environment, Settings, redact_url
 from tessera.tools import key_commands, ledger_commands
 from tessera.tools.processes import (
     api_argv,
@@ -46,6 +46,18 @@ data_dir_option = click.option(
 @click.group()
 def main() -> None:
     """Tessera: event registration with capacity and waitlists."""
+
+
+@main.command("config")
+def config_() -> None:
+    """Print the effective settings as NAME=value lines, secrets redacted."""
+    try:
+        environment = Environment.load()
+        environment.settings()  # the checks every process makes at start
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    for name, value, meaning in environment.shown():
+        click.echo(f"{name}={value}  # {meaning}")
 
 
 @contextlib.contextmanager
