@@ -8,6 +8,8 @@ the document can be built and checked without a running server.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -253,3 +255,14 @@ def build(operations: Iterable[Operation]) -> dict[str, Any]:
             },
         },
     }
+
+
+def main() -> None:
+    """`python -m api.openapi`: the document on stdout, what `make client` generates from."""
+    from api.app import route_table
+
+    sys.stdout.write(json.dumps(build(route_table().operations), indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
