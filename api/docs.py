@@ -8,7 +8,6 @@ the localStorage it would share with the console on the same origin."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,9 @@ from flask import Response, current_app, send_from_directory
 from werkzeug.exceptions import NotFound
 
 from api import openapi
+from api.errors import ApiError
 from api.routes import Access, Reply, Resource, route, table_of
+from tessera import extras
 
 bp = Resource("docs", __name__, tag="operations")
 
@@ -78,7 +79,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def _assets_dir() -> Path:
-    module: Any = importlib.import_module("swagger_ui_bundle")
+    try:
+        module: Any = extras.require("swagger_ui_bundle")
+    except extras.MissingExtra as missing:  # a lean image: the document is still served
+        raise ApiError(404, "NOT_FOUND", f"{missing}; /openapi.json is served.") from None
     return Path(str(module.swagger_ui_path))
 
 
@@ -118,6 +122,7 @@ def openapi_json() -> Response:
     replies=(Reply(200, "An HTML page.", media="text/html"),),
 )
 def swagger_ui() -> Response:
+    _assets_dir()  # says which extra is missing rather than serving a page without its scripts
     response = Response(PAGE, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["Referrer-Policy"] = "no-referrer"

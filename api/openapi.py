@@ -8,6 +8,8 @@ the document can be built and checked without a running server.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -73,6 +75,11 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "WWW-Authenticate": {"description": "The Bearer challenge.", "schema": {"type": "string"}},
+    "ETag": {
+        "description": "A strong tag of the page's bytes, for `If-None-Match`.",
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9a-f]{32}"$'},
+    },
     "Cache-Control": {
         "description": "`no-store`: the answer carries a secret.",
         "required": True,
@@ -123,7 +130,7 @@ def _reply(reply: Reply) -> dict[str, Any]:
         "description": reply.description,
         "headers": _header_refs(reply.headers),
     }
-    if reply.status == 204:
+    if reply.status in (204, 304):  # no content
         return answer
     if reply.model is not None:
         schema: dict[str, Any] = _ref(reply.model)
@@ -248,3 +255,14 @@ def build(operations: Iterable[Operation]) -> dict[str, Any]:
             },
         },
     }
+
+
+def main() -> None:
+    """`python -m api.openapi`: the document on stdout, what `make client` generates from."""
+    from api.app import route_table
+
+    sys.stdout.write(json.dumps(build(route_table().operations), indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

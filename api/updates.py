@@ -40,6 +40,8 @@ RETRY_MILLISECONDS = 1000
 
 
 def _last_event_id() -> int | None:
+    # Empty is the same as absent (documented so): a client that kept an empty id, or a proxy
+    # that sends the header blank, starts from now rather than getting a 422.
     raw = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
     if raw is None or raw == "":
         return None
@@ -81,8 +83,9 @@ def format_message(log_id: int, kind: str, payload: dict[str, Any]) -> str:
         Param(
             "Last-Event-ID",
             "header",
-            {"type": "string", "pattern": "^[0-9]{1,18}$"},
-            "Resume after this id (updates of the last hour are kept).",
+            {"type": "string", "pattern": "^(?:[0-9]{1,18})?$"},
+            "Resume after this id (updates of the last hour are kept); empty or absent: "
+            "from now on.",
         ),
     ),
     errors=(404, 422),

@@ -26,6 +26,7 @@ from models.domain.passes import Step
 from models.storage import event_log, ledger_store, locks, tickets
 from models.storage.db import database_now
 from models.storage.seats import Wanted, existing_user_ids, lock_windows, save_windows
+from models.storage.tables import Event
 from models.storage.tickets import TicketConflict, TicketView
 from tessera import tracing
 from tessera.messaging import mark_draining, stop_draining, wait_for_nudge
@@ -219,10 +220,13 @@ def fail_ticket(runtime: Runtime, ticket: TicketView) -> None:
     with runtime.sessions.begin() as session:
         # Under the event's locks like any apply, so event-log ids stay in commit order.
         locks.take_event(session, ticket.event_id)
-        locks.lock_event_rows(session, [ticket.event_id])
+        rows = locks.lock_event_rows(session, [ticket.event_id], Event.ledger_length)
+        # A failed ticket wrote no entry: its message names the event's head
+        # (`models.domain.updates`).
+        index = max(rows[0].ledger_length, 0) if rows else 0
         now = database_now(session)
         tickets.complete(session, [ticket], ["failed"], [None], now)
-        event_log.append(session, [event_log.ticket_completed(ticket, "failed", None, now)])
+        event_log.append(session, [event_log.ticket_completed(ticket, "failed", None, now, index)])
 
 
 def _fail_oldest(runtime: Runtime, error: BaseException) -> None:

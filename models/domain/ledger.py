@@ -94,6 +94,11 @@ class Chain:
     heads: dict[str, Head]
     rows: list[tuple[str, int, str]] = field(default_factory=list)
 
+    def length(self, event_id: str) -> int:
+        """The event's ledger length so far (0 when it keeps none)."""
+        head = self.heads.get(event_id)
+        return max(head.length, 0) if head is not None else 0
+
     def add(self, event_id: str, build: Callable[[int], Entry]) -> Placed | None:
         """Seal the entry `build(index)` as the event's next one; None if it keeps no ledger."""
         head = self.heads.get(event_id)

@@ -128,6 +128,7 @@ def decide(
                         step.ticket,
                         denied(DenialCode.EVENT_NOT_FOUND, step.ticket.user_id),
                         now,
+                        0,
                     )
             continue
         seats.now = now
@@ -154,35 +155,46 @@ def _decide_line(
                     outcome = seats.handle(command)
                     result = result_of(outcome)
                 placed = chain.add(event_id, partial(_ticket_entry, ticket, result))
-                _complete(decided, ticket, result if placed is None else placed.stamp(result), now)
+                index = chain.length(event_id)
+                _complete(
+                    decided,
+                    ticket,
+                    result if placed is None else placed.stamp(result),
+                    now,
+                    index,
+                )
                 if outcome is not None:
-                    decided.updates += settled(event_id, outcome)
+                    decided.updates += settled(event_id, outcome, index)
             case ExpireOffers(until):
                 _expire(decided, event_id, seats, until)
             case RemoveUser(user_id):
                 removed = seats.remove_user(user_id)
                 if removed.left is not None:
                     chain.add(event_id, partial(ledger.removed_entry, event_id, outcome=removed))
-                decided.updates += settled(event_id, removed)
+                decided.updates += settled(event_id, removed, chain.length(event_id))
             case Reconfigure():
                 changed = seats.reconfigure(step)
                 if changed.changes:
                     chain.add(event_id, partial(ledger.updated_entry, event_id, outcome=changed))
-                decided.updates += settled(event_id, changed)
+                decided.updates += settled(event_id, changed, chain.length(event_id))
 
 
 def _expire(decided: Decided, event_id: str, seats: EventSeats, until: dt.datetime) -> None:
     for ended in seats.expire_offers(until):
         decided.chain.add(event_id, partial(ledger.expired_entry, event_id, outcome=ended))
-        decided.updates += settled(event_id, ended)
+        decided.updates += settled(event_id, ended, decided.chain.length(event_id))
         decided.expired += 1
 
 
 def _complete(
-    decided: Decided, ticket: TicketFacts, result: dict[str, Any], now: dt.datetime
+    decided: Decided,
+    ticket: TicketFacts,
+    result: dict[str, Any],
+    now: dt.datetime,
+    ledger_index: int,
 ) -> None:
     decided.results[ticket.ticket_id] = result
-    decided.updates.append(ticket_completed(ticket, "completed", result, now))
+    decided.updates.append(ticket_completed(ticket, "completed", result, now, ledger_index))
 
 
 def _ticket_entry(ticket: TicketFacts, result: dict[str, Any], index: int) -> ledger.Entry:

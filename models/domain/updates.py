@@ -53,22 +53,37 @@ class Update:
     log_id: int | None = None
 
 
-def promoted(event_id: str, user_id: str) -> Update:
-    return Update(
+# Every message's `data` names the ledger entry its change was sealed in (`ledgerIndex`, at the
+# top level whatever the type: the contract's v3 preamble), so a webhook receiver can order an
+# event's messages, which arrive in no promised order. A message whose change wrote no entry (a
+# ticket for an unknown event, a failed ticket) carries the event's ledger length at the time:
+# it sorts after everything that came before it, and 0 when the event keeps no ledger.
+def _update(event_id: str, kind: str, ledger_index: int, payload: dict[str, Any]) -> Update:
+    return Update(event_id, kind, {**payload, "ledgerIndex": ledger_index})
+
+
+def promoted(event_id: str, user_id: str, ledger_index: int) -> Update:
+    return _update(
         event_id,
         REGISTRATION_PROMOTED,
+        ledger_index,
         {"eventId": event_id, "userId": user_id, "status": "registered"},
     )
 
 
 def ticket_completed(
-    ticket: TicketFacts, status: str, result: dict[str, Any] | None, completed_at: dt.datetime
+    ticket: TicketFacts,
+    status: str,
+    result: dict[str, Any] | None,
+    completed_at: dt.datetime,
+    ledger_index: int,
 ) -> Update:
     """What a waiting client needs to answer without reading the ticket again: its outcome, and
     when it was accepted and completed (the 202-to-done time)."""
-    return Update(
+    return _update(
         ticket.event_id,
         TICKET_COMPLETED,
+        ledger_index,
         {
             "eventId": ticket.event_id,
             "userId": ticket.user_id,
@@ -81,37 +96,55 @@ def ticket_completed(
     )
 
 
-def promotions(event_id: str, user_ids: Iterable[str]) -> list[Update]:
-    return [promoted(event_id, user_id) for user_id in user_ids]
+def promotions(event_id: str, user_ids: Iterable[str], ledger_index: int) -> list[Update]:
+    return [promoted(event_id, user_id, ledger_index) for user_id in user_ids]
 
 
-def settled(event_id: str, outcome: Outcome) -> list[Update]:
-    """What a command's outcome tells the event's watchers beyond its ticket: an offer
-    accepted, declined or ended, then who its settling seated and the offers it made."""
+def settled(event_id: str, outcome: Outcome, ledger_index: int) -> list[Update]:
+    """What a command's outcome (sealed in ledger entry `ledger_index`) tells the event's
+    watchers beyond its ticket: an offer accepted, declined or ended, then who its settling
+    seated and the offers it made."""
     updates: list[Update] = []
     match outcome:
         case OfferAccepted(user_id, seats):
-            updates.append(_offer_update(OFFER_ACCEPTED, event_id, user_id, seats))
+            updates.append(_offer_update(OFFER_ACCEPTED, event_id, ledger_index, user_id, seats))
         case OfferDeclined(user_id):
-            updates.append(_offer_update(OFFER_DECLINED, event_id, user_id, None))
+            updates.append(_offer_update(OFFER_DECLINED, event_id, ledger_index, user_id, None))
         case OfferExpired(user_id, seats, expired_at):
             updates.append(
                 _offer_update(
-                    OFFER_EXPIRED, event_id, user_id, seats, expiredAt=rfc3339(expired_at)
+                    OFFER_EXPIRED,
+                    event_id,
+                    ledger_index,
+                    user_id,
+                    seats,
+                    expiredAt=rfc3339(expired_at),
                 )
             )
-    updates += promotions(event_id, promoted_by(outcome))
+    updates += promotions(event_id, promoted_by(outcome), ledger_index)
     updates += [
-        _offer_update(OFFER_MADE, event_id, o.user_id, o.seats, expiresAt=rfc3339(o.expires_at))
+        _offer_update(
+            OFFER_MADE,
+            event_id,
+            ledger_index,
+            o.user_id,
+            o.seats,
+            expiresAt=rfc3339(o.expires_at),
+        )
         for o in offers_by(outcome)
     ]
     return updates
 
 
 def _offer_update(
-    kind: str, event_id: str, user_id: str, seats: int | None, **more: str | None
+    kind: str,
+    event_id: str,
+    ledger_index: int,
+    user_id: str,
+    seats: int | None,
+    **more: str | None,
 ) -> Update:
     payload: dict[str, Any] = {"eventId": event_id, "userId": user_id}
     if seats is not None:
         payload["seats"] = seats
-    return Update(event_id, kind, {**payload, **more})
+    return _update(event_id, kind, ledger_index, {**payload, **more})

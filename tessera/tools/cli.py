@@ -15,10 +15,12 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from tessera.config import DEFAULT_DATA_DIR, Settings, redact_url
+from tessera import extras
+from tessera.config import DEFAULT_DATA_DIR, ConfigError, Environment, Settings, redact_url
 from tessera.tools import key_commands, ledger_commands
 from tessera.tools.processes import (
     api_argv,
@@ -33,6 +35,9 @@ from tessera.tools.processes import (
 from tessera.tools.servers import ServerUrls, servers
 from tessera.tools.stored_key import record_api_url, recorded_api_url, stored_key_for
 
+if TYPE_CHECKING:
+    from tessera.tools.supervisor import Supervisor
+
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -46,6 +51,34 @@ data_dir_option = click.option(
 @click.group()
 def main() -> None:
     """Tessera: event registration with capacity and waitlists."""
+
+
+@main.command("config")
+def config_() -> None:
+    """Print the effective settings as NAME=value lines, secrets redacted."""
+    try:
+        environment = Environment.load()
+        environment.settings()  # the checks every process makes at start
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    for name, value, meaning in environment.shown():
+        click.echo(f"{name}={value}  # {meaning}")
+
+
+@main.command()
+@data_dir_option
+@click.argument("process", type=click.Choice(["worker", "webhook-worker", "beat"]))
+def healthcheck(data_dir: Path, process: str) -> None:
+    """Exit 0 if this container's PROCESS is healthy (docker-compose.yml's healthchecks)."""
+    from tessera.tools import healthcheck as checks
+
+    if process == "beat":
+        problem = checks.check_beat(data_dir / "celerybeat-schedule")
+    else:
+        problem = checks.check_worker(process)
+    if problem is not None:
+        raise click.ClickException(problem)
+    click.echo(f"{process}: healthy")
 
 
 @contextlib.contextmanager
@@ -167,11 +200,31 @@ def beat(data_dir: Path) -> None:
 @click.option("--port", type=int, default=None, help="Port [TESSERA_FLOWER_PORT or 5555].")
 def flower(data_dir: Path, host: str, port: int | None) -> None:
     """Run Flower, the Celery monitor, with basic auth."""
+    if not extras.installed("flower"):
+        raise click.ClickException(extras.message("flower"))
     settings = Settings.from_env()
     auth = settings.flower_auth or _stored_secret(data_dir, "flower-auth", "admin:")
     with resolved(data_dir) as urls:
         argv = flower_argv(port or settings.flower_port, host)
         sys.exit(run_foreground(argv, child_env(urls, flower_env(auth))))
+
+
+def _add_flower(
+    supervisor: Supervisor, settings: Settings, data_dir: Path, env: Mapping[str, str]
+) -> None:
+    """Flower under `tessera up`, unless switched off (port 0) or not installed."""
+    if not settings.flower_port:
+        return
+    if not extras.installed("flower"):
+        supervisor.say("tessera", f"Flower not started: {extras.message('flower')}")
+        return
+    flower_auth = settings.flower_auth or _stored_secret(data_dir, "flower-auth", "admin:")
+    supervisor.add("flower", flower_argv(settings.flower_port), {**env, **flower_env(flower_auth)})
+    supervisor.say(
+        "tessera",
+        f"Flower http://127.0.0.1:{settings.flower_port} (user {flower_auth.split(':')[0]},"
+        f" password in {data_dir / 'flower-auth'} or TESSERA_FLOWER_AUTH)",
+    )
 
 
 def _stored_secret(data_dir: Path, name: str, prefix: str) -> str:
@@ -234,15 +287,7 @@ def up(data_dir: Path, host: str, port: int) -> None:
         supervisor.add("worker", worker_argv(settings.worker_processes), env)
         supervisor.add("webhooks", webhook_worker_argv(settings.webhook_concurrency), env)
         supervisor.add("beat", beat_argv(data_dir), env)
-        if settings.flower_port:
-            flower_auth = settings.flower_auth or _stored_secret(data_dir, "flower-auth", "admin:")
-            flower_children = {**env, **flower_env(flower_auth)}
-            supervisor.add("flower", flower_argv(settings.flower_port), flower_children)
-            supervisor.say(
-                "tessera",
-                f"Flower http://127.0.0.1:{settings.flower_port} (user {flower_auth.split(':')[0]},"
-                f" password in {data_dir / 'flower-auth'} or TESSERA_FLOWER_AUTH)",
-            )
+        _add_flower(supervisor, settings, data_dir, env)
         if admin_key:
             # the key itself is not printed: output ends up in logs and terminal scrollback
             supervisor.say("tessera", f"admin API key in {data_dir / 'admin-key'} (mode 600)")

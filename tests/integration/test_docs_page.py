@@ -8,6 +8,9 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
+from api import docs
+from tessera import extras
+
 pytestmark = pytest.mark.integration
 
 
@@ -38,3 +41,17 @@ def test_the_docs_page_has_a_strict_csp_and_needs_no_inline_script(client: Flask
     for src in re.findall(r'src="([^"]+)"', html):
         assert not src.startswith(("http:", "https:", "//", "data:")), src
         assert client.get("/" + src).status_code == 200
+
+
+def test_without_the_docs_extra_the_page_says_which_extra_and_the_document_is_still_served(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(module: str) -> object:
+        raise extras.MissingExtra(extras.message(module))
+
+    monkeypatch.setattr(docs.extras, "require", missing)
+
+    page = client.get("/docs")
+    assert page.status_code == 404
+    assert "tessera[docs]" in page.get_json()["detail"]
+    assert client.get("/openapi.json").status_code == 200

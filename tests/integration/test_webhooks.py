@@ -230,7 +230,7 @@ def test_a_delivery_is_written_in_the_transaction_of_the_change_it_reports(
     hooks: FlaskClient, db: sessionmaker[Session]
 ) -> None:
     subscribe(hooks, "http://127.0.0.1:9/")
-    update = event_log.promoted("e1", "ann")
+    update = event_log.promoted("e1", "ann", 1)
 
     session = db()
     session.begin()
@@ -239,7 +239,7 @@ def test_a_delivery_is_written_in_the_transaction_of_the_change_it_reports(
     session.close()
     with db.begin() as session:
         after_rollback = session.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar()
-        event_log.append(session, [update, event_log.promoted("e1", "bob")])
+        event_log.append(session, [update, event_log.promoted("e1", "bob", 1)])
     with db.begin() as session:
         rows = session.execute(
             text("SELECT kind, payload, status, next_attempt_at <= now() FROM webhook_deliveries")
@@ -268,9 +268,9 @@ def test_only_active_subscriptions_naming_the_type_get_a_delivery_and_are_woken_
             {"w": disabled["webhookId"]},
         )
     with sessions.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", "ann")])
+        event_log.append(session, [event_log.promoted("e1", "ann", 1)])
     with sessions.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", "bob")])  # the senders are queued
+        event_log.append(session, [event_log.promoted("e1", "bob", 1)])  # the senders are queued
         counts = dict(
             session.execute(
                 text("SELECT webhook_id, count(*) FROM webhook_deliveries GROUP BY webhook_id")
@@ -314,7 +314,13 @@ def test_every_update_is_posted_signed_as_the_sse_message_and_verified_by_the_li
     bodies = {(r.body["type"], r.body["data"]["userId"]): r.body for r in got}
     promoted = bodies[("registration.promoted", "bob")]
     assert set(promoted) == {"type", "timestamp", "data"}
-    assert promoted["data"] == {"eventId": "e1", "userId": "bob", "status": "registered"}
+    # sealed in entry 4: the event's creation, two registers, then ann's unregister
+    assert promoted["data"] == {
+        "eventId": "e1",
+        "userId": "bob",
+        "status": "registered",
+        "ledgerIndex": 4,
+    }
     assert promoted["timestamp"].endswith("Z")
     page = deliveries(hooks, created["webhookId"])
     assert [d["status"] for d in page["items"]] == ["delivered"] * 4
@@ -329,7 +335,7 @@ def test_a_receiver_failing_at_first_gets_retries_with_the_same_message_id(
         created = subscribe(hooks, receiver.url, ["registration.promoted"])
         receiver.secret = created["secret"]
         with sender.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
 
         first = deliverer.deliver(sender, created["webhookId"])
         failed_once = deliveries(hooks, created["webhookId"])["items"][0]
@@ -355,7 +361,7 @@ def test_after_the_schedule_a_delivery_fails_and_a_manual_retry_sends_it_again(
         created = subscribe(hooks, receiver.url)
         receiver.secret = created["secret"]
         with sender.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         deliver_until_settled(sender, created["webhookId"])
         failed = deliveries(hooks, created["webhookId"])["items"][0]
 
@@ -385,7 +391,7 @@ def test_a_subscription_failing_for_24_hours_is_disabled_until_a_delivery_is_ret
         receiver.secret = created["secret"]
         with sender.sessions.begin() as session:
             event_log.append(
-                session, [event_log.promoted("e1", "ann"), event_log.promoted("e1", "bob")]
+                session, [event_log.promoted("e1", "ann", 1), event_log.promoted("e1", "bob", 1)]
             )
             session.execute(
                 text(
@@ -396,7 +402,7 @@ def test_a_subscription_failing_for_24_hours_is_disabled_until_a_delivery_is_ret
             )
         report = deliverer.deliver(sender, webhook_id)
         with sender.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "cy")])  # while disabled
+            event_log.append(session, [event_log.promoted("e1", "cy", 1)])  # while disabled
         shown = hooks.get(f"/webhooks/{webhook_id}", headers=ADMIN).get_json()
         log = deliveries(hooks, webhook_id)["items"]
 
@@ -422,7 +428,7 @@ def test_a_healthy_answer_ends_the_failing_streak(
     with receiving(Receiver(statuses=[500])) as receiver:
         webhook_id = subscribe(hooks, receiver.url)["webhookId"]
         with sender.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         deliverer.deliver(sender, webhook_id)
         with db.begin() as session:
             streak = session.execute(text("SELECT failing_since FROM webhooks")).scalar()
@@ -439,7 +445,7 @@ def test_no_redirect_is_followed(hooks: FlaskClient, sender: runtime.Runtime) ->
     with receiving(redirect) as receiver:
         webhook_id = subscribe(hooks, receiver.url)["webhookId"]
         with sender.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         deliverer.deliver(sender, webhook_id)
         item = deliveries(hooks, webhook_id)["items"][0]
 
@@ -454,7 +460,7 @@ def test_at_most_a_few_deliveries_of_one_subscription_are_in_flight_at_once(
     with receiving(Receiver(hold=True)) as receiver:
         webhook_id = subscribe(hooks, receiver.url)["webhookId"]
         with first.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", f"u{i}") for i in range(10)])
+            event_log.append(session, [event_log.promoted("e1", f"u{i}", 1) for i in range(10)])
         sending = threading.Thread(target=deliverer.deliver, args=(first, webhook_id))
         sending.start()
         receiver.wait_for(deliverer.MAX_IN_FLIGHT)
@@ -477,7 +483,7 @@ def test_a_dead_senders_deliveries_are_sent_again_once_their_lease_expires(
         created = subscribe(hooks, receiver.url)
         receiver.secret = created["secret"]
         with sender.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         with sender.sessions.begin() as session:  # claimed by a sender that then died
             claimed = outbox.claim(session, created["webhookId"], 4).deliveries
         nothing_due = deliverer.deliver(sender, created["webhookId"])
@@ -500,7 +506,7 @@ def test_a_deleted_subscriptions_late_deliveries_are_dropped(
 ) -> None:
     webhook_id = subscribe(hooks, "http://127.0.0.1:9/")["webhookId"]
     with db.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", "ann")])
+        event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         session.execute(text("DELETE FROM webhooks"))  # as if deleted while this committed
 
     report = deliverer.deliver(sender, webhook_id)
@@ -550,7 +556,7 @@ def test_an_address_that_turned_private_after_subscribing_is_refused_at_delivery
     with receiving() as receiver:
         webhook_id = subscribe(hooks, receiver.url)["webhookId"]
         with strict.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         deliverer.deliver(strict, webhook_id)
         item = deliveries(hooks, webhook_id)["items"][0]
 
@@ -671,7 +677,7 @@ def test_the_delivery_log_pages_newest_first_with_a_cursor(
 ) -> None:
     webhook_id = subscribe(hooks, "http://127.0.0.1:9/")["webhookId"]
     with db.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", f"u{i}") for i in range(5)])
+        event_log.append(session, [event_log.promoted("e1", f"u{i}", 1) for i in range(5)])
 
     first = deliveries(hooks, webhook_id, limit=2)
     second = deliveries(hooks, webhook_id, limit=2, cursor=first["nextCursor"])
@@ -711,7 +717,7 @@ def test_unknown_subscriptions_and_deliveries_are_404_webhook_not_found(
     mine = subscribe(hooks, "http://127.0.0.1:9/")["webhookId"]
     other = subscribe(hooks, "http://127.0.0.1:9/other")["webhookId"]
     with db.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", "ann")])
+        event_log.append(session, [event_log.promoted("e1", "ann", 1)])
     others_delivery = deliveries(hooks, other)["items"][0]["deliveryId"]
     unknown = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
     calls = [
@@ -796,8 +802,8 @@ def test_the_sweeper_wakes_subscriptions_with_due_deliveries_and_purges_old_ones
 ) -> None:
     webhook_id = subscribe(hooks, "http://127.0.0.1:9/")["webhookId"]
     with db.begin() as session:
-        event_log.append(session, [event_log.promoted("e1", "ann")])
-        event_log.append(session, [event_log.promoted("e1", "old")])
+        event_log.append(session, [event_log.promoted("e1", "ann", 1)])
+        event_log.append(session, [event_log.promoted("e1", "old", 1)])
         session.execute(
             text(
                 "UPDATE webhook_deliveries SET status = 'delivered', next_attempt_at = NULL,"
@@ -821,10 +827,10 @@ def test_the_metrics_show_attempts_by_outcome_and_the_age_of_the_oldest_due_deli
     with receiving(Receiver(statuses=[500])) as receiver:
         webhook_id = subscribe(hooks, receiver.url)["webhookId"]
         with db.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         deliverer.deliver(sender, webhook_id)
         with db.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "bob")])
+            event_log.append(session, [event_log.promoted("e1", "bob", 1)])
             session.execute(
                 text(
                     "UPDATE webhook_deliveries SET next_attempt_at = now() - interval '42 s'"
@@ -849,7 +855,7 @@ def test_a_delivery_waits_for_its_turn_in_the_schedule(
     with receiving(Receiver(statuses=[500])) as receiver:
         webhook_id = subscribe(hooks, receiver.url)["webhookId"]
         with slow.sessions.begin() as session:
-            event_log.append(session, [event_log.promoted("e1", "ann")])
+            event_log.append(session, [event_log.promoted("e1", "ann", 1)])
         deliverer.deliver(slow, webhook_id)
         again = deliverer.deliver(slow, webhook_id)
         item = deliveries(hooks, webhook_id)["items"][0]
@@ -887,4 +893,4 @@ def test_an_offers_life_is_posted_to_a_subscription_naming_the_offer_messages(
         ]
     )
     made = next(r.body["data"] for r in got if r.body["type"] == "offer.made")
-    assert set(made) == {"eventId", "userId", "seats", "expiresAt"}
+    assert set(made) == {"eventId", "userId", "seats", "expiresAt", "ledgerIndex"}

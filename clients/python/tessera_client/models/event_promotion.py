@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class EventPromotion(StrEnum):
+    AUTOMATIC = "automatic"
+    OFFER = "offer"
+
+    def __str__(self) -> str:
+        return str(self.value)

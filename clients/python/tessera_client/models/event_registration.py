@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="EventRegistration")
+
+
+@_attrs_define
+class EventRegistration:
+    """
+    Attributes:
+        registered_at (datetime.datetime):
+        seats (int):
+        user_id (str):
+    """
+
+    registered_at: datetime.datetime
+    seats: int
+    user_id: str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        registered_at = self.registered_at.isoformat()
+
+        seats = self.seats
+
+        user_id = self.user_id
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "registeredAt": registered_at,
+                "seats": seats,
+                "userId": user_id,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        registered_at = datetime.datetime.fromisoformat(d.pop("registeredAt"))
+
+        seats = d.pop("seats")
+
+        user_id = d.pop("userId")
+
+        event_registration = cls(
+            registered_at=registered_at,
+            seats=seats,
+            user_id=user_id,
+        )
+
+        event_registration.additional_properties = d
+        return event_registration
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

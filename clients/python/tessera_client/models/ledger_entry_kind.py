@@ -1,0 +1,12 @@
+from enum import StrEnum
+
+
+class LedgerEntryKind(StrEnum):
+    EVENT_CREATED = "event_created"
+    EVENT_UPDATED = "event_updated"
+    OFFER_EXPIRED = "offer_expired"
+    TICKET = "ticket"
+    USER_REMOVED = "user_removed"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="OfferOut")
+
+
+@_attrs_define
+class OfferOut:
+    """An open offer: seats held for a party until `expiresAt`.
+
+    Attributes:
+        event_id (str):
+        expires_at (datetime.datetime):
+        offered_at (datetime.datetime):
+        seats (int):
+        user_id (str):
+    """
+
+    event_id: str
+    expires_at: datetime.datetime
+    offered_at: datetime.datetime
+    seats: int
+    user_id: str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        event_id = self.event_id
+
+        expires_at = self.expires_at.isoformat()
+
+        offered_at = self.offered_at.isoformat()
+
+        seats = self.seats
+
+        user_id = self.user_id
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "eventId": event_id,
+                "expiresAt": expires_at,
+                "offeredAt": offered_at,
+                "seats": seats,
+                "userId": user_id,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        event_id = d.pop("eventId")
+
+        expires_at = datetime.datetime.fromisoformat(d.pop("expiresAt"))
+
+        offered_at = datetime.datetime.fromisoformat(d.pop("offeredAt"))
+
+        seats = d.pop("seats")
+
+        user_id = d.pop("userId")
+
+        offer_out = cls(
+            event_id=event_id,
+            expires_at=expires_at,
+            offered_at=offered_at,
+            seats=seats,
+            user_id=user_id,
+        )
+
+        offer_out.additional_properties = d
+        return offer_out
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class TicketType(StrEnum):
+    ACCEPT_OFFER = "accept_offer"
+    DECLINE_OFFER = "decline_offer"
+    REGISTER = "register"
+    UNREGISTER = "unregister"
+
+    def __str__(self) -> str:
+        return str(self.value)
