@@ -23,6 +23,8 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.storage.hosts import HostOrder, answered, split_hosts
+
 log = logging.getLogger("tessera.db")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -124,7 +126,35 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
     )
     _ping_idle_connections(engine)
     _recognise_lost_primary(engine)
+    _try_reachable_hosts_first(engine)
     return engine
+
+
+def _try_reachable_hosts_first(engine: Engine) -> None:
+    """With a multi-host URL, connect host by host in `HostOrder`'s order, sending one that
+    cannot be reached (a dead or cut-off machine) to the back: after a failover the processes'
+    new connections reach the new primary without first waiting out the dead one."""
+    order = HostOrder()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        host = str(cparams.get("host") or "")
+        if "," not in host:
+            return None  # one host: psycopg's own connect
+        failures: list[str] = []
+        for each in order.arrange(split_hosts(host, cparams.get("port"))):
+            try:
+                connection = dialect.connect(
+                    *cargs, **{**cparams, "host": each[0], "port": each[1]}
+                )
+            except psycopg.OperationalError as error:
+                failures.append(f"{each[0]}:{each[1]}: {error}")
+                if not answered(str(error)):
+                    order.unreachable(each)
+                continue
+            order.reached(each)
+            return connection
+        raise psycopg.OperationalError("no host took the connection: " + "; ".join(failures))
 
 
 # A replicated PostgreSQL fails over by demoting or losing its primary. What a pooled
