@@ -11,17 +11,21 @@ from tessera.messaging import (
     DELIVER_TASK,
     EXPIRE_TASK,
     QUEUE,
+    REDIS_SOCKET_TIMEOUT,
     SWEEP_TASK,
     TASK_NAMES,
     WEBHOOK_QUEUE,
 )
+from tessera.redis_urls import celery_broker
 
 _settings = Settings.from_env()
+# A plain REDIS_URL or a Sentinel group's (tessera/redis_urls.py): either way kombu's Redis
+# transport, guarded so that losing Redis can never crash a worker (docs/RELIABILITY.md, "The
+# worker and a Redis outage"); with Sentinel, each new connection asks for the master.
+_broker = celery_broker(_settings.redis_url or "redis://127.0.0.1:6379/0", REDIS_SOCKET_TIMEOUT)
 
-broker_url = _settings.redis_url or "redis://127.0.0.1:6379/0"
-# kombu's Redis transport, guarded so that losing Redis can never crash a worker
-# (docs/RELIABILITY.md, "The worker and a Redis outage")
-broker_transport = "tessera.broker:Transport"
+broker_url = _broker.url
+broker_transport = _broker.transport
 # Celery's consumer, reconnecting every second instead of backing off to 30 s
 worker_consumer = "workers.consumer:Consumer"
 task_serializer = "json"
@@ -43,6 +47,7 @@ broker_transport_options = {
     "visibility_timeout": _settings.visibility_timeout_seconds,
     "socket_timeout": 2,
     "socket_connect_timeout": 2,
+    **_broker.transport_options,
 }
 # A publish while Redis is down must fail fast: the ticket is already committed and the sweeper
 # will wake its event, so the API must not hang on the broker.

@@ -33,7 +33,14 @@ from api.waiting import Listener
 from models.storage.db import make_engine, make_sessionmaker
 from tessera import tracing
 from tessera.config import ConfigError, Settings
-from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
+from tessera.messaging import (
+    REDIS_SOCKET_TIMEOUT,
+    RedisMessenger,
+    TaskSender,
+    Waker,
+    redis_client,
+)
+from tessera.redis_urls import celery_broker
 from tessera.telemetry import REQUEST_ID, configure_logging
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -117,7 +124,13 @@ def _celery_client(redis_url: str) -> TaskSender:
 
     client = Celery("tessera-api")
     client.config_from_object("celeryconfig")
-    client.conf.broker_url = redis_url
+    broker = celery_broker(redis_url, REDIS_SOCKET_TIMEOUT)
+    client.conf.broker_url = broker.url
+    client.conf.broker_transport = broker.transport
+    client.conf.broker_transport_options = {
+        **client.conf.broker_transport_options,
+        **broker.transport_options,
+    }
     sender: TaskSender = client
     return sender
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
@@ -25,6 +26,7 @@ from api.routes import RouteTable
 from api.work_limits import StreamSlots, WorkBudget
 from tessera.config import ConfigError, Settings
 from tessera.messaging import REDIS_SOCKET_TIMEOUT
+from tessera.redis_urls import is_sentinel_url, parse_sentinel_url
 
 OFF = "off"
 # Longer than any update stream lives (`api.updates.STREAM_SECONDS`, 300 s): a slot left by a
@@ -42,6 +44,24 @@ def stream_slot() -> Callable[[], None]:
     """One of the caller's open-stream slots; call what it returns when the stream ends."""
     slots: StreamSlots = current_app.extensions["tessera.streams"]
     return slots.take(g.principal.owner)
+
+
+def _storage(redis_url: str) -> tuple[str, dict[str, Any]]:
+    """The limiter's storage URL and options. A Sentinel group's counters are read from its
+    master only: a replica's copy lags, and a budget read from it would let a burst through."""
+    timeouts: dict[str, Any] = {
+        "socket_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
+        "socket_connect_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
+    }
+    if not is_sentinel_url(redis_url):
+        return redis_url, timeouts
+    group = parse_sentinel_url(redis_url)
+    return group.limits_uri(), {
+        **timeouts,
+        "db": group.db,
+        "use_replicas": False,
+        "sentinel_kwargs": timeouts,
+    }
 
 
 def init_app(app: Flask, settings: Settings, table: RouteTable) -> None:
@@ -69,16 +89,14 @@ def init_app(app: Flask, settings: Settings, table: RouteTable) -> None:
             return f"key:{principal.owner}"
         return f"addr:{request.remote_addr or 'unknown'}"
 
+    storage_uri, storage_options = _storage(settings.redis_url or "")
     limiter = Limiter(
         key,
         # An application limit is one budget per key across all routes (a default limit
         # would give each route its own).
         application_limits=[settings.rate_limit],
-        storage_uri=settings.redis_url,
-        storage_options={
-            "socket_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
-            "socket_connect_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
-        },
+        storage_uri=storage_uri,
+        storage_options=storage_options,
         strategy="fixed-window",  # one Redis round trip per request
         key_prefix="tessera",
         in_memory_fallback_enabled=True,

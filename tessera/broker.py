@@ -1,5 +1,6 @@
-"""The Redis transport every Tessera process uses for Celery: kombu's, with the two guards it
-lacks, so that losing Redis is a connection error and never a crash.
+"""The Redis transports every Tessera process uses for Celery: kombu's (and its Sentinel
+variant), with the two guards they lack, so that losing Redis is a connection error and never
+a crash.
 
 Why (docs/RELIABILITY.md, "The worker and a Redis outage"): on a lost connection Celery 5.7.0
 collects, then closes, the broken kombu connection. Collecting closes the channels in turn, and
@@ -48,3 +49,13 @@ class Transport(kombu_redis.Transport):
                     channel.close()
                 except self.connection_errors as error:
                     log.debug("closing a broker channel failed: %r", error)
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """The guarded channel whose connections ask Sentinel for the master (a `redis+sentinel`
+    REDIS_URL; tessera/redis_urls.py)."""
+
+
+class SentinelTransport(Transport):
+    Channel = SentinelChannel
+    default_port = 26379  # type: ignore[assignment]  # kombu's stubs say None

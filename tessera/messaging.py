@@ -33,8 +33,10 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 import redis
+from redis.sentinel import Sentinel
 
 from models.storage.event_log import OFFER_EXPIRED, TICKET_COMPLETED
+from tessera.redis_urls import is_sentinel_url, parse_sentinel_url
 from tessera.telemetry import count_batch, request_headers
 
 log = logging.getLogger("tessera.messaging")
@@ -56,12 +58,21 @@ REDIS_SOCKET_TIMEOUT = 1.0
 
 
 def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=REDIS_SOCKET_TIMEOUT,
-        socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
-        health_check_interval=30,
+    """A client of the server `url` names, or of a Sentinel group's current master: its
+    connections ask the sentinels where the master is whenever they (re)connect, and one that
+    finds its server demoted to a replica is dropped, so a failover costs a reconnect."""
+    timeouts = {
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    }
+    if not is_sentinel_url(url):
+        return redis.Redis.from_url(url, health_check_interval=30, **timeouts)
+    group = parse_sentinel_url(url)
+    sentinels = Sentinel(list(group.sentinels), sentinel_kwargs={**timeouts, **group.auth()})  # type: ignore[no-untyped-call]
+    master: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        group.master, db=group.db, health_check_interval=30, **timeouts, **group.auth()
     )
+    return master
 
 
 def event_channel(event_id: str) -> str:

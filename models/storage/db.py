@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from models.storage.hosts import HostOrder, answered, split_hosts
 
 log = logging.getLogger("tessera.db")
 
@@ -50,10 +53,32 @@ _AFTER_COMMIT = "tessera.after_commit"
 
 def sqlalchemy_url(database_url: str) -> str:
     """Accept the plain `postgresql://` URLs operators write and use the psycopg 3 driver."""
+    database_url = _without_pooler_mark(database_url)
     for prefix in ("postgresql://", "postgres://"):
         if database_url.startswith(prefix):
             return _hosts_as_query("postgresql+psycopg://" + database_url[len(prefix) :])
     return _hosts_as_query(database_url)
+
+
+# `?pgbouncer=true` on DATABASE_URL (Prisma's spelling) says a transaction-pooling PgBouncer
+# stands between Tessera and PostgreSQL: consecutive transactions of one connection may run on
+# different server sessions, so nothing may rely on session state (docs/SCALING.md, PgBouncer).
+POOLER_MARK = "pgbouncer"
+
+
+def behind_transaction_pooler(database_url: str) -> bool:
+    query = urllib.parse.urlsplit(database_url).query
+    values = urllib.parse.parse_qs(query).get(POOLER_MARK, [])
+    return any(value.lower() in ("true", "1", "on", "yes") for value in values)
+
+
+def _without_pooler_mark(database_url: str) -> str:
+    """The URL without the mark, which libpq would refuse as an unknown parameter."""
+    base, question, query = database_url.partition("?")
+    if not question:
+        return database_url
+    kept = [pair for pair in query.split("&") if pair.partition("=")[0] != POOLER_MARK]
+    return f"{base}?{'&'.join(kept)}" if kept else base
 
 
 def _hosts_as_query(url: str) -> str:
@@ -73,7 +98,7 @@ def _hosts_as_query(url: str) -> str:
 
 def psycopg_url(database_url: str) -> str:
     """The libpq form of a URL, for code that talks to psycopg directly."""
-    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return _without_pooler_mark(database_url).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 # A host that dies or drops off the network sends nothing: without these, its half-open
@@ -109,6 +134,7 @@ def session_options() -> str:
 
 
 def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    pooled = behind_transaction_pooler(database_url)
     engine = create_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
@@ -118,13 +144,66 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "application_name": "tessera",
-            "options": session_options(),
+            **(_POOLED_CONNECT_ARGS if pooled else {"options": session_options()}),
             **KEEPALIVES,
         },
     )
+    if pooled:
+        _utc_through_the_pooler(engine)
     _ping_idle_connections(engine)
     _recognise_lost_primary(engine)
+    _try_reachable_hosts_first(engine)
     return engine
+
+
+# Behind a transaction-pooling PgBouncer: no `options` startup parameter (PgBouncer refuses
+# one it was not told to ignore, and could not carry it to every server session anyway; the
+# session timeouts and keepalives go into PgBouncer's and the role's configuration instead,
+# docs/SCALING.md), and no prepared statements (a statement prepared in one server session
+# is unknown in the next; PgBouncer before 1.21 cannot track them).
+_POOLED_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None}
+
+
+def _utc_through_the_pooler(engine: Engine) -> None:
+    """The time zone is the one session setting Tessera needs (timestamps read back in UTC).
+    PgBouncer remembers a client's TimeZone, which PostgreSQL reports on every change, and
+    sets it on each server session it lends that client: one SET per new connection holds."""
+
+    @event.listens_for(engine, "connect")
+    def _set_utc(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+
+def _try_reachable_hosts_first(engine: Engine) -> None:
+    """With a multi-host URL, connect host by host in `HostOrder`'s order, sending one that
+    cannot be reached (a dead or cut-off machine) to the back: after a failover the processes'
+    new connections reach the new primary without first waiting out the dead one."""
+    order = HostOrder()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        host = str(cparams.get("host") or "")
+        if "," not in host:
+            return None  # one host: psycopg's own connect
+        failures: list[str] = []
+        for each in order.arrange(split_hosts(host, cparams.get("port"))):
+            try:
+                connection = dialect.connect(
+                    *cargs, **{**cparams, "host": each[0], "port": each[1]}
+                )
+            except psycopg.OperationalError as error:
+                failures.append(f"{each[0]}:{each[1]}: {error}")
+                if not answered(str(error)):
+                    order.unreachable(each)
+                continue
+            order.reached(each)
+            return connection
+        raise psycopg.OperationalError("no host took the connection: " + "; ".join(failures))
 
 
 # A replicated PostgreSQL fails over by demoting or losing its primary. What a pooled

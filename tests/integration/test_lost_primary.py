@@ -7,6 +7,7 @@ refuses every write with SQLSTATE 25006, exactly as a standby or a read-only pri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -115,3 +116,36 @@ def test_a_write_while_the_database_is_read_only_is_answered_503_not_ready(
             )
             connection.commit()
     assert users(engine) == []
+
+
+def _with_dead_host_first(database_url: str) -> str:
+    """The same database behind a multi-host URL whose first host refuses connections (a
+    port nothing listens on), as a dead old primary first in the URL would."""
+    from sqlalchemy import make_url
+
+    url = make_url(database_url)
+    real = f"{url.host}:{url.port}"
+    credentials = f"{url.username}:{url.password}@" if url.password else f"{url.username}@"
+    return f"postgresql://{credentials}127.0.0.1:1,{real}/{url.database}"
+
+
+def test_a_multi_host_url_tries_an_unreachable_host_last_once_it_failed(
+    server_urls: ServerUrls, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(_with_dead_host_first(server_urls.database_url), pool_size=2)
+
+    def attempts_on_the_dead_host() -> int:
+        return sum(
+            "attempt: host: '127.0.0.1', port: '1'" in r.getMessage() for r in caplog.records
+        )
+
+    try:
+        with caplog.at_level(logging.DEBUG, logger="psycopg"):
+            with engine.connect() as first:
+                assert first.exec_driver_sql("SELECT 1").scalar() == 1
+                assert attempts_on_the_dead_host() == 1  # first in the URL: tried, refused
+                with engine.connect() as second:  # a new connection: the dead host goes last
+                    assert second.exec_driver_sql("SELECT 1").scalar() == 1
+            assert attempts_on_the_dead_host() == 1
+    finally:
+        engine.dispose()
