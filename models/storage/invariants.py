@@ -102,6 +102,20 @@ CHECKS: tuple[Check, ...] = (
             f" ({r[6]} / {r[8]} / {r[12]} seats)"
         ),
     ),
+    # --- approval (#23) ---
+    Check(
+        "applications_counted",
+        "each event's count of pending applications equals its rows (they hold no seats)",
+        """
+        SELECT e.event_id, e.applied_count, coalesce(r.applied, 0)
+          FROM events AS e
+          LEFT JOIN (SELECT event_id, count(*) AS applied FROM registrations
+                      WHERE standing = 'applied' GROUP BY event_id) AS r USING (event_id)
+         WHERE e.applied_count <> coalesce(r.applied, 0)
+         ORDER BY e.event_id LIMIT :limit
+        """,
+        lambda r: f"event {r[0]}: applicationCount says {r[1]}, rows say {r[2]}",
+    ),
     Check(
         "offers_end_on_time",
         "no open offer past its end by more than the expiry lag (2 s), and each event knows"
