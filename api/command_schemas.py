@@ -136,7 +136,6 @@ class BatchResults(Out):
     waitlisted: int
     denied: int
     unregistered: int
-    applied: int = Field(description="registers that became applications (admission approval)")
 
 
 class Batch(Out):
