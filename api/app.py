@@ -10,6 +10,7 @@ from flask import Flask, Response, g, request
 from ulid import ULID
 
 from api import (
+    applications,
     auth,
     batches,
     commands,
@@ -51,6 +52,7 @@ BLUEPRINTS: tuple[Resource, ...] = (
     users.bp,
     events.bp,
     commands.bp,
+    applications.bp,
     batches.bp,
     updates.bp,
     webhooks.bp,

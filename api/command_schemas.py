@@ -64,7 +64,7 @@ class RegisterRequest(Strict):
 
 
 class OfferReply(Strict):
-    """An accept or decline takes no fields: `{}` (or no body at all)."""
+    """An accept or decline (or an approve or reject) takes no fields: `{}` (or no body)."""
 
 
 class BatchItem(Strict):
@@ -114,7 +114,7 @@ class TicketResult(Out):
 
 class Ticket(Out):
     ticket_id: str
-    type: Literal["register", "unregister", "accept_offer", "decline_offer"]
+    type: Literal["register", "unregister", "accept_offer", "decline_offer", "approve", "reject"]
     user_id: str
     event_id: str
     seats: int = Field(ge=1, description="the party's seats (a register's; 1 otherwise)")

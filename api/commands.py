@@ -111,7 +111,7 @@ OFFER_ERRORS = {
 }
 
 
-def _offer_reply(kind: tickets.CommandType) -> Reply:
+def path_command_reply(kind: tickets.CommandType) -> Reply:
     return Reply(
         202,
         f"Accepted: a pending ticket of type {kind} (or, replayed, the ticket's current state).",
@@ -128,7 +128,7 @@ def _offer_reply(kind: tickets.CommandType) -> Reply:
     access=Access.CLIENT,
     attendee=Attendee.PATH_USER,
     summary="Accept an offer (command)",
-    replies=(_offer_reply("accept_offer"),),
+    replies=(path_command_reply("accept_offer"),),
     body=OfferReply,
     body_required=False,
     params=(EVENT_ID, USER_ID, IDEMPOTENCY_KEY),
@@ -137,7 +137,7 @@ def _offer_reply(kind: tickets.CommandType) -> Reply:
     "Accepted strictly before the offer's end, it wins even if applied later.",
 )
 def accept_offer(event_id: str, user_id: str) -> Response:
-    return _reply_to_offer("accept_offer", event_id, user_id)
+    return path_command("accept_offer", event_id, user_id)
 
 
 @route(
@@ -148,7 +148,7 @@ def accept_offer(event_id: str, user_id: str) -> Response:
     access=Access.CLIENT,
     attendee=Attendee.PATH_USER,
     summary="Decline an offer (command)",
-    replies=(_offer_reply("decline_offer"),),
+    replies=(path_command_reply("decline_offer"),),
     body=OfferReply,
     body_required=False,
     params=(EVENT_ID, USER_ID, IDEMPOTENCY_KEY),
@@ -156,11 +156,11 @@ def accept_offer(event_id: str, user_id: str) -> Response:
     notes="Result `declined` (the seats are settled again), or `denied`/NO_OPEN_OFFER.",
 )
 def decline_offer(event_id: str, user_id: str) -> Response:
-    return _reply_to_offer("decline_offer", event_id, user_id)
+    return path_command("decline_offer", event_id, user_id)
 
 
-def _reply_to_offer(kind: tickets.CommandType, event_id: str, user_id: str) -> Response:
-    """No body, or `{}`: the command is all in the path."""
+def path_command(kind: tickets.CommandType, event_id: str, user_id: str) -> Response:
+    """A command all in its path (offer replies, approval decisions): no body, or `{}`."""
     checked_id(event_id, EventNotFound)
     checked_id(user_id, UserNotFound)
     body = json_object() if request.get_data(cache=True) else None

@@ -58,6 +58,7 @@ def event_out(row: RowMapping) -> Event:
             **row,
             "waitlist_count": row["waitlisted_count"],
             "available_spots": row["capacity"] - row["registered_seats"] - row["offered_seats"],
+            "application_count": row["applied_count"],
         }
     )
 
@@ -255,7 +256,11 @@ def event_waitlist(event_id: str) -> Response:
     attendee=Attendee.PATH_USER,
     summary="Where a user stands at an event",
     replies=(
-        Reply(200, "Seated (position null), waiting, or offered seats until expiresAt.", Standing),
+        Reply(
+            200,
+            "Seated (position null), waiting, offered seats until expiresAt, or applied.",
+            Standing,
+        ),
     ),
     params=(EVENT_ID, USER_ID),
     error_notes={404: "EVENT_NOT_FOUND, or REGISTRATION_NOT_FOUND if neither."},

@@ -331,6 +331,7 @@ Event = create_model(
     waitlist_count=(int, Field(description="waiting parties")),
     waitlist_seats=(int, Field(description="seats the waiting parties ask for")),
     available_spots=(int, Field(description="capacity - registeredSeats - offeredSeats")),
+    application_count=(int, Field(description="pending applications (admission approval)")),
     created_at=(Timestamp, ...),
     updated_at=(Timestamp, ...),
 )
@@ -382,9 +383,11 @@ class WaitlistEntry(Out):
 
 
 class RegistrationStatus(Out):
-    status: Literal["registered", "waitlisted"]
+    status: Literal["registered", "waitlisted", "applied"]
     seats: int = Field(ge=1)
-    position: int | None = Field(description="1-based line position; null when seated")
+    position: int | None = Field(
+        description="1-based line position; null when seated or applied (no place yet)"
+    )
 
 
 class OfferedStatus(Out):
@@ -408,7 +411,10 @@ class LedgerEntry(Out):
     event_id: str
     kind: Literal["event_created", "event_updated", "ticket", "user_removed", "offer_expired"]
     ticket_id: str | None
-    type: Literal["register", "unregister", "accept_offer", "decline_offer"] | None
+    type: (
+        Literal["register", "unregister", "accept_offer", "decline_offer", "approve", "reject"]
+        | None
+    )
     user_id: str | None
     seats: int | None
     accepted_at: str | None
@@ -420,6 +426,14 @@ class LedgerEntry(Out):
 class LedgerPage(Out):
     items: list[LedgerEntry]
     next_after: int | None = Field(description="pass as `after` for the next page; null: last")
+
+
+class ApplicationOut(Out):
+    """A pending application (`admission: approval`): no seat, no place in the line yet."""
+
+    user_id: str
+    seats: int = Field(ge=1)
+    applied_at: Timestamp
 
 
 class OfferOut(Out):

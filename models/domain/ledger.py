@@ -28,7 +28,15 @@ EVENT_UPDATED = "event_updated"
 TICKET = "ticket"
 USER_REMOVED = "user_removed"
 OFFER_EXPIRED = "offer_expired"
-TICKET_TYPES = ("register", "unregister", "accept_offer", "decline_offer")
+TICKET_TYPES = (
+    "register",
+    "unregister",
+    "accept_offer",
+    "decline_offer",
+    # --- approval (#23) ---
+    "approve",
+    "reject",
+)
 
 # The fields of a body (`seal` adds prevHash and hash), in the contract's order.
 BODY_FIELDS = (
@@ -155,7 +163,11 @@ def setting_arguments(settings: dict[str, Any]) -> dict[str, Any]:
 
 def seats_from_settings(settings: dict[str, Any]) -> EventSeats:
     """The empty event an `event_created` outcome describes (every field required)."""
-    missing = [name for name in SETTING_FIELDS if name not in settings]
+    missing = [
+        name
+        for name in SETTING_FIELDS
+        if name not in settings and not BY_JSON[name].ledger_optional
+    ]
     if missing:
         raise ValueError(f"event_created lacks {', '.join(missing)}")
     arguments = setting_arguments(settings)

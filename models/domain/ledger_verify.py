@@ -232,6 +232,7 @@ def expected_event_view(seats: EventSeats) -> dict[str, Any]:
         "waitlistSeats": seats.waitlist_seats,
         "offeredSeats": seats.offered_seats,
         "availableSpots": seats.available,
+        "applicationCount": seats.applied_count,
     }
 
 

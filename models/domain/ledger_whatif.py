@@ -267,6 +267,11 @@ def _ticket_demand(
         return seats.register(user_id, entry["seats"], moment)
     if type_ == "unregister":
         return seats.unregister(user_id, moment)
+    # --- approval (#23): an organizer's decisions are demand too ---
+    if type_ == "approve":
+        return seats.approve(user_id)
+    if type_ == "reject":
+        return seats.reject(user_id)
     return None
 
 

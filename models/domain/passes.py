@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from models.domain import ledger
+from models.domain.approval import Approve, Reject
 from models.domain.results import denied, result_of
 from models.domain.rules import (
     AcceptOffer,
@@ -39,6 +40,9 @@ TICKET_COMMANDS: dict[str, Callable[[str, int, dt.datetime], Command]] = {
     "unregister": lambda user_id, _, accepted_at: Unregister(user_id, accepted_at),
     "accept_offer": lambda user_id, _, accepted_at: AcceptOffer(user_id, accepted_at),
     "decline_offer": lambda user_id, _, __: DeclineOffer(user_id),
+    # --- approval (#23) ---
+    "approve": lambda user_id, _, __: Approve(user_id),
+    "reject": lambda user_id, _, __: Reject(user_id),
 }
 
 

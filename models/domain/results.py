@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 from typing import Any
 
+from models.domain.approval import Applied, Approved, Rejected
 from models.domain.rules import (
     DenialCode,
     Denied,
@@ -29,9 +30,12 @@ class ResultStatus(enum.StrEnum):
     DENIED = "denied"
     UNREGISTERED = "unregistered"
     DECLINED = "declined"
+    # --- approval (#23) ---
+    APPLIED = "applied"
+    REJECTED = "rejected"
 
 
-def result_of(outcome: Outcome) -> dict[str, Any]:
+def result_of(outcome: Outcome) -> dict[str, Any]:  # noqa: PLR0911 - one per outcome
     """The ticket's `result` for the outcome of a command."""
     match outcome:
         case Registered():
@@ -58,6 +62,32 @@ def result_of(outcome: Outcome) -> dict[str, Any]:
                 promoted=promoted,
                 offers=offers,
             )
+        case Applied() | Approved() | Rejected():
+            return _approval_result(outcome)
+    raise TypeError(f"no ticket result for {outcome!r}")
+
+
+def _approval_result(outcome: Applied | Approved | Rejected) -> dict[str, Any]:
+    match outcome:
+        case Applied():
+            return _result(ResultStatus.APPLIED, "applied: waiting for an organizer's approval")
+        case Approved(position=None, promoted_user_ids=promoted, offers=offers):
+            return _result(
+                ResultStatus.REGISTERED,
+                "approved: registered" + _let_in(promoted, offers),
+                promoted=promoted,
+                offers=offers,
+            )
+        case Approved(position=position, promoted_user_ids=promoted, offers=offers):
+            return _result(
+                ResultStatus.WAITLISTED,
+                f"approved: waitlisted at position {position}" + _let_in(promoted, offers),
+                position=position,
+                promoted=promoted,
+                offers=offers,
+            )
+        case Rejected():
+            return _result(ResultStatus.REJECTED, "application rejected")
     raise TypeError(f"no ticket result for {outcome!r}")
 
 

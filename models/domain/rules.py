@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.domain.approval import Applied, Approve, Approved, Reject, Rejected
 from models.domain.errors import (
     CapacityBelowPartySize,
     CapacityBelowRegistered,
@@ -38,6 +39,9 @@ from models.domain.settings import (  # the rules' vocabulary too: re-exported, 
 )
 from models.domain.settings import (
     UNCHANGED as UNCHANGED,  # noqa: PLC0414
+)
+from models.domain.settings import (
+    Admission as Admission,  # noqa: PLC0414
 )
 from models.domain.settings import (
     Policy as Policy,  # noqa: PLC0414
@@ -54,6 +58,8 @@ class Standing(enum.StrEnum):
     REGISTERED = "registered"
     WAITLISTED = "waitlisted"
     OFFERED = "offered"  # seats held for a party of the line until it accepts or the offer ends
+    # --- approval (#23) ---
+    APPLIED = "applied"  # waiting for an admin's decision: no seat, no place in the line
 
 
 class DenialCode(enum.StrEnum):
@@ -68,6 +74,9 @@ class DenialCode(enum.StrEnum):
     REGISTRATION_CLOSED = "REGISTRATION_CLOSED"
     UNREGISTER_CLOSED = "UNREGISTER_CLOSED"
     NO_OPEN_OFFER = "NO_OPEN_OFFER"
+    # --- approval (#23) ---
+    ALREADY_APPLIED = "ALREADY_APPLIED"
+    NO_APPLICATION = "NO_APPLICATION"
 
 
 DENIAL_MESSAGES: dict[DenialCode, str] = {
@@ -82,6 +91,9 @@ DENIAL_MESSAGES: dict[DenialCode, str] = {
     DenialCode.REGISTRATION_CLOSED: "registration had closed when the command was accepted",
     DenialCode.UNREGISTER_CLOSED: "unregistering had closed when the command was accepted",
     DenialCode.NO_OPEN_OFFER: "the user had no open offer for this event when it was accepted",
+    # --- approval (#23) ---
+    DenialCode.ALREADY_APPLIED: "the user has already applied to this event",
+    DenialCode.NO_APPLICATION: "the user has no pending application for this event",
 }
 
 # --- commands ---------------------------------------------------------------------------
@@ -144,6 +156,7 @@ class Reconfigure:
     registration_opens_at: dt.datetime | Unchanged | None = UNCHANGED
     registration_closes_at: dt.datetime | Unchanged | None = UNCHANGED
     unregister_closes_at: dt.datetime | Unchanged | None = UNCHANGED
+    admission: Admission | None = None
 
 
 Command = (
@@ -155,6 +168,8 @@ Command = (
     | AcceptOffer
     | DeclineOffer
     | ExpireOffers
+    | Approve
+    | Reject
 )
 
 
@@ -245,8 +260,16 @@ class OfferExpired:
     offers: tuple[Offer, ...] = ()
 
 
-Settles = Unregistered | UserRemoved | CapacityChanged | Reconfigured | OfferDeclined | OfferExpired
-Outcome = Registered | Waitlisted | Denied | OfferAccepted | Settles
+Settles = (
+    Unregistered
+    | UserRemoved
+    | CapacityChanged
+    | Reconfigured
+    | OfferDeclined
+    | OfferExpired
+    | Approved
+)
+Outcome = Registered | Waitlisted | Denied | OfferAccepted | Settles | Applied | Rejected
 
 
 def promoted_by(outcome: Outcome) -> tuple[str, ...]:
@@ -335,6 +358,9 @@ class EventSeats:
     registration_closes_at: dt.datetime | None = None
     unregister_closes_at: dt.datetime | None = None
     now: dt.datetime | None = None
+    # --- approval (#23) ---
+    admission: Admission = Admission.OPEN
+    applied_count: int = 0  # pending applications (they hold no seats)
 
     def __post_init__(self) -> None:
         if self.registered_seats < 0:
@@ -407,8 +433,8 @@ class EventSeats:
             match command:
                 case Unregister(user_id) | RemoveUser(user_id) | DeclineOffer(user_id):
                     membership = self.members.get(user_id)
-                    if membership is None:
-                        continue
+                    if membership is None or membership.standing is Standing.APPLIED:
+                        continue  # an applicant frees nothing and leaves no gap in the line
                     if membership.standing is Standing.WAITLISTED:
                         leaving_waiting += 1
                     else:
@@ -422,6 +448,9 @@ class EventSeats:
                     fill = fill or command.policy is Policy.FILL
                 case Reconfigure(policy=new_policy):
                     fill = fill or new_policy is Policy.FILL
+                case Approve():
+                    # where the applicant's place falls in the line, and its position: all of it
+                    return self.waitlisted_count
                 case _:
                     pass
         most_available = capacity - self.registered_seats - self.offered_seats + freed
@@ -450,11 +479,15 @@ class EventSeats:
                 return self.accept_offer(user_id, accepted_at)
             case DeclineOffer(user_id):
                 return self.decline_offer(user_id)
+            case Approve(user_id):
+                return self.approve(user_id)
+            case Reject(user_id):
+                return self.reject(user_id)
         raise InvalidInput("type", f"unknown command {command!r}")
 
     def register(  # noqa: PLR0911 - each denial in the contract's order
         self, user_id: str, seats: int = 1, accepted_at: dt.datetime | None = None
-    ) -> Registered | Waitlisted | Denied:
+    ) -> Registered | Waitlisted | Denied | Applied:
         _check_user_id(user_id)
         _check_range("seats", seats, 1, MAX_PARTY_SEATS)
         if accepted_at is not None:
@@ -464,14 +497,11 @@ class EventSeats:
                 return Denied(user_id, DenialCode.REGISTRATION_CLOSED)
         membership = self.membership(user_id)
         if membership is not None:
-            code = (
-                DenialCode.ALREADY_REGISTERED
-                if membership.standing is Standing.REGISTERED
-                else DenialCode.ALREADY_WAITLISTED  # waiting, or offered seats
-            )
-            return Denied(user_id, code)
+            return Denied(user_id, _ALREADY[membership.standing])
         if seats > self.max_party_size:
             return Denied(user_id, DenialCode.PARTY_TOO_LARGE)
+        if self.admission is Admission.APPROVAL:
+            return self.apply_for(user_id, seats)
         # The line is settled, so no waiting party fits now: the newcomer, considered last,
         # is seated (never offered) if it fits and nobody waiting bars the way (under `strict`,
         # anybody waiting).
@@ -500,14 +530,16 @@ class EventSeats:
             return Denied(user_id, DenialCode.UNREGISTER_CLOSED)
         left = self._leave(user_id)
         assert left is not None
+        if left is Standing.APPLIED:  # a withdrawal: nothing was held, nothing to settle
+            return Unregistered(user_id, left)
         promoted, offers = self._settle()
         return Unregistered(user_id, left, promoted, offers)
 
     def remove_user(self, user_id: str) -> UserRemoved:
         _check_user_id(user_id)
         left = self._leave(user_id)
-        if left is None:
-            return UserRemoved(user_id, left=None)
+        if left is None or left is Standing.APPLIED:
+            return UserRemoved(user_id, left=left)
         promoted, offers = self._settle()
         return UserRemoved(user_id, left, promoted, offers)
 
@@ -589,6 +621,70 @@ class EventSeats:
     def set_waitlist_enabled(self, enabled: bool) -> None:
         """Turning the waitlist off keeps those already waiting; it only denies newcomers."""
         self.waitlist_enabled = enabled
+
+    # --- approval (#23) ------------------------------------------------------------------
+
+    def apply_for(self, user_id: str, seats: int) -> Applied:
+        """A register under approval that passed every denial: the party takes its order now
+        (its place in acceptance order) but no seat and no place in the line."""
+        self._set(user_id, Membership(Standing.APPLIED, self._take_order(), seats))
+        self.applied_count += 1
+        return Applied(user_id, seats)
+
+    def approve(self, user_id: str) -> Approved | Denied:
+        """The applicant joins the line at the place its acceptance gave it (ahead of every
+        party that joined after it), then the line is settled. Being let in, it is seated at
+        once, as a newcomer would be (never offered); seats already given are never taken
+        back. Denied (nothing changes, the application stays pending): no application; its
+        party above the event's largest party now; it would wait and the waitlist is off."""
+        _check_user_id(user_id)
+        membership = self.membership(user_id)
+        if membership is None or membership.standing is not Standing.APPLIED:
+            return Denied(user_id, DenialCode.NO_APPLICATION)
+        if membership.seats > self.max_party_size:
+            return Denied(user_id, DenialCode.PARTY_TOO_LARGE)
+        earlier = self._waiting_before(membership.order)
+        if membership.seats <= self.available and not any(
+            self._waiting(u).passovers >= self._bypass_bound for u in earlier
+        ):
+            # The settled line has no earlier party that fits, so settling would let this
+            # one in: every earlier waiting party is passed over once (none, under `strict`).
+            self._leave(user_id)
+            for passed in earlier:
+                self._waiting(passed).passovers += 1
+                self.changed.add(passed)
+            self._seat(user_id, membership.seats)
+            promoted, offers = self._settle()
+            return Approved(user_id, membership.seats, None, promoted, offers)
+        if not self.waitlist_enabled:
+            return Denied(user_id, DenialCode.EVENT_FULL)
+        self._leave(user_id)
+        position = self._join_line_at(user_id, membership.seats, membership.order)
+        promoted, offers = self._settle()
+        return Approved(user_id, membership.seats, position, promoted, offers)
+
+    def reject(self, user_id: str) -> Rejected | Denied:
+        _check_user_id(user_id)
+        membership = self.membership(user_id)
+        if membership is None or membership.standing is not Standing.APPLIED:
+            return Denied(user_id, DenialCode.NO_APPLICATION)
+        self._leave(user_id)
+        return Rejected(user_id, membership.seats)
+
+    def _waiting_before(self, order: int) -> list[str]:
+        """The waiting parties that joined the line before `order` (the whole line needed)."""
+        if not self.line_loaded:
+            raise StateNotLoaded("the line was not loaded")
+        return [u for u in self.waitlist if self._waiting(u).order < order]
+
+    def _join_line_at(self, user_id: str, seats: int, order: int) -> int:
+        """Put the party into the line where `order` sorts it; returns its position."""
+        position = len(self._waiting_before(order)) + 1
+        self._set(user_id, Membership(Standing.WAITLISTED, order, seats))
+        self.waitlist.insert(position - 1, user_id)
+        self.waitlisted_count += 1
+        self.waitlist_seats += seats
+        return position
 
     # --- the moves the rules are made of ------------------------------------------------
 
@@ -700,6 +796,8 @@ class EventSeats:
         elif membership.standing is Standing.OFFERED:
             self.offered_count -= 1
             self.offered_seats -= membership.seats
+        elif membership.standing is Standing.APPLIED:
+            self.applied_count -= 1
         else:
             self.registered_count -= 1
             self.registered_seats -= membership.seats
@@ -775,6 +873,11 @@ class EventSeats:
                         f"{standing.value}: counters say {count} parties / {seats} seats,"
                         f" members say {len(found)} / {sum(m.seats for _, m in found)}"
                     )
+            if len(by_standing[Standing.APPLIED]) != self.applied_count:
+                problems.append(
+                    f"applied: counter says {self.applied_count} applications,"
+                    f" members say {len(by_standing[Standing.APPLIED])}"
+                )
             waiting = by_standing[Standing.WAITLISTED]
             in_order = [u for u, m in sorted(waiting, key=lambda pair: pair[1].order)]
             if list(self.waitlist) != in_order:
@@ -786,6 +889,15 @@ class EventSeats:
             if (head.seats if head is not None else 1) <= self.available:
                 problems.append("people wait while seats are free")
         return problems
+
+
+# What a second register of a user who already holds a standing is told.
+_ALREADY = {
+    Standing.REGISTERED: DenialCode.ALREADY_REGISTERED,
+    Standing.WAITLISTED: DenialCode.ALREADY_WAITLISTED,
+    Standing.OFFERED: DenialCode.ALREADY_WAITLISTED,  # an offer is a place from the line
+    Standing.APPLIED: DenialCode.ALREADY_APPLIED,
+}
 
 
 def _is_due(membership: Membership, until: dt.datetime) -> bool:

@@ -40,6 +40,18 @@ class Promotion(enum.StrEnum):
     OFFER = "offer"
 
 
+# --- approval (#23) ---
+class Admission(enum.StrEnum):
+    """Whether a register takes its place at once (`open`) or applies and waits for an admin's
+    approval (`approval`), keeping the place its acceptance time gives it."""
+
+    OPEN = "open"
+    APPROVAL = "approval"
+
+
+# --- end approval ---
+
+
 class Unchanged(enum.Enum):
     """A setting an update leaves as it is (None is a value there: "no window")."""
 
@@ -71,6 +83,8 @@ class Setting:
     high: int | None = None
     choices: type[enum.StrEnum] | None = None
     in_ledger: bool = True  # part of `event_created`'s settings (and so of `event_updated`)
+    # Added after ledgers were first written: an `event_created` that lacks it means its default.
+    ledger_optional: bool = False
     hint: str | None = None
 
     @property
@@ -202,6 +216,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Unregistering closes at",
         hint="RFC 3339; empty for none.",
     ),
+    # --- approval (#23) ---
+    Setting(
+        "admission",
+        "admission",
+        Kind.CHOICE,
+        Admission.OPEN,
+        "Admission",
+        choices=Admission,
+        ledger_optional=True,
+        hint="open: registers take their place at once; approval: they apply, an admin decides.",
+    ),
+    # --- end approval ---
 )
 BY_COLUMN = {setting.column: setting for setting in SETTINGS}
 BY_JSON = {setting.json: setting for setting in SETTINGS}

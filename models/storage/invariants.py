@@ -69,14 +69,16 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "counts_match_rows",
-        "registered, waitlisted and offered counts, of parties and of seats, equal the rows",
+        "registered, waitlisted and offered counts, of parties and of seats, and the count of"
+        " pending applications equal the rows",
         """
         SELECT e.event_id, e.registered_count, coalesce(r.seated, 0),
                e.waitlisted_count, coalesce(r.waiting, 0),
                e.registered_seats, coalesce(r.seated_seats, 0),
                e.waitlist_seats, coalesce(r.waiting_seats, 0),
                e.offered_count, coalesce(r.offered, 0),
-               e.offered_seats, coalesce(r.offered_seats, 0)
+               e.offered_seats, coalesce(r.offered_seats, 0),
+               e.applied_count, coalesce(r.applied, 0)
           FROM events AS e
           LEFT JOIN (
                 SELECT event_id,
@@ -85,7 +87,8 @@ CHECKS: tuple[Check, ...] = (
                        count(*) FILTER (WHERE standing = 'offered') AS offered,
                        sum(seats) FILTER (WHERE standing = 'registered') AS seated_seats,
                        sum(seats) FILTER (WHERE standing = 'waitlisted') AS waiting_seats,
-                       sum(seats) FILTER (WHERE standing = 'offered') AS offered_seats
+                       sum(seats) FILTER (WHERE standing = 'offered') AS offered_seats,
+                       count(*) FILTER (WHERE standing = 'applied') AS applied
                   FROM registrations GROUP BY event_id
                ) AS r USING (event_id)
          WHERE e.registered_count <> coalesce(r.seated, 0)
@@ -94,12 +97,14 @@ CHECKS: tuple[Check, ...] = (
             OR e.waitlist_seats <> coalesce(r.waiting_seats, 0)
             OR e.offered_count <> coalesce(r.offered, 0)
             OR e.offered_seats <> coalesce(r.offered_seats, 0)
+            OR e.applied_count <> coalesce(r.applied, 0)
          ORDER BY e.event_id LIMIT :limit
         """,
         lambda r: (
             f"event {r[0]}: counts say {r[1]} registered / {r[3]} waitlisted / {r[9]} offered"
             f" ({r[5]} / {r[7]} / {r[11]} seats), rows say {r[2]} / {r[4]} / {r[10]}"
             f" ({r[6]} / {r[8]} / {r[12]} seats)"
+            + (f"; {r[13]} applications, rows say {r[14]}" if r[13] != r[14] else "")
         ),
     ),
     Check(

@@ -33,6 +33,7 @@ EVENT_COLUMNS = tuple(
         *(s.column for s in SETTINGS if s.column != "capacity"),
         *_COUNTED,
         "offered_seats",
+        "applied_count",
         "created_at",
         "updated_at",
     )
@@ -40,6 +41,7 @@ EVENT_COLUMNS = tuple(
 REGISTERED = Standing.REGISTERED.value
 WAITLISTED = Standing.WAITLISTED.value
 OFFERED = Standing.OFFERED.value
+APPLIED = Standing.APPLIED.value
 
 
 def line_positions(event_ids: Collection[str] | None = None) -> Subquery:
@@ -252,5 +254,20 @@ def user_offers(session: Session, user_id: str) -> list[RowMapping]:
             select(*_OFFER_COLUMNS)
             .where(Registration.user_id == user_id, Registration.standing == OFFERED)
             .order_by(Registration.offer_expires_at, Registration.event_id)
+        ).mappings()
+    )
+
+
+# --- approval (#23) -----------------------------------------------------------------------
+
+
+def event_applications(session: Session, event_id: str) -> list[RowMapping]:
+    """The event's pending applications in acceptance order (the order their registers took)."""
+    require_event(session, event_id)
+    return list(
+        session.execute(
+            select(Registration.user_id, Registration.seats, Registration.since.label("applied_at"))
+            .where(Registration.event_id == event_id, Registration.standing == APPLIED)
+            .order_by(Registration.place_order)
         ).mappings()
     )

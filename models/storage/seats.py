@@ -43,6 +43,7 @@ _COUNTERS = (
     "waitlisted_count",
     "waitlist_seats",
     "next_order",
+    "applied_count",  # approval (#23)
 )
 _SEAT_COLUMNS = tuple(
     Event.__table__.c[name]
@@ -196,6 +197,7 @@ _UPDATE_EVENTS = text(
            registered_count = v.registered_count, registered_seats = v.registered_seats,
            waitlisted_count = v.waitlisted_count, waitlist_seats = v.waitlist_seats,
            offered_count = v.offered_count, offered_seats = v.offered_seats,
+           applied_count = v.applied_count,
            -- the sweeper's index of work: when the earliest open offer runs out
            next_offer_expiry = CASE WHEN v.offered_count = 0 THEN NULL ELSE (
                SELECT min(r.offer_expires_at) FROM registrations AS r
@@ -210,10 +212,12 @@ _UPDATE_EVENTS = text(
                   CAST(:waitlisted AS int[]), CAST(:waitlist_seats AS int[]),
                   CAST(:offered AS int[]), CAST(:offered_seats AS int[]),
                   CAST(:next_orders AS bigint[]), CAST(:touch AS boolean[]),
-                  CAST(:ledger_lengths AS int[]), CAST(:ledger_heads AS text[]))
+                  CAST(:ledger_lengths AS int[]), CAST(:ledger_heads AS text[]),
+                  CAST(:applied AS int[]))
            AS v(event_id, {", ".join(s.column for s in SETTINGS)},
                 registered_count, registered_seats, waitlisted_count, waitlist_seats,
-                offered_count, offered_seats, next_order, touch, ledger_length, ledger_head)
+                offered_count, offered_seats, next_order, touch, ledger_length, ledger_head,
+                applied_count)
      WHERE e.event_id = v.event_id
     """  # noqa: S608 - the names are the settings' declared columns, never input
 )
@@ -278,6 +282,7 @@ def save_windows(
             "touch": [touch] * len(events),
             "ledger_lengths": [heads[e].length if e in heads else None for e in events],
             "ledger_heads": [heads[e].hash if e in heads else None for e in events],
+            "applied": [windows[e].applied_count for e in events],
         },
     )
     for seats in windows.values():

@@ -85,6 +85,9 @@ class Event(Base):
         ),
         CheckConstraint("waitlist_policy IN ('strict', 'fill')", name="policy_known"),
         CheckConstraint("bypass_limit BETWEEN 0 AND 100", name="bypass_limit_range"),
+        # --- approval (#23) ---
+        CheckConstraint("admission IN ('open', 'approval')", name="admission_known"),
+        CheckConstraint("applied_count >= 0", name="applied_count_non_negative"),
         Index("ix_events_created_at_event_id", "created_at", "event_id"),
         Index("ix_events_status_created_at_event_id", "status", "created_at", "event_id"),
         Index(
@@ -111,6 +114,10 @@ class Event(Base):
     registration_opens_at: Mapped[dt.datetime | None] = mapped_column()
     registration_closes_at: Mapped[dt.datetime | None] = mapped_column()
     unregister_closes_at: Mapped[dt.datetime | None] = mapped_column()
+    # --- approval (#23) ---
+    admission: Mapped[str] = mapped_column(String(16), server_default="open")
+    # Pending applications (`admission: approval`): they hold no seats.
+    applied_count: Mapped[int] = mapped_column(Integer, server_default="0")
     # Parties (registrations) and the seats they take, seated and waiting.
     registered_count: Mapped[int] = mapped_column(Integer, server_default="0")
     registered_seats: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -135,7 +142,8 @@ class Registration(Base):
     __tablename__ = "registrations"
     __table_args__ = (
         CheckConstraint(
-            "standing IN ('registered', 'waitlisted', 'offered')", name="standing_known"
+            "standing IN ('registered', 'waitlisted', 'offered', 'applied')",
+            name="standing_known",
         ),
         CheckConstraint(
             "(standing = 'offered') = (offer_expires_at IS NOT NULL)", name="offer_has_expiry"
@@ -179,7 +187,8 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         CheckConstraint(
-            "type IN ('register', 'unregister', 'accept_offer', 'decline_offer')",
+            "type IN ('register', 'unregister', 'accept_offer', 'decline_offer',"
+            " 'approve', 'reject')",
             name="type_known",
         ),
         CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status_known"),

@@ -31,7 +31,9 @@ from models.storage import idempotency, locks
 from models.storage.db import acceptance_clock, after_commit
 from models.storage.tables import Ticket
 
-CommandType = Literal["register", "unregister", "accept_offer", "decline_offer"]
+CommandType = Literal[
+    "register", "unregister", "accept_offer", "decline_offer", "approve", "reject"
+]
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,7 @@ EVENT_VIEW_NAMES = {
     "waitlisted_count": "waitlistCount",
     "waitlist_seats": "waitlistSeats",
     "offered_seats": "offeredSeats",
+    "applied_count": "applicationCount",
     **{setting.column: setting.json for setting in SETTINGS},
 }
 

@@ -71,12 +71,14 @@ def test_creating_an_event_answers_201_with_every_field_and_its_counts(
         "registrationOpensAt": None,
         "registrationClosesAt": None,
         "unregisterClosesAt": None,
+        "admission": "open",
         "registeredCount": 0,
         "registeredSeats": 0,
         "offeredSeats": 0,
         "waitlistCount": 0,
         "waitlistSeats": 0,
         "availableSpots": 3,
+        "applicationCount": 0,
     }
     assert RFC3339_UTC.match(event["createdAt"])
     assert event["updatedAt"] == event["createdAt"]

@@ -37,6 +37,10 @@ OPERATIONS: dict[str, tuple[str, str, Access]] = {
     "getRegistration": ("GET", "/events/<event_id>/registrations/<user_id>", CLIENT),
     "listEventOffers": ("GET", "/events/<event_id>/offers", CLIENT),
     "getEventLedger": ("GET", "/events/<event_id>/ledger", CLIENT),
+    # approval
+    "listEventApplications": ("GET", "/events/<event_id>/applications", CLIENT),
+    "approveApplication": ("POST", "/events/<event_id>/applications/<user_id>/approve", ADMIN),
+    "rejectApplication": ("POST", "/events/<event_id>/applications/<user_id>/reject", ADMIN),
     # commands, tickets, batches, updates
     "registerForEvent": ("POST", "/events/<event_id>/registrations", CLIENT),
     "unregisterFromEvent": ("DELETE", "/events/<event_id>/registrations/<user_id>", CLIENT),

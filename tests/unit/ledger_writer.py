@@ -137,6 +137,7 @@ class Writer:
                 "waitlistSeats": seats.waitlist_seats,
                 "offeredSeats": seats.offered_seats,
                 "availableSpots": seats.capacity - seats.registered_seats - seats.offered_seats,
+                "applicationCount": seats.applied_count,
                 **ledger.settings_json(seats),
             },
             waitlist=[
