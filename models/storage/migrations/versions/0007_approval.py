@@ -1,7 +1,7 @@
 """approval: the `admission` setting, pending applications and the approve/reject tickets
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-10
 
 Existing events keep `admission` open with no applications: nothing about them changes.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
