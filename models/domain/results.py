@@ -17,6 +17,7 @@ from models.domain.rules import (
     OfferAccepted,
     OfferDeclined,
     Outcome,
+    Prequeued,
     Registered,
     Unregistered,
     Waitlisted,
@@ -29,9 +30,10 @@ class ResultStatus(enum.StrEnum):
     DENIED = "denied"
     UNREGISTERED = "unregistered"
     DECLINED = "declined"
+    PREQUEUED = "prequeued"  # the on-sale draw (#24)
 
 
-def result_of(outcome: Outcome) -> dict[str, Any]:
+def result_of(outcome: Outcome) -> dict[str, Any]:  # noqa: PLR0911 - one per outcome
     """The ticket's `result` for the outcome of a command."""
     match outcome:
         case Registered():
@@ -58,6 +60,8 @@ def result_of(outcome: Outcome) -> dict[str, Any]:
                 promoted=promoted,
                 offers=offers,
             )
+        case Prequeued():
+            return _result(ResultStatus.PREQUEUED, "pre-queued: the draw at the opening decides")
     raise TypeError(f"no ticket result for {outcome!r}")
 
 

@@ -33,6 +33,7 @@ EVENT_COLUMNS = tuple(
         *(s.column for s in SETTINGS if s.column != "capacity"),
         *_COUNTED,
         "offered_seats",
+        "prequeued_count",  # the on-sale draw (#24)
         "created_at",
         "updated_at",
     )
