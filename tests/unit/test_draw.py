@@ -19,6 +19,7 @@ from models.domain import draw as drawing
 from models.domain import ledger
 from models.domain.errors import DrawLocked, InvalidInput
 from models.domain.ledger_verify import verify
+from models.domain.ledger_whatif import Scenario, compare
 from models.domain.passes import decide, ticket_lines
 from models.domain.rules import (
     DenialCode,
@@ -424,3 +425,20 @@ def test_a_draw_in_another_order_fails_verification() -> None:
     verdict = verify(_reseal(entries, 4))
     assert verdict.divergence is not None
     assert verdict.divergence.index == 5
+
+
+def test_replay_shows_who_would_have_won_by_arriving_first() -> None:
+    entries = _ledger_with_a_draw()
+    drawn = entries[4]["outcome"]["drawn"]
+    seated_by_draw = {p["userId"] for p in drawn if p["status"] == "registered"}
+
+    comparison = compare(entries, Scenario(Policy.STRICT, opening=Opening.FIFO))
+
+    assert set(comparison.actual.seated_end) == seated_by_draw
+    assert set(comparison.what_if.seated_end) == {"ann", "bob"}  # the first two to arrive
+
+
+def test_replaying_a_draw_as_recorded_draws_it_again() -> None:
+    entries = _ledger_with_a_draw()
+    comparison = compare(entries, Scenario(Policy.STRICT))
+    assert comparison.what_if.seated_end == comparison.actual.seated_end
