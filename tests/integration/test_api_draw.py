@@ -184,6 +184,17 @@ def test_the_prequeue_is_drawn_once_when_due_and_the_ledger_verifies(
     event = get_json(client, "/events/e1")
     assert (event["registeredCount"], event["waitlistCount"], event["prequeuedCount"]) == (2, 3, 0)
     assert event["drawnAt"] is not None
+    with db.begin() as session:
+        messages = session.execute(
+            text(
+                "SELECT payload FROM event_log WHERE event_id = 'e1'"
+                " AND kind = 'registration.drawn' ORDER BY id"
+            )
+        ).scalars()
+        said = [(m["userId"], m["status"], m["position"], m["ledgerIndex"]) for m in messages]
+    assert said == [
+        (p["userId"], p["status"], p["position"], draw["index"]) for p in outcome["drawn"]
+    ]
     # The opening the test moved in the database is no change the ledger could know of.
     shown = {name: value for name, value in event.items() if name != "registrationOpensAt"}
     verdict = verify(entries, Views(event=shown, waitlist=get_json(client, "/events/e1/waitlist")))

@@ -71,12 +71,17 @@ def test_creating_an_event_answers_201_with_every_field_and_its_counts(
         "registrationOpensAt": None,
         "registrationClosesAt": None,
         "unregisterClosesAt": None,
+        "opening": "fifo",  # the on-sale draw (#24): none here
+        "prequeueOpensAt": None,
+        "drawCommitment": None,
+        "drawnAt": None,
         "registeredCount": 0,
         "registeredSeats": 0,
         "offeredSeats": 0,
         "waitlistCount": 0,
         "waitlistSeats": 0,
         "availableSpots": 3,
+        "prequeuedCount": 0,
     }
     assert RFC3339_UTC.match(event["createdAt"])
     assert event["updatedAt"] == event["createdAt"]
