@@ -125,6 +125,7 @@ def test_a_database_built_by_the_rules_passes_every_check(db: sessionmaker[Sessi
     assert [r.name for r in results] == [
         "not_oversold",
         "counts_match_rows",
+        "prequeue_counts_match_rows",
         "offers_end_on_time",
         "user_once_per_event",
         "order_keys_distinct",
