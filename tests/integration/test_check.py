@@ -307,7 +307,7 @@ def test_the_command_passes_a_sound_database_with_exit_code_0(
     outcome = runner.invoke(main, ["check"])
 
     assert outcome.exit_code == 0, outcome.output
-    assert "all 8 checks passed" in outcome.output
+    assert "all 9 checks passed" in outcome.output
     assert "counts_match_rows" in outcome.output  # the summary table lists every check
 
 
