@@ -31,6 +31,7 @@ from api.schemas import (
     LedgerQuery,
     OfferedStatus,
     OfferOut,
+    PrequeuedStatus,
     RegistrationStatus,
     Standing,
     WaitlistEntry,
@@ -175,10 +176,12 @@ def get_event(event_id: str) -> Response:
     notes="Only the fields given change. A capacity raise promotes waitlisters at once "
     "(FIFO); turning waitlistEnabled off keeps those already waiting.",
     error_notes={
-        409: "CAPACITY_BELOW_REGISTERED (below the seats taken and offered), or "
-        "CAPACITY_BELOW_PARTY_SIZE.",
-        422: "VALIDATION_ERROR, e.g. maxPartySize above the capacity, or a registration "
-        "window that opens at or after it closes.",
+        409: "CAPACITY_BELOW_REGISTERED (below the seats taken and offered), "
+        "CAPACITY_BELOW_PARTY_SIZE, or DRAW_LOCKED (opening, prequeueOpensAt or "
+        "registrationOpensAt changed after the pre-queue opened, before the draw).",
+        422: "VALIDATION_ERROR, e.g. maxPartySize above the capacity, a registration "
+        "window that opens at or after it closes, or a draw without prequeueOpensAt before "
+        "registrationOpensAt.",
     },
 )
 def update_event(event_id: str) -> Response:
@@ -277,6 +280,8 @@ def registration_status(event_id: str, user_id: str) -> Response:
         raise ApiError(
             404, "REGISTRATION_NOT_FOUND", "The user is neither registered nor waitlisted."
         )
+    if place.status == "prequeued":
+        return json_response(PrequeuedStatus(status="prequeued", seats=place.seats, position=None))
     if place.expires_at is not None:
         return json_response(
             OfferedStatus(

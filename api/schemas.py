@@ -30,7 +30,7 @@ from models.domain import settings
 from models.domain.errors import InvalidInput
 from models.domain.identity import ID_PATTERN, MAX_NAME_LENGTH, check_id, check_name, check_text
 from models.domain.results import rfc3339
-from models.domain.settings import SETTINGS, Kind, Setting
+from models.domain.settings import SETTABLE, SETTINGS, Kind, Setting
 
 MAX_CAPACITY = settings.MAX_CAPACITY  # the largest ledger index too (api.openapi reads it)
 MAX_PAGE_SIZE = 200
@@ -230,6 +230,8 @@ def _setting_types(setting: Setting) -> tuple[Any, Any, Any]:
     (a moment's null is a value: "none")."""
     if setting.kind is Kind.MOMENT:
         return Moment, Moment, MomentOut
+    if setting.kind is Kind.DIGEST:  # the server's (never in a request): a response type only
+        return None, None, Annotated[str | None, Field(pattern="^[0-9a-f]{64}$")]
     if setting.kind is Kind.BOOLEAN:
         schema: dict[str, Any] = {"type": "boolean"}
         plain: Any = bool
@@ -249,11 +251,14 @@ def _setting_types(setting: Setting) -> tuple[Any, Any, Any]:
 
 
 def _with_settings(
-    described: dict[str, Any], rest: dict[str, Any], pick: Callable[[Setting], Any]
+    described: dict[str, Any],
+    rest: dict[str, Any],
+    pick: Callable[[Setting], Any],
+    settings: tuple[Setting, ...] = SETTABLE,
 ) -> dict[str, Any]:
     """Fields in the contract's order: `capacity` (a setting since v1) after the location,
-    the other settings after the event's own fields."""
-    first, *others = SETTINGS
+    the other settings after the event's own fields. Requests carry the settable ones only."""
+    first, *others = settings
     return {
         **described,
         first.column: pick(first),
@@ -324,6 +329,7 @@ Event = create_model(
         },
         {"organizer": (str, ...), "status": (str, ...)},
         lambda setting: (_setting_types(setting)[2], ...),
+        SETTINGS,
     ),
     registered_count=(int, Field(description="seated registrations (parties)")),
     registered_seats=(int, Field(description="seats the seated parties take")),
@@ -332,6 +338,7 @@ Event = create_model(
     waitlist_seats=(int, Field(description="seats the waiting parties ask for")),
     available_spots=(int, Field(description="capacity - registeredSeats - offeredSeats")),
     application_count=(int, Field(description="pending applications (admission approval)")),
+    prequeued_count=(int, Field(description="parties in the pre-queue, waiting for the draw")),
     created_at=(Timestamp, ...),
     updated_at=(Timestamp, ...),
 )
@@ -399,8 +406,16 @@ class OfferedStatus(Out):
     expires_at: Timestamp
 
 
-class Standing(RootModel[RegistrationStatus | OfferedStatus]):
-    """Where a user stands at an event: seated, waiting, or offered seats."""
+class PrequeuedStatus(Out):
+    """In the pre-queue of an on-sale draw: no seat and no place until the draw."""
+
+    status: Literal["prequeued"]
+    seats: int = Field(ge=1)
+    position: None
+
+
+class Standing(RootModel[RegistrationStatus | OfferedStatus | PrequeuedStatus]):
+    """Where a user stands at an event: seated, waiting, offered seats, or pre-queued."""
 
 
 class LedgerEntry(Out):
@@ -409,7 +424,9 @@ class LedgerEntry(Out):
 
     index: int = Field(ge=1)
     event_id: str
-    kind: Literal["event_created", "event_updated", "ticket", "user_removed", "offer_expired"]
+    kind: Literal[
+        "event_created", "event_updated", "ticket", "user_removed", "offer_expired", "draw"
+    ]
     ticket_id: str | None
     type: (
         Literal["register", "unregister", "accept_offer", "decline_offer", "approve", "reject"]

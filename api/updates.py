@@ -73,7 +73,8 @@ def format_message(log_id: int, kind: str, payload: dict[str, Any]) -> str:
         Reply(
             200,
             "Server-sent events: `event:` ticket.completed, registration.promoted, "
-            "offer.made, offer.accepted, offer.declined or offer.expired, "
+            "offer.made, offer.accepted, offer.declined, offer.expired or "
+            "registration.drawn, "
             "`data:` one JSON object, `id:` increasing; a comment every 15 s.",
             media="text/event-stream",
         ),

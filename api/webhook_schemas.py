@@ -56,6 +56,7 @@ MessageType = Literal[
     "offer.accepted",
     "offer.declined",
     "offer.expired",
+    "registration.drawn",
 ]
 assert set(get_args(MessageType)) == {WILDCARD, *MESSAGE_TYPES}
 

@@ -16,10 +16,11 @@ from sqlalchemy import RowMapping, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from models.domain import draw as drawing
 from models.domain import ledger, passes, settings
 from models.domain.errors import DuplicateEvent, DuplicateUser, EventNotFound, UserNotFound
-from models.domain.rules import EventSeats, Reconfigure, RemoveUser
-from models.storage import event_log, ledger_store, locks
+from models.domain.rules import EventSeats, Opening, Reconfigure, RemoveUser
+from models.storage import draws, event_log, ledger_store, locks
 from models.storage.queries import EVENT_COLUMNS, USER_COLUMNS
 from models.storage.seats import Wanted, lock_windows, save_windows, user_event_ids
 from models.storage.tables import Event, User
@@ -79,13 +80,21 @@ def remove_user(session: Session, user_id: str, now: dt.datetime) -> list[event_
 
 
 def _decide(
-    session: Session, lines: dict[str, list[passes.Step]], now: dt.datetime, *, touch: bool = False
+    session: Session,
+    lines: dict[str, list[passes.Step]],
+    now: dt.datetime,
+    *,
+    touch: bool = False,
+    windows: dict[str, EventSeats] | None = None,
 ) -> passes.Decided:
     """Load the events' windows under their row locks, run the rules over the lines
     (`models.domain.passes`), save the seats and the ledger entries: the worker's recipe."""
     heads: dict[str, ledger.Head] = {}
     wanted = {e: Wanted(*passes.commands_of(line)) for e, line in lines.items()}
-    windows = lock_windows(session, wanted, heads)
+    loaded = lock_windows(session, wanted, heads)
+    if windows is not None:
+        windows.update(loaded)
+    windows = loaded
     missing = set(lines) - set(windows)
     if missing:
         raise EventNotFound(min(missing))
@@ -102,10 +111,11 @@ def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
     """A new event, its seat settings judged by the rules (e.g. no party larger than the
     capacity), and its ledger begun with them."""
     given = _seat_settings(fields)
+    seed = _new_draw(given)
     seats = EventSeats.empty(given.pop("capacity"), **given)
     statement = (
         insert(Event)
-        .values(**fields)
+        .values(**fields, draw_commitment=seats.draw_commitment)
         .on_conflict_do_nothing(index_elements=[Event.event_id])
         .returning(*EVENT_COLUMNS)
     )
@@ -116,6 +126,8 @@ def create_event(session: Session, fields: Mapping[str, Any]) -> RowMapping:
     ledger_store.start(
         session, event_id, ledger.created_entry(event_id, ledger.settings_json(seats))
     )
+    if seed is not None:
+        draws.keep_seed(session, event_id, seed)
     return row
 
 
@@ -129,12 +141,27 @@ def update_event(
     unknown = set(changes) - EVENT_FIELDS
     if unknown:
         raise ValueError(f"not event fields: {sorted(unknown)}")
-    command = Reconfigure(**_seat_settings(changes))
-    decided = _decide(session, {event_id: [command]}, now, touch=True)
+    given = _seat_settings(changes)
+    seed = _new_draw(given)
+    command = Reconfigure(**given)
+    windows: dict[str, EventSeats] = {}
+    decided = _decide(session, {event_id: [command]}, now, touch=True, windows=windows)
+    if seed is not None and windows[event_id].draw_commitment == drawing.commitment(seed):
+        draws.keep_seed(session, event_id, seed)  # the opening became a draw: this seed
     plain = {k: v for k, v in changes.items() if k not in settings.BY_COLUMN}
     if plain:
         session.execute(update(Event).where(Event.event_id == event_id).values(**plain))
     return event_log.append(session, decided.updates)
+
+
+def _new_draw(given: dict[str, Any]) -> bytes | None:
+    """A seed, and its commitment among the settings, when the change asks for a draw (the
+    rules take the commitment only if the opening becomes a draw; #24)."""
+    if given.get("opening") is not Opening.DRAW:
+        return None
+    seed = draws.new_seed()
+    given["draw_commitment"] = drawing.commitment(seed)
+    return seed
 
 
 def _seat_settings(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -159,6 +159,7 @@ def apply_pass(runtime: Runtime, limit: int, seen: set[str] | None = None) -> tu
             "eventId": events[0],
             "applied": len(batch),
             "offersExpired": applied.expired,
+            "draws": applied.drawn,
             "firstTicketId": batch[0].ticket_id if batch else None,
             "lastTicketId": batch[-1].ticket_id if batch else None,
             "durationMs": round((time.perf_counter() - started) * 1000, 2),
@@ -171,6 +172,7 @@ def apply_pass(runtime: Runtime, limit: int, seen: set[str] | None = None) -> tu
 class Applied:
     batch: list[TicketView]
     expired: int
+    drawn: int = 0
 
 
 def apply_events(
@@ -191,12 +193,13 @@ def apply_events(
     if traced:  # the pass's span links to the trace of each request whose ticket it applies
         tracing.link_to(t.trace_context for t in batch)
     users = existing_user_ids(session, {t.user_id for t in batch})
-    lines = passes.ticket_lines(events, batch, users, now)
+    # A draw at the end of the pass only if no ticket may still be pending behind the batch.
+    lines = passes.ticket_lines(events, batch, users, now, whole=len(batch) < limit)
     heads: dict[str, ledger.Head] = {}
     windows = lock_windows(session, _wanted(lines, now), heads)
 
     decided = passes.decide(windows, lines, ledger.Chain(heads), now)
-    if not batch and not decided.expired:
+    if not batch and not decided.expired and not decided.drawn:
         return None
 
     ledger_store.write(session, decided.chain, move_heads=False)
@@ -204,14 +207,14 @@ def apply_events(
     results = [decided.results[t.ticket_id] for t in batch]
     tickets.complete(session, batch, ["completed"] * len(batch), results, now)
     event_log.append(session, decided.updates)
-    return Applied(batch, decided.expired)
+    return Applied(batch, decided.expired, decided.drawn)
 
 
 def _wanted(lines: Mapping[str, list[Step]], now: dt.datetime) -> dict[str, Wanted]:
     wanted: dict[str, Wanted] = {}
     for event_id, line in lines.items():
         users, commands = passes.commands_of(line)
-        wanted[event_id] = Wanted(users, commands, offers_due_by=now)
+        wanted[event_id] = Wanted(users, commands, offers_due_by=now, draw_due_by=now)
     return wanted
 
 

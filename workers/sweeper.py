@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from models.storage import event_log, idempotency, offers, outbox
+from models.storage import draws, event_log, idempotency, offers, outbox
 from models.storage.db import database_now
 from models.storage.tickets import stale_pending_events
 from tessera.messaging import queue_depth
@@ -59,12 +59,18 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None) -> SweepReport:
 
 
 def wake_for_due_offers(runtime: Runtime) -> list[str]:
-    """Wake an applier if some event has an open offer past its end: the applier ends it in
-    the event's order (`workers.apply`), so nothing here writes seats. Coalesced like every
-    wake-up: a worker already draining finds them on its next pass."""
+    """Wake an applier if some event has an open offer past its end, or an on-sale draw due
+    (#24): the applier ends the offer or draws, in the event's order (`workers.apply`), so
+    nothing here writes seats. Coalesced like every wake-up: a worker already draining finds
+    them on its next pass."""
     with runtime.sessions.begin() as session:
         due = offers.events_with_due_offers(session)
+        due_draws = draws.events_with_due_draws(session)
     if due:
         log.info("waking an applier for %d event(s) with offers past their end", len(due))
-        runtime.waker.wake(due)
-    return due
+    if due_draws:
+        log.info("waking an applier for %d event(s) with a draw due", len(due_draws))
+    woken = due + [event_id for event_id in due_draws if event_id not in due]
+    if woken:
+        runtime.waker.wake(woken)
+    return woken

@@ -45,6 +45,17 @@ class CapacityBelowPartySize(DomainError):
         self.max_party_size = max_party_size
 
 
+class DrawLocked(DomainError):
+    code = "DRAW_LOCKED"
+
+    def __init__(self, prequeue_opens_at: object) -> None:
+        super().__init__(
+            "the pre-queue opened at "
+            f"{prequeue_opens_at}: opening, prequeueOpensAt and registrationOpensAt stay as they"
+            " are until the draw is done"
+        )
+
+
 class UserNotFound(DomainError):
     code = "USER_NOT_FOUND"
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from models.domain.results import offers_json, rfc3339
-from models.domain.rules import EventSeats, OfferExpired, Reconfigure, Reconfigured, UserRemoved
+from models.domain.rules import (
+    Drawn,
+    EventSeats,
+    OfferExpired,
+    Reconfigure,
+    Reconfigured,
+    UserRemoved,
+)
 from models.domain.settings import BY_JSON, LEDGER_SETTINGS, Kind
 
 GENESIS_HASH: Final = "0" * 64
@@ -28,6 +35,7 @@ EVENT_UPDATED = "event_updated"
 TICKET = "ticket"
 USER_REMOVED = "user_removed"
 OFFER_EXPIRED = "offer_expired"
+DRAW = "draw"  # the on-sale draw (#24)
 TICKET_TYPES = (
     "register",
     "unregister",
@@ -285,3 +293,33 @@ def removed_entry(event_id: str, index: int, outcome: UserRemoved) -> Entry:
 def expired_entry(event_id: str, index: int, outcome: OfferExpired) -> Entry:
     """One offer ran out; the seats were settled again."""
     return _body(event_id, index, OFFER_EXPIRED, left_outcome(outcome), user_id=outcome.user_id)
+
+
+# --- the on-sale draw (#24) -----------------------------------------------------------------
+
+
+def draw_outcome(outcome: Drawn) -> dict[str, Any]:
+    """The contract's draw outcome: the seed revealed, the closing hash, every party in drawn
+    order with its key and how it came out."""
+    let_in = _let_in(outcome.promoted_user_ids, outcome.offers)
+    return {
+        "seed": outcome.seed,
+        "closingHash": outcome.closing_hash,
+        "drawn": [
+            {
+                "userId": party.user_id,
+                "seats": party.seats,
+                "key": party.key,
+                "status": party.status,
+                "position": party.position,
+            }
+            for party in outcome.drawn
+        ],
+        "promotedUserIds": let_in["promotedUserIds"],
+        "offeredUserIds": let_in["offeredUserIds"],
+    }
+
+
+def draw_entry(event_id: str, index: int, outcome: Drawn) -> Entry:
+    """The draw: one entry, sealed right after the entry whose hash closed the pre-queue."""
+    return _body(event_id, index, DRAW, draw_outcome(outcome))

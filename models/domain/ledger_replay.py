@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.domain import draw as drawing
 from models.domain import ledger, passes
 from models.domain.errors import DomainError, StateNotLoaded
 from models.domain.results import result_of, rfc3339
@@ -88,6 +89,8 @@ class Replay:
                     f" offers this expiry made date it to {rfc3339(seats.now)}"
                 )
             return expired, ledger.left_outcome(expired)
+        if kind == ledger.DRAW:
+            return self._draw(entry)
         if kind == ledger.EVENT_CREATED:
             raise CannotReplay("a second event_created entry")
         raise CannotReplay(f"unknown kind {kind!r}")
@@ -121,6 +124,34 @@ class Replay:
             raise CannotReplay(f"unknown ticket type {type_!r}") from None
         outcome = seats.handle(command)
         return outcome, result_of(outcome)
+
+    def _draw(self, entry: ledger.Entry) -> tuple[Outcome | None, dict[str, Any]]:
+        """The draw again from the seed it revealed: the seed must hash to the commitment the
+        ledger published, the closing hash must be the entry before; then the keys, the order
+        and every party's outcome are the rules' (compared with the recorded ones)."""
+        outcome = entry.get("outcome")
+        if not isinstance(outcome, dict):
+            raise CannotReplay("a draw entry without an outcome")
+        seed, closing = outcome.get("seed"), outcome.get("closingHash")
+        if not drawing.is_digest(seed) or not drawing.is_digest(closing):
+            raise CannotReplay("a draw's seed and closingHash are 64 lowercase hex digits")
+        if closing != entry.get("prevHash"):
+            raise CannotReplay(
+                f"its closingHash {closing} is not the hash of the entry before it"
+                f" ({entry.get('prevHash')})"
+            )
+        seed_bytes = bytes.fromhex(seed)  # type: ignore[arg-type]
+        if drawing.commitment(seed_bytes) != self.seats.draw_commitment:
+            raise CannotReplay(
+                f"the seed's SHA-256 {drawing.commitment(seed_bytes)} is not the commitment"
+                f" the ledger published ({self.seats.draw_commitment})"
+            )
+        self.seats.draw_seed = seed_bytes
+        try:
+            drawn = self.seats.draw(closing)  # type: ignore[arg-type]
+        finally:
+            self.seats.draw_seed = None
+        return drawn, ledger.draw_outcome(drawn)
 
     def _clock(self, entry: ledger.Entry) -> dt.datetime:
         """The clock the entry's offers were made by: each recorded offer ends offerTtlSeconds

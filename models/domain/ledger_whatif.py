@@ -28,6 +28,7 @@ from models.domain.rules import (
     Denied,
     EventSeats,
     OfferAccepted,
+    Opening,
     Outcome,
     Policy,
     Promotion,
@@ -49,6 +50,9 @@ class Scenario:
     policy: Policy
     bypass_limit: int | None = None
     promotion: Promotion | None = None
+    # `fifo` for a recorded draw: the pre-queue's registers arrive at the opening in their
+    # acceptance order, first come first served (who would have won by arriving first; #24)
+    opening: Opening | None = None
 
 
 @dataclass
@@ -227,9 +231,13 @@ def replay_what_if(
         fixed.add("bypassLimit")
     if scenario.promotion is not None:
         fixed.add("promotion")
+    arrival = _fifo_arrival(settings, scenario, seats, fixed)
     for entry in entries[1:]:
         index, user_id = entry["index"], entry.get("userId")
         moment = ledger.parse_moment(entry.get("acceptedAt"))
+        if moment is not None and arrival is not None and entry.get("type") == "register":
+            prequeue, opens = arrival
+            moment = opens if prequeue <= moment < opens else moment
         if moment is not None:
             seats.now = moment
         outcome = _demand(seats, entry, moment, fixed, tracker.stats)
@@ -254,7 +262,27 @@ def _demand(
         return seats.remove_user(user_id)
     if kind == ledger.EVENT_UPDATED:
         return _update_demand(seats, entry, fixed, stats)
+    if kind == ledger.DRAW and seats.draw_due() is not None:
+        outcome = entry["outcome"]
+        seats.draw_seed = bytes.fromhex(outcome["seed"])
+        return seats.draw(outcome["closingHash"])
     return None
+
+
+def _fifo_arrival(
+    settings: dict[str, Any], scenario: Scenario, seats: EventSeats, fixed: set[str]
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """For a FIFO what-if of a draw: the pre-queue window whose registers arrive at the
+    opening instead (the what-if event opens first come, first served)."""
+    if scenario.opening is not Opening.FIFO or settings.get("opening") != Opening.DRAW.value:
+        return None
+    prequeue = ledger.parse_moment(settings.get("prequeueOpensAt"))
+    opens = ledger.parse_moment(settings.get("registrationOpensAt"))
+    seats.opening, seats.draw_commitment = Opening.FIFO, None
+    fixed.update({"opening", "drawCommitment"})
+    if prequeue is None or opens is None:
+        return None
+    return prequeue, opens
 
 
 def _ticket_demand(

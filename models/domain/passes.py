@@ -24,6 +24,7 @@ from models.domain.rules import (
     Command,
     DeclineOffer,
     DenialCode,
+    Draw,
     EventSeats,
     ExpireOffers,
     Reconfigure,
@@ -31,7 +32,7 @@ from models.domain.rules import (
     RemoveUser,
     Unregister,
 )
-from models.domain.updates import TicketFacts, Update, settled, ticket_completed
+from models.domain.updates import TicketFacts, Update, drawn, settled, ticket_completed
 
 # The rules' command each ticket type carries, at the ticket's acceptance time (windows and
 # offers are judged by when a ticket was accepted, never by when it is applied).
@@ -67,20 +68,29 @@ class TicketStep:
     command: Command | None
 
 
-Step = TicketStep | ExpireOffers | RemoveUser | Reconfigure
+Step = TicketStep | ExpireOffers | RemoveUser | Reconfigure | Draw
 
 
 def ticket_lines(
-    events: Iterable[str], batch: Iterable[TicketFacts], users: Collection[str], now: dt.datetime
+    events: Iterable[str],
+    batch: Iterable[TicketFacts],
+    users: Collection[str],
+    now: dt.datetime,
+    *,
+    whole: bool = True,
 ) -> dict[str, list[Step]]:
     """Each event's steps for a worker's pass: its tickets in the batch's (`seq`) order, then
-    the end of every offer that ran out by `now`."""
+    the end of every offer that ran out by `now`, and a draw due by `now`. `whole`: the batch
+    holds every ticket pending; if not, a draw waits for one accepted at or after the opening
+    (so every pre-queue register accepted before the opening is applied before the draw)."""
     lines: dict[str, list[Step]] = {event_id: [] for event_id in events}
     for ticket in batch:
         command = command_of(ticket) if ticket.user_id in users else None
         lines[ticket.event_id].append(TicketStep(ticket, command))
     for line in lines.values():
         line.append(ExpireOffers(now))
+        if whole:
+            line.append(Draw(now))
     return lines
 
 
@@ -110,6 +120,7 @@ class Decided:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     updates: list[Update] = field(default_factory=list)
     expired: int = 0
+    drawn: int = 0  # draws made (the on-sale draw, #24)
 
 
 def decide(
@@ -149,6 +160,8 @@ def _decide_line(
     for step in line:
         match step:
             case TicketStep(ticket, command):
+                # The draw comes before any command accepted at or after the opening.
+                _draw_if_due(decided, event_id, seats, ticket.created_at)
                 if due is not None and due <= ticket.created_at:
                     _expire(decided, event_id, seats, min(ticket.created_at, now))
                     due = seats.next_expiry()
@@ -171,6 +184,8 @@ def _decide_line(
                     decided.updates += settled(event_id, outcome, index)
             case ExpireOffers(until):
                 _expire(decided, event_id, seats, until)
+            case Draw(until):
+                _draw_if_due(decided, event_id, seats, until)
             case RemoveUser(user_id):
                 removed = seats.remove_user(user_id)
                 if removed.left is not None:
@@ -188,6 +203,21 @@ def _expire(decided: Decided, event_id: str, seats: EventSeats, until: dt.dateti
         decided.chain.add(event_id, partial(ledger.expired_entry, event_id, outcome=ended))
         decided.updates += settled(event_id, ended, decided.chain.length(event_id))
         decided.expired += 1
+
+
+def _draw_if_due(decided: Decided, event_id: str, seats: EventSeats, by: dt.datetime) -> None:
+    """The draw, if due by then, closed by the event's ledger head: one entry, one message per
+    party."""
+    opens = seats.draw_due()
+    if opens is None or opens > by:
+        return
+    head = decided.chain.heads.get(event_id)
+    closing = head.hash if head is not None and head.length > 0 else ledger.GENESIS_HASH
+    outcome = seats.draw(closing)
+    placed = decided.chain.add(event_id, partial(ledger.draw_entry, event_id, outcome=outcome))
+    index = decided.chain.length(event_id) if placed is None else placed.index
+    decided.updates += drawn(event_id, outcome, index)
+    decided.drawn += 1
 
 
 def _complete(

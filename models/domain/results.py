@@ -18,6 +18,7 @@ from models.domain.rules import (
     OfferAccepted,
     OfferDeclined,
     Outcome,
+    Prequeued,
     Registered,
     Unregistered,
     Waitlisted,
@@ -33,6 +34,7 @@ class ResultStatus(enum.StrEnum):
     # --- approval (#23) ---
     APPLIED = "applied"
     REJECTED = "rejected"
+    PREQUEUED = "prequeued"  # the on-sale draw (#24)
 
 
 def result_of(outcome: Outcome) -> dict[str, Any]:  # noqa: PLR0911 - one per outcome
@@ -62,6 +64,8 @@ def result_of(outcome: Outcome) -> dict[str, Any]:  # noqa: PLR0911 - one per ou
                 promoted=promoted,
                 offers=offers,
             )
+        case Prequeued():
+            return _result(ResultStatus.PREQUEUED, "pre-queued: the draw at the opening decides")
         case Applied() | Approved() | Rejected():
             return _approval_result(outcome)
     raise TypeError(f"no ticket result for {outcome!r}")

@@ -25,10 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.domain import draw as drawing
 from models.domain.approval import Applied, Approve, Approved, Reject, Rejected
 from models.domain.errors import (
     CapacityBelowPartySize,
     CapacityBelowRegistered,
+    DrawLocked,
     InvalidCapacity,
     InvalidInput,
     StateNotLoaded,
@@ -42,6 +44,9 @@ from models.domain.settings import (
 )
 from models.domain.settings import (
     Admission as Admission,  # noqa: PLC0414
+)
+from models.domain.settings import (
+    Opening as Opening,  # noqa: PLC0414
 )
 from models.domain.settings import (
     Policy as Policy,  # noqa: PLC0414
@@ -60,6 +65,8 @@ class Standing(enum.StrEnum):
     OFFERED = "offered"  # seats held for a party of the line until it accepts or the offer ends
     # --- approval (#23) ---
     APPLIED = "applied"  # waiting for an admin's decision: no seat, no place in the line
+    # --- the on-sale draw (#24) ---
+    PREQUEUED = "prequeued"  # waits for the draw: no seat, no place in the line
 
 
 class DenialCode(enum.StrEnum):
@@ -77,6 +84,8 @@ class DenialCode(enum.StrEnum):
     # --- approval (#23) ---
     ALREADY_APPLIED = "ALREADY_APPLIED"
     NO_APPLICATION = "NO_APPLICATION"
+    # --- the on-sale draw (#24) ---
+    ALREADY_PREQUEUED = "ALREADY_PREQUEUED"
 
 
 DENIAL_MESSAGES: dict[DenialCode, str] = {
@@ -94,6 +103,7 @@ DENIAL_MESSAGES: dict[DenialCode, str] = {
     # --- approval (#23) ---
     DenialCode.ALREADY_APPLIED: "the user has already applied to this event",
     DenialCode.NO_APPLICATION: "the user has no pending application for this event",
+    DenialCode.ALREADY_PREQUEUED: "the user is already in this event's pre-queue for the draw",
 }
 
 # --- commands ---------------------------------------------------------------------------
@@ -157,6 +167,19 @@ class Reconfigure:
     registration_closes_at: dt.datetime | Unchanged | None = UNCHANGED
     unregister_closes_at: dt.datetime | Unchanged | None = UNCHANGED
     admission: Admission | None = None
+    # --- the on-sale draw (#24); `draw_commitment` is the server's, given when a draw begins
+    opening: Opening | None = None
+    prequeue_opens_at: dt.datetime | Unchanged | None = UNCHANGED
+    draw_commitment: str | Unchanged | None = UNCHANGED
+    drawn_at: dt.datetime | Unchanged | None = UNCHANGED
+
+
+# --- the on-sale draw (#24) ---
+@dataclass(frozen=True)
+class Draw:
+    """Draw the pre-queue if the draw is due by `until` (its seed: `EventSeats.draw_seed`)."""
+
+    until: dt.datetime
 
 
 Command = (
@@ -170,6 +193,7 @@ Command = (
     | ExpireOffers
     | Approve
     | Reject
+    | Draw
 )
 
 
@@ -260,6 +284,33 @@ class OfferExpired:
     offers: tuple[Offer, ...] = ()
 
 
+# --- the on-sale draw (#24) ---
+@dataclass(frozen=True)
+class Prequeued:
+    user_id: str
+    seats: int = 1
+
+
+@dataclass(frozen=True)
+class DrawnParty:
+    """One pre-queued party as the draw registered it: its key, and how it came out."""
+
+    user_id: str
+    seats: int
+    key: str
+    status: str  # registered, waitlisted or denied
+    position: int | None
+
+
+@dataclass(frozen=True)
+class Drawn:
+    seed: str  # hex: revealed by the draw
+    closing_hash: str
+    drawn: tuple[DrawnParty, ...]
+    promoted_user_ids: tuple[str, ...] = ()
+    offers: tuple[Offer, ...] = ()
+
+
 Settles = (
     Unregistered
     | UserRemoved
@@ -268,8 +319,11 @@ Settles = (
     | OfferDeclined
     | OfferExpired
     | Approved
+    | Drawn
 )
-Outcome = Registered | Waitlisted | Denied | OfferAccepted | Settles | Applied | Rejected
+Outcome = (
+    Registered | Waitlisted | Denied | OfferAccepted | Settles | Applied | Rejected | Prequeued
+)
 
 
 def promoted_by(outcome: Outcome) -> tuple[str, ...]:
@@ -361,6 +415,15 @@ class EventSeats:
     # --- approval (#23) ---
     admission: Admission = Admission.OPEN
     applied_count: int = 0  # pending applications (they hold no seats)
+    # --- the on-sale draw (#24) ---
+    opening: Opening = Opening.FIFO
+    prequeue_opens_at: dt.datetime | None = None
+    draw_commitment: str | None = None
+    drawn_at: dt.datetime | None = None
+    prequeued_count: int = 0
+    prequeued_seats: int = 0
+    # The seed, loaded by the applier only when the draw is due; never shown (not even in a repr).
+    draw_seed: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.registered_seats < 0:
@@ -410,6 +473,17 @@ class EventSeats:
                 return index
         return None
 
+    def draw_due(self) -> dt.datetime | None:
+        """When the pre-queue must be drawn: the opening, while a draw is pending."""
+        if self.opening is not Opening.DRAW or self.drawn_at is not None:
+            return None
+        return self.registration_opens_at
+
+    def _prequeue_open(self, accepted_at: dt.datetime) -> bool:
+        """Whether a register accepted then joins the pre-queue."""
+        opens, prequeue = self.draw_due(), self.prequeue_opens_at
+        return opens is not None and prequeue is not None and prequeue <= accepted_at < opens
+
     def open_offers(self) -> list[tuple[str, Membership]]:
         """The known open offers, in the order made."""
         offered = [
@@ -451,6 +525,10 @@ class EventSeats:
                 case Approve():
                     # where the applicant's place falls in the line, and its position: all of it
                     return self.waitlisted_count
+                case Draw(until):
+                    due = self.draw_due()
+                    if due is not None and due <= until:  # fill's rule: all of the line
+                        return self.waitlisted_count
                 case _:
                     pass
         most_available = capacity - self.registered_seats - self.offered_seats + freed
@@ -487,11 +565,16 @@ class EventSeats:
 
     def register(  # noqa: PLR0911 - each denial in the contract's order
         self, user_id: str, seats: int = 1, accepted_at: dt.datetime | None = None
-    ) -> Registered | Waitlisted | Denied | Applied:
+    ) -> Registered | Waitlisted | Denied | Applied | Prequeued:
         _check_user_id(user_id)
         _check_range("seats", seats, 1, MAX_PARTY_SEATS)
+        prequeue = accepted_at is not None and self._prequeue_open(accepted_at)
         if accepted_at is not None:
-            if self.registration_opens_at and accepted_at < self.registration_opens_at:
+            if (
+                self.registration_opens_at
+                and accepted_at < self.registration_opens_at
+                and not prequeue
+            ):
                 return Denied(user_id, DenialCode.REGISTRATION_NOT_OPEN)
             if self.registration_closes_at and accepted_at >= self.registration_closes_at:
                 return Denied(user_id, DenialCode.REGISTRATION_CLOSED)
@@ -500,6 +583,11 @@ class EventSeats:
             return Denied(user_id, _ALREADY[membership.standing])
         if seats > self.max_party_size:
             return Denied(user_id, DenialCode.PARTY_TOO_LARGE)
+        if prequeue:
+            self._set(user_id, Membership(Standing.PREQUEUED, self._take_order(), seats))
+            self.prequeued_count += 1
+            self.prequeued_seats += seats
+            return Prequeued(user_id, seats)
         if self.admission is Admission.APPROVAL:
             return self.apply_for(user_id, seats)
         # The line is settled, so no waiting party fits now: the newcomer, considered last,
@@ -599,6 +687,42 @@ class EventSeats:
             return None
         ends = [m.expires_at for _, m in self.open_offers() if m.expires_at is not None]
         return min(ends) if ends else None
+
+    # --- the on-sale draw (#24) ---
+
+    def draw(self, closing_hash: str) -> Drawn:
+        """Register every pre-queued party in drawn order (`models.domain.draw`: ascending key
+        of seed, closing hash and user id), each as a register accepted at the opening."""
+        opens = self.draw_due()
+        if opens is None:
+            raise InvalidInput("opening", "no draw is pending for this event")
+        seed = self.draw_seed
+        if seed is None:
+            raise StateNotLoaded("the draw's seed was not loaded")
+        if drawing.commitment(seed) != self.draw_commitment:
+            raise InvalidInput("seed", "the seed does not match the event's draw commitment")
+        prequeued = {
+            u: m.seats
+            for u, m in self.members.items()
+            if m is not None and m.standing is Standing.PREQUEUED
+        }
+        if len(prequeued) != self.prequeued_count:
+            raise StateNotLoaded("the whole pre-queue was needed but not loaded")
+        drawn: list[DrawnParty] = []
+        for key, user_id in drawing.order(seed, closing_hash, prequeued):
+            self._leave(user_id)
+            outcome = self.register(user_id, prequeued[user_id], opens)
+            position = outcome.position if isinstance(outcome, Waitlisted) else None
+            status = (
+                "registered"
+                if isinstance(outcome, Registered)
+                else "waitlisted"
+                if isinstance(outcome, Waitlisted)
+                else "denied"
+            )
+            drawn.append(DrawnParty(user_id, prequeued[user_id], key, status, position))
+        self.drawn_at = self.now or opens
+        return Drawn(seed.hex(), closing_hash, tuple(drawn))
 
     def change_capacity(self, capacity: int) -> CapacityChanged:
         _check_capacity(capacity)
@@ -702,6 +826,7 @@ class EventSeats:
         opens, closes = new["registration_opens_at"], new["registration_closes_at"]
         if opens is not None and closes is not None and opens >= closes:  # type: ignore[operator]
             raise InvalidInput("registrationOpensAt", "must be before registrationClosesAt")
+        self._judge_draw(change, new)
         self._check_capacity_for(
             new["capacity"],  # type: ignore[arg-type]
             new["max_party_size"],  # type: ignore[arg-type]
@@ -709,6 +834,35 @@ class EventSeats:
         )
         for attr, value in new.items():
             setattr(self, attr, value)
+
+    def _judge_draw(self, change: Reconfigure, new: dict[str, object]) -> None:
+        """The draw's rules between settings: its times, its lock once the pre-queue opened, and
+        a new commitment (the server's, in `change`) whenever `opening` becomes `draw`."""
+        locked = (
+            self.draw_due() is not None
+            and self.prequeue_opens_at is not None
+            and self.now is not None
+            and self.now >= self.prequeue_opens_at
+        )
+        timing = ("opening", "prequeue_opens_at", "registration_opens_at")
+        if locked and any(new[name] != getattr(self, name) for name in timing):
+            raise DrawLocked(self.prequeue_opens_at)
+        becomes_draw = new["opening"] is Opening.DRAW and self.opening is not Opening.DRAW
+        if becomes_draw:
+            if not drawing.is_digest(change.draw_commitment):
+                raise InvalidInput("drawCommitment", "a draw needs the server's commitment")
+            new["drawn_at"] = None
+        else:  # only the server, beginning a draw, sets a commitment
+            new["draw_commitment"] = self.draw_commitment
+        if new["opening"] is Opening.DRAW and new["drawn_at"] is None:
+            prequeue, opens = new["prequeue_opens_at"], new["registration_opens_at"]
+            if prequeue is None or opens is None:
+                raise InvalidInput(
+                    "prequeueOpensAt",
+                    "a draw needs both prequeueOpensAt and registrationOpensAt",
+                )
+            if prequeue >= opens:  # type: ignore[operator]
+                raise InvalidInput("prequeueOpensAt", "must be before registrationOpensAt")
 
     def _check_capacity_for(self, capacity: int, max_party: int, *, capacity_changed: bool) -> None:
         taken = self.registered_seats + self.offered_seats
@@ -798,6 +952,9 @@ class EventSeats:
             self.offered_seats -= membership.seats
         elif membership.standing is Standing.APPLIED:
             self.applied_count -= 1
+        elif membership.standing is Standing.PREQUEUED:
+            self.prequeued_count -= 1
+            self.prequeued_seats -= membership.seats
         else:
             self.registered_count -= 1
             self.registered_seats -= membership.seats
@@ -865,6 +1022,7 @@ class EventSeats:
                 Standing.REGISTERED: (self.registered_count, self.registered_seats),
                 Standing.WAITLISTED: (self.waitlisted_count, self.waitlist_seats),
                 Standing.OFFERED: (self.offered_count, self.offered_seats),
+                Standing.PREQUEUED: (self.prequeued_count, self.prequeued_seats),
             }
             for standing, (count, seats) in counters.items():
                 found = by_standing[standing]
@@ -897,6 +1055,7 @@ _ALREADY = {
     Standing.WAITLISTED: DenialCode.ALREADY_WAITLISTED,
     Standing.OFFERED: DenialCode.ALREADY_WAITLISTED,  # an offer is a place from the line
     Standing.APPLIED: DenialCode.ALREADY_APPLIED,
+    Standing.PREQUEUED: DenialCode.ALREADY_PREQUEUED,
 }
 
 

@@ -50,6 +50,15 @@ class Admission(enum.StrEnum):
 
 
 # --- end approval ---
+# --- the on-sale draw (#24) ---------------------------------------------------------------
+class Opening(enum.StrEnum):
+    """How registration opens: first come, first served, or a draw of the pre-queue."""
+
+    FIFO = "fifo"
+    DRAW = "draw"
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 class Unchanged(enum.Enum):
@@ -66,6 +75,7 @@ class Kind(enum.StrEnum):
     BOOLEAN = "boolean"
     CHOICE = "choice"
     MOMENT = "moment"  # an aware timestamp or null ("none")
+    DIGEST = "digest"  # a lowercase hex SHA-256 or null, set by the server (the draw's commitment)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,9 @@ class Setting:
     # Added after ledgers were first written: an `event_created` that lacks it means its default.
     ledger_optional: bool = False
     hint: str | None = None
+    # False: the server's to set (the draw's commitment, when it was drawn), shown but never
+    # accepted in a request body nor offered by the console's form.
+    settable: bool = True
 
     @property
     def json(self) -> str:
@@ -94,7 +107,7 @@ class Setting:
 
     @property
     def nullable(self) -> bool:
-        return self.kind is Kind.MOMENT
+        return self.kind in {Kind.MOMENT, Kind.DIGEST}
 
     @property
     def unchanged(self) -> object:
@@ -125,7 +138,7 @@ class Setting:
             case Kind.CHOICE:
                 assert self.choices is not None
                 return self.choices(str(value))
-            case Kind.MOMENT:
+            case Kind.MOMENT | Kind.DIGEST:
                 return value
         raise AssertionError(self.kind)
 
@@ -228,10 +241,49 @@ SETTINGS: tuple[Setting, ...] = (
         hint="open: registers take their place at once; approval: they apply, an admin decides.",
     ),
     # --- end approval ---
+    # --- the on-sale draw (#24) ---
+    Setting(
+        "opening",
+        "opening",
+        Kind.CHOICE,
+        Opening.FIFO,
+        "Opening",
+        choices=Opening,
+        hint="fifo: first come, first served; draw: the pre-queue is drawn at the opening.",
+        ledger_optional=True,
+    ),
+    Setting(
+        "prequeue_opens_at",
+        "prequeue_opens_at",
+        Kind.MOMENT,
+        None,
+        "Pre-queue opens at",
+        hint="RFC 3339; a draw needs it before registration opens.",
+        ledger_optional=True,
+    ),
+    Setting(
+        "draw_commitment",
+        "draw_commitment",
+        Kind.DIGEST,
+        None,
+        "Draw commitment",
+        settable=False,
+        ledger_optional=True,
+    ),
+    Setting(
+        "drawn_at",
+        "drawn_at",
+        Kind.MOMENT,
+        None,
+        "Drawn at",
+        in_ledger=False,  # the draw's own entry says it happened
+        settable=False,
+    ),
 )
 BY_COLUMN = {setting.column: setting for setting in SETTINGS}
 BY_JSON = {setting.json: setting for setting in SETTINGS}
 LEDGER_SETTINGS = tuple(setting for setting in SETTINGS if setting.in_ledger)
+SETTABLE = tuple(setting for setting in SETTINGS if setting.settable)
 
 
 def rules_arguments(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,5 +301,5 @@ def console_fields() -> list[dict[str, object]]:
             **({"choices": list(setting.values)} if setting.choices is not None else {}),
             **({"hint": setting.hint} if setting.hint is not None else {}),
         }
-        for setting in SETTINGS
+        for setting in SETTABLE
     ]

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from models.domain.results import rfc3339
 from models.domain.rules import (
+    Drawn,
     OfferAccepted,
     OfferDeclined,
     OfferExpired,
@@ -43,6 +44,7 @@ OFFER_MADE = "offer.made"
 OFFER_ACCEPTED = "offer.accepted"
 OFFER_DECLINED = "offer.declined"
 OFFER_EXPIRED = "offer.expired"
+REGISTRATION_DRAWN = "registration.drawn"  # the on-sale draw (#24)
 
 
 @dataclass(frozen=True)
@@ -148,3 +150,26 @@ def _offer_update(
     if seats is not None:
         payload["seats"] = seats
     return _update(event_id, kind, ledger_index, {**payload, **more})
+
+
+# --- the on-sale draw (#24) -----------------------------------------------------------------
+
+
+def drawn(event_id: str, outcome: Drawn, ledger_index: int) -> list[Update]:
+    """One message per drawn party, in drawn order: how the draw placed it."""
+    return [
+        _update(
+            event_id,
+            REGISTRATION_DRAWN,
+            ledger_index,
+            {
+                "eventId": event_id,
+                "userId": party.user_id,
+                "seats": party.seats,
+                "key": party.key,
+                "status": party.status,
+                "position": party.position,
+            },
+        )
+        for party in outcome.drawn
+    ]

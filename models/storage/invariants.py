@@ -107,6 +107,28 @@ CHECKS: tuple[Check, ...] = (
             + (f"; {r[13]} applications, rows say {r[14]}" if r[13] != r[14] else "")
         ),
     ),
+    # --- the on-sale draw (#24) ---
+    Check(
+        "prequeue_counts_match_rows",
+        "pre-queued counts, of parties and of seats, equal the rows; none is left once drawn",
+        """
+        SELECT e.event_id, e.prequeued_count, coalesce(r.parties, 0),
+               e.prequeued_seats, coalesce(r.seats, 0), e.drawn_at IS NOT NULL
+          FROM events AS e
+          LEFT JOIN (
+                SELECT event_id, count(*) AS parties, sum(seats) AS seats
+                  FROM registrations WHERE standing = 'prequeued' GROUP BY event_id
+               ) AS r USING (event_id)
+         WHERE e.prequeued_count <> coalesce(r.parties, 0)
+            OR e.prequeued_seats <> coalesce(r.seats, 0)
+            OR (e.drawn_at IS NOT NULL AND coalesce(r.parties, 0) > 0)
+         ORDER BY e.event_id LIMIT :limit
+        """,
+        lambda r: (
+            f"event {r[0]}: counts say {r[1]} pre-queued ({r[3]} seats), rows say {r[2]}"
+            f" ({r[4]} seats){'; yet its draw is done' if r[5] else ''}"
+        ),
+    ),
     Check(
         "offers_end_on_time",
         "no open offer past its end by more than the expiry lag (2 s), and each event knows"

@@ -80,6 +80,11 @@ _TAKE_PENDING_EVENTS = text(
                 -- it goes first: its lag is bounded by the contract
                 SELECT event_id, 0 FROM events
                  WHERE next_offer_expiry <= now()
+                UNION ALL
+                -- an on-sale draw that is due (#24): drawn by the applier before anything
+                -- accepted at or after the opening
+                SELECT event_id, 0 FROM events
+                 WHERE draw_due_at <= now()
             ) AS work GROUP BY event_id),
          taken AS (
             SELECT event_id FROM (SELECT event_id FROM waiting ORDER BY first) AS oldest_first

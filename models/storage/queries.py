@@ -34,6 +34,7 @@ EVENT_COLUMNS = tuple(
         *_COUNTED,
         "offered_seats",
         "applied_count",
+        "prequeued_count",  # the on-sale draw (#24)
         "created_at",
         "updated_at",
     )

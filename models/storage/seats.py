@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from models.domain import ledger
 from models.domain.rules import Command, EventSeats, Membership, Standing
 from models.domain.settings import SETTINGS, Kind
-from models.storage import locks
+from models.storage import draws, locks
 from models.storage.tables import Event
 
 
@@ -32,6 +32,8 @@ class Wanted:
     commands: Iterable[Command]
     # Load every open offer that runs out by then: the pass will end them (`expire_offers`).
     offers_due_by: dt.datetime | None = None
+    # Load the whole pre-queue and the seed if the event's draw is due by then (#24).
+    draw_due_by: dt.datetime | None = None
 
 
 # The counters the rules keep beside the settings (`models.domain.settings`), by column name.
@@ -44,6 +46,8 @@ _COUNTERS = (
     "waitlist_seats",
     "next_order",
     "applied_count",  # approval (#23)
+    "prequeued_count",  # the on-sale draw (#24)
+    "prequeued_seats",
 )
 _SEAT_COLUMNS = tuple(
     Event.__table__.c[name]
@@ -123,6 +127,7 @@ def lock_windows(
                 Standing(standing), order, party, passovers, expires_at
             )
     _load_due_offers(session, found, wanted)
+    draws.load_due(session, found, {e: wanted[e].draw_due_by for e in found})
     heads = {
         event_id: needed
         for event_id, seats in found.items()
@@ -189,6 +194,7 @@ _SQL_TYPES = {
     Kind.BOOLEAN: "boolean",
     Kind.CHOICE: "text",
     Kind.MOMENT: "timestamptz",
+    Kind.DIGEST: "text",
 }
 _UPDATE_EVENTS = text(
     f"""
@@ -203,6 +209,7 @@ _UPDATE_EVENTS = text(
                SELECT min(r.offer_expires_at) FROM registrations AS r
                 WHERE r.event_id = e.event_id AND r.standing = 'offered') END,
            next_order = v.next_order,
+           prequeued_count = v.prequeued_count, prequeued_seats = v.prequeued_seats,
            ledger_length = coalesce(v.ledger_length, e.ledger_length),
            ledger_head = coalesce(v.ledger_head, e.ledger_head),
            updated_at = CASE WHEN v.touch THEN :now ELSE e.updated_at END
@@ -213,11 +220,12 @@ _UPDATE_EVENTS = text(
                   CAST(:offered AS int[]), CAST(:offered_seats AS int[]),
                   CAST(:next_orders AS bigint[]), CAST(:touch AS boolean[]),
                   CAST(:ledger_lengths AS int[]), CAST(:ledger_heads AS text[]),
-                  CAST(:applied AS int[]))
+                  CAST(:applied AS int[]),
+                  CAST(:prequeued AS int[]), CAST(:prequeued_seats AS int[]))
            AS v(event_id, {", ".join(s.column for s in SETTINGS)},
                 registered_count, registered_seats, waitlisted_count, waitlist_seats,
                 offered_count, offered_seats, next_order, touch, ledger_length, ledger_head,
-                applied_count)
+                applied_count, prequeued_count, prequeued_seats)
      WHERE e.event_id = v.event_id
     """  # noqa: S608 - the names are the settings' declared columns, never input
 )
@@ -283,6 +291,8 @@ def save_windows(
             "ledger_lengths": [heads[e].length if e in heads else None for e in events],
             "ledger_heads": [heads[e].hash if e in heads else None for e in events],
             "applied": [windows[e].applied_count for e in events],
+            "prequeued": [windows[e].prequeued_count for e in events],
+            "prequeued_seats": [windows[e].prequeued_seats for e in events],
         },
     )
     for seats in windows.values():

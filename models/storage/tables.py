@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -95,6 +96,22 @@ class Event(Base):
             "next_offer_expiry",
             postgresql_where=text("next_offer_expiry IS NOT NULL"),
         ),
+        # --- the on-sale draw (#24) ---
+        CheckConstraint("opening IN ('fifo', 'draw')", name="opening_known"),
+        CheckConstraint(
+            "opening <> 'draw' OR drawn_at IS NOT NULL OR (draw_commitment IS NOT NULL"
+            " AND prequeue_opens_at < registration_opens_at)",
+            name="draw_committed_and_timed",
+        ),
+        CheckConstraint(
+            "prequeued_count >= 0 AND prequeued_seats >= prequeued_count",
+            name="prequeue_counts",
+        ),
+        Index(
+            "ix_events_draw_due_at",
+            "draw_due_at",
+            postgresql_where=text("draw_due_at IS NOT NULL"),
+        ),
     )
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -130,6 +147,20 @@ class Event(Base):
     # The length and head hash of the event's ledger (`ledger_entries`).
     ledger_length: Mapped[int] = mapped_column(Integer, server_default="0")
     ledger_head: Mapped[str] = mapped_column(String(64), server_default="0" * 64)
+    # --- the on-sale draw (#24) ---
+    opening: Mapped[str] = mapped_column(String(8), server_default="fifo")
+    prequeue_opens_at: Mapped[dt.datetime | None] = mapped_column()
+    draw_commitment: Mapped[str | None] = mapped_column(String(64))
+    drawn_at: Mapped[dt.datetime | None] = mapped_column()
+    prequeued_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    prequeued_seats: Mapped[int] = mapped_column(Integer, server_default="0")
+    # When the pre-queue must be drawn (null: no draw pending): the expiry check's index of work.
+    draw_due_at: Mapped[dt.datetime | None] = mapped_column(
+        Computed(
+            "CASE WHEN opening = 'draw' AND drawn_at IS NULL THEN registration_opens_at END",
+            persisted=True,
+        )
+    )
     # The rules' order counter: seats and waitlist places are numbered from it.
     next_order: Mapped[int] = mapped_column(BigInteger, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -142,7 +173,7 @@ class Registration(Base):
     __tablename__ = "registrations"
     __table_args__ = (
         CheckConstraint(
-            "standing IN ('registered', 'waitlisted', 'offered', 'applied')",
+            "standing IN ('registered', 'waitlisted', 'offered', 'applied', 'prequeued')",
             name="standing_known",
         ),
         CheckConstraint(
@@ -169,6 +200,20 @@ class Registration(Base):
     passovers: Mapped[int] = mapped_column(Integer, server_default="0")
     since: Mapped[dt.datetime] = mapped_column()
     offer_expires_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class DrawSeed(Base):
+    """An on-sale draw's secret seed (#24), its own table so that nothing but the applier's
+    draw reads it: no view, ledger entry, log or API response selects from here. The seed is
+    revealed by the draw's ledger entry; its SHA-256 is the event's `draw_commitment`."""
+
+    __tablename__ = "draw_seeds"
+    __table_args__ = (CheckConstraint("octet_length(seed) = 32", name="seed_length"),)
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.event_id", ondelete="CASCADE"), primary_key=True
+    )
+    seed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Batch(Base):

@@ -22,6 +22,7 @@ from models.storage.event_log import (
     OFFER_DECLINED,
     OFFER_EXPIRED,
     OFFER_MADE,
+    REGISTRATION_DRAWN,
     REGISTRATION_PROMOTED,
     TICKET_COMPLETED,
 )
@@ -36,6 +37,7 @@ MESSAGE_TYPES = (
     OFFER_ACCEPTED,
     OFFER_DECLINED,
     OFFER_EXPIRED,
+    REGISTRATION_DRAWN,  # the on-sale draw (#24)
 )
 
 

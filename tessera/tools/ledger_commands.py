@@ -18,7 +18,7 @@ from rich.table import Table
 from models.domain.ledger_replay import CannotReplay
 from models.domain.ledger_verify import Verdict, verify
 from models.domain.ledger_whatif import Comparison, Scenario, compare
-from models.domain.settings import MAX_BYPASS_LIMIT, Policy, Promotion
+from models.domain.settings import MAX_BYPASS_LIMIT, Opening, Policy, Promotion
 from tessera.config import DEFAULT_DATA_DIR, Settings
 from tessera.tools.ledger_sources import DatabaseSource, HttpSource, Snapshot, SourceError
 from tessera.tools.stored_key import stored_key_for
@@ -182,6 +182,12 @@ def _print_verdict(event_id: str, verdict: Verdict, snapshot: Snapshot) -> None:
     help="The what-if promotion [as recorded].",
 )
 @click.option(
+    "--opening",
+    type=click.Choice([o.value for o in Opening]),
+    default=None,
+    help="fifo: a draw's pre-queue arriving at the opening, first come first served [as recorded].",
+)
+@click.option(
     "--points",
     type=click.IntRange(1, 1000),
     default=10,
@@ -197,6 +203,7 @@ def replay_command(
     policy: str,
     bypass_limit: int | None,
     promotion: str | None,
+    opening: str | None,
     points: int,
     url: str | None,
     key: str | None,
@@ -207,7 +214,10 @@ def replay_command(
     _key_without_url(ctx, url)
     snapshot = _read(event_id, url, key, data_dir, views=False)
     scenario = Scenario(
-        Policy(policy), bypass_limit, None if promotion is None else Promotion(promotion)
+        Policy(policy),
+        bypass_limit,
+        None if promotion is None else Promotion(promotion),
+        None if opening is None else Opening(opening),
     )
     try:
         comparison = compare(snapshot.entries, scenario, points=points)

@@ -72,6 +72,10 @@ def test_creating_an_event_answers_201_with_every_field_and_its_counts(
         "registrationClosesAt": None,
         "unregisterClosesAt": None,
         "admission": "open",
+        "opening": "fifo",  # the on-sale draw (#24): none here
+        "prequeueOpensAt": None,
+        "drawCommitment": None,
+        "drawnAt": None,
         "registeredCount": 0,
         "registeredSeats": 0,
         "offeredSeats": 0,
@@ -79,6 +83,7 @@ def test_creating_an_event_answers_201_with_every_field_and_its_counts(
         "waitlistSeats": 0,
         "availableSpots": 3,
         "applicationCount": 0,
+        "prequeuedCount": 0,
     }
     assert RFC3339_UTC.match(event["createdAt"])
     assert event["updatedAt"] == event["createdAt"]

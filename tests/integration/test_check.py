@@ -125,6 +125,7 @@ def test_a_database_built_by_the_rules_passes_every_check(db: sessionmaker[Sessi
     assert [r.name for r in results] == [
         "not_oversold",
         "counts_match_rows",
+        "prequeue_counts_match_rows",
         "offers_end_on_time",
         "user_once_per_event",
         "order_keys_distinct",
@@ -306,7 +307,7 @@ def test_the_command_passes_a_sound_database_with_exit_code_0(
     outcome = runner.invoke(main, ["check"])
 
     assert outcome.exit_code == 0, outcome.output
-    assert "all 8 checks passed" in outcome.output
+    assert "all 9 checks passed" in outcome.output
     assert "counts_match_rows" in outcome.output  # the summary table lists every check
     assert "durability (single): single server: no failover" in outcome.output
 

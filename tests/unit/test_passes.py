@@ -25,6 +25,7 @@ from models.domain.passes import (
 from models.domain.results import denied, result_of
 from models.domain.rules import (
     DenialCode,
+    Draw,
     EventSeats,
     ExpireOffers,
     Policy,
@@ -132,7 +133,12 @@ def test_a_loader_is_told_the_users_and_commands_of_a_line() -> None:
     users, commands = commands_of([*line, RemoveUser("dan")])
 
     assert users == {"ann", "dan"}
-    assert commands == [Register("ann", 2, T0), ExpireOffers(NOW), RemoveUser("dan")]
+    assert commands == [
+        Register("ann", 2, T0),
+        ExpireOffers(NOW),
+        Draw(NOW),  # a draw due by then (#24)
+        RemoveUser("dan"),
+    ]
     assert line[1] == TicketStep(tickets[1], None)
 
 

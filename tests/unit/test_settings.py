@@ -12,7 +12,7 @@ from api import schemas
 from models.domain import ledger
 from models.domain.errors import InvalidCapacity, InvalidInput
 from models.domain.rules import EventSeats, Reconfigure
-from models.domain.settings import BY_COLUMN, SETTINGS, Kind, Setting
+from models.domain.settings import BY_COLUMN, SETTABLE, SETTINGS, Kind, Setting
 from models.storage.tables import Event
 
 pytestmark = pytest.mark.unit
@@ -68,7 +68,7 @@ def test_a_capacity_below_one_is_its_own_error() -> None:
         BY_COLUMN["capacity"].judge(0)
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.column)
+@pytest.mark.parametrize("setting", SETTABLE, ids=lambda s: s.column)
 def test_the_request_schemas_state_the_declared_type_and_bounds(setting: Setting) -> None:
     for model in (schemas.EventCreate, schemas.EventUpdate):
         shown = model.model_json_schema(by_alias=True)["properties"][setting.json]
@@ -86,3 +86,10 @@ def test_the_request_schemas_state_the_declared_type_and_bounds(setting: Setting
         assert setting.json in create["required"]
     else:
         assert create["properties"][setting.json].get("default") == setting.plain(setting.default)
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if not s.settable], ids=lambda s: s.column)
+def test_a_setting_the_server_sets_is_shown_but_never_accepted(setting: Setting) -> None:
+    for model in (schemas.EventCreate, schemas.EventUpdate):
+        assert setting.json not in model.model_json_schema(by_alias=True)["properties"]
+    assert setting.json in schemas.Event.model_json_schema(by_alias=True)["properties"]
