@@ -1,5 +1,6 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .application_out import ApplicationOut
 from .batch import Batch
 from .batch_accepted import BatchAccepted
 from .batch_item import BatchItem
@@ -12,14 +13,22 @@ from .delivery import Delivery
 from .delivery_page import DeliveryPage
 from .delivery_status import DeliveryStatus
 from .denial_code import DenialCode
+from .durability import Durability
+from .durability_mode import DurabilityMode
 from .event import Event
+from .event_admission import EventAdmission
 from .event_create import EventCreate
+from .event_create_admission import EventCreateAdmission
+from .event_create_opening import EventCreateOpening
 from .event_create_promotion import EventCreatePromotion
 from .event_create_waitlist_policy import EventCreateWaitlistPolicy
+from .event_opening import EventOpening
 from .event_page import EventPage
 from .event_promotion import EventPromotion
 from .event_registration import EventRegistration
 from .event_update import EventUpdate
+from .event_update_admission import EventUpdateAdmission
+from .event_update_opening import EventUpdateOpening
 from .event_update_promotion import EventUpdatePromotion
 from .event_update_waitlist_policy import EventUpdateWaitlistPolicy
 from .event_waitlist_policy import EventWaitlistPolicy
@@ -44,6 +53,7 @@ from .offer_made import OfferMade
 from .offer_out import OfferOut
 from .offer_reply import OfferReply
 from .offered_status import OfferedStatus
+from .prequeued_status import PrequeuedStatus
 from .problem import Problem
 from .problem_code import ProblemCode
 from .problem_field import ProblemField
@@ -69,6 +79,7 @@ from .webhook_created import WebhookCreated
 from .webhook_list import WebhookList
 
 __all__ = (
+    "ApplicationOut",
     "Batch",
     "BatchAccepted",
     "BatchItem",
@@ -81,14 +92,22 @@ __all__ = (
     "DeliveryPage",
     "DeliveryStatus",
     "DenialCode",
+    "Durability",
+    "DurabilityMode",
     "Event",
+    "EventAdmission",
     "EventCreate",
+    "EventCreateAdmission",
+    "EventCreateOpening",
     "EventCreatePromotion",
     "EventCreateWaitlistPolicy",
+    "EventOpening",
     "EventPage",
     "EventPromotion",
     "EventRegistration",
     "EventUpdate",
+    "EventUpdateAdmission",
+    "EventUpdateOpening",
     "EventUpdatePromotion",
     "EventUpdateWaitlistPolicy",
     "EventWaitlistPolicy",
@@ -113,6 +132,7 @@ __all__ = (
     "OfferMade",
     "OfferOut",
     "OfferReply",
+    "PrequeuedStatus",
     "Problem",
     "ProblemCode",
     "ProblemField",

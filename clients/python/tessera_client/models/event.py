@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.event_admission import EventAdmission
+from ..models.event_opening import EventOpening
 from ..models.event_promotion import EventPromotion
 from ..models.event_waitlist_policy import EventWaitlistPolicy
 
@@ -17,18 +19,25 @@ T = TypeVar("T", bound="Event")
 class Event:
     """
     Attributes:
+        admission (EventAdmission):
+        application_count (int): pending applications (admission approval)
         available_spots (int): capacity - registeredSeats - offeredSeats
         bypass_limit (int):
         capacity (int):
         created_at (datetime.datetime):
         date (datetime.date):
         description (str):
+        draw_commitment (None | str):
+        drawn_at (datetime.datetime | None):
         event_id (str):
         location (str):
         max_party_size (int):
         offer_ttl_seconds (int):
         offered_seats (int): seats held by open offers
+        opening (EventOpening):
         organizer (str):
+        prequeue_opens_at (datetime.datetime | None):
+        prequeued_count (int): parties in the pre-queue, waiting for the draw
         promotion (EventPromotion):
         registered_count (int): seated registrations (parties)
         registered_seats (int): seats the seated parties take
@@ -44,18 +53,25 @@ class Event:
         waitlist_seats (int): seats the waiting parties ask for
     """
 
+    admission: EventAdmission
+    application_count: int
     available_spots: int
     bypass_limit: int
     capacity: int
     created_at: datetime.datetime
     date: datetime.date
     description: str
+    draw_commitment: None | str
+    drawn_at: datetime.datetime | None
     event_id: str
     location: str
     max_party_size: int
     offer_ttl_seconds: int
     offered_seats: int
+    opening: EventOpening
     organizer: str
+    prequeue_opens_at: datetime.datetime | None
+    prequeued_count: int
     promotion: EventPromotion
     registered_count: int
     registered_seats: int
@@ -72,6 +88,10 @@ class Event:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        admission = self.admission.value
+
+        application_count = self.application_count
+
         available_spots = self.available_spots
 
         bypass_limit = self.bypass_limit
@@ -84,6 +104,15 @@ class Event:
 
         description = self.description
 
+        draw_commitment: None | str
+        draw_commitment = self.draw_commitment
+
+        drawn_at: None | str
+        if isinstance(self.drawn_at, datetime.datetime):
+            drawn_at = self.drawn_at.isoformat()
+        else:
+            drawn_at = self.drawn_at
+
         event_id = self.event_id
 
         location = self.location
@@ -94,7 +123,17 @@ class Event:
 
         offered_seats = self.offered_seats
 
+        opening = self.opening.value
+
         organizer = self.organizer
+
+        prequeue_opens_at: None | str
+        if isinstance(self.prequeue_opens_at, datetime.datetime):
+            prequeue_opens_at = self.prequeue_opens_at.isoformat()
+        else:
+            prequeue_opens_at = self.prequeue_opens_at
+
+        prequeued_count = self.prequeued_count
 
         promotion = self.promotion.value
 
@@ -138,18 +177,25 @@ class Event:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "admission": admission,
+                "applicationCount": application_count,
                 "availableSpots": available_spots,
                 "bypassLimit": bypass_limit,
                 "capacity": capacity,
                 "createdAt": created_at,
                 "date": date,
                 "description": description,
+                "drawCommitment": draw_commitment,
+                "drawnAt": drawn_at,
                 "eventId": event_id,
                 "location": location,
                 "maxPartySize": max_party_size,
                 "offerTtlSeconds": offer_ttl_seconds,
                 "offeredSeats": offered_seats,
+                "opening": opening,
                 "organizer": organizer,
+                "prequeueOpensAt": prequeue_opens_at,
+                "prequeuedCount": prequeued_count,
                 "promotion": promotion,
                 "registeredCount": registered_count,
                 "registeredSeats": registered_seats,
@@ -171,6 +217,10 @@ class Event:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        admission = EventAdmission(d.pop("admission"))
+
+        application_count = d.pop("applicationCount")
+
         available_spots = d.pop("availableSpots")
 
         bypass_limit = d.pop("bypassLimit")
@@ -183,6 +233,28 @@ class Event:
 
         description = d.pop("description")
 
+        def _parse_draw_commitment(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        draw_commitment = _parse_draw_commitment(d.pop("drawCommitment"))
+
+        def _parse_drawn_at(data: object) -> datetime.datetime | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                drawn_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return drawn_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None, data)
+
+        drawn_at = _parse_drawn_at(d.pop("drawnAt"))
+
         event_id = d.pop("eventId")
 
         location = d.pop("location")
@@ -193,7 +265,26 @@ class Event:
 
         offered_seats = d.pop("offeredSeats")
 
+        opening = EventOpening(d.pop("opening"))
+
         organizer = d.pop("organizer")
+
+        def _parse_prequeue_opens_at(data: object) -> datetime.datetime | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                prequeue_opens_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return prequeue_opens_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None, data)
+
+        prequeue_opens_at = _parse_prequeue_opens_at(d.pop("prequeueOpensAt"))
+
+        prequeued_count = d.pop("prequeuedCount")
 
         promotion = EventPromotion(d.pop("promotion"))
 
@@ -261,18 +352,25 @@ class Event:
         waitlist_seats = d.pop("waitlistSeats")
 
         event = cls(
+            admission=admission,
+            application_count=application_count,
             available_spots=available_spots,
             bypass_limit=bypass_limit,
             capacity=capacity,
             created_at=created_at,
             date=date,
             description=description,
+            draw_commitment=draw_commitment,
+            drawn_at=drawn_at,
             event_id=event_id,
             location=location,
             max_party_size=max_party_size,
             offer_ttl_seconds=offer_ttl_seconds,
             offered_seats=offered_seats,
+            opening=opening,
             organizer=organizer,
+            prequeue_opens_at=prequeue_opens_at,
+            prequeued_count=prequeued_count,
             promotion=promotion,
             registered_count=registered_count,
             registered_seats=registered_seats,

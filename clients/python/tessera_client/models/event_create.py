@@ -6,6 +6,8 @@ from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
+from ..models.event_create_admission import EventCreateAdmission
+from ..models.event_create_opening import EventCreateOpening
 from ..models.event_create_promotion import EventCreatePromotion
 from ..models.event_create_waitlist_policy import EventCreateWaitlistPolicy
 from ..types import UNSET, Unset
@@ -24,10 +26,13 @@ class EventCreate:
         organizer (str):
         status (str):
         title (str):
+        admission (EventCreateAdmission | Unset):  Default: EventCreateAdmission.OPEN.
         bypass_limit (int | Unset):  Default: 3.
         event_id (str | Unset):
         max_party_size (int | Unset):  Default: 1.
         offer_ttl_seconds (int | Unset):  Default: 3600.
+        opening (EventCreateOpening | Unset):  Default: EventCreateOpening.FIFO.
+        prequeue_opens_at (datetime.datetime | None | Unset):
         promotion (EventCreatePromotion | Unset):  Default: EventCreatePromotion.AUTOMATIC.
         registration_closes_at (datetime.datetime | None | Unset):
         registration_opens_at (datetime.datetime | None | Unset):
@@ -43,10 +48,13 @@ class EventCreate:
     organizer: str
     status: str
     title: str
+    admission: EventCreateAdmission | Unset = EventCreateAdmission.OPEN
     bypass_limit: int | Unset = 3
     event_id: str | Unset = UNSET
     max_party_size: int | Unset = 1
     offer_ttl_seconds: int | Unset = 3600
+    opening: EventCreateOpening | Unset = EventCreateOpening.FIFO
+    prequeue_opens_at: datetime.datetime | None | Unset = UNSET
     promotion: EventCreatePromotion | Unset = EventCreatePromotion.AUTOMATIC
     registration_closes_at: datetime.datetime | None | Unset = UNSET
     registration_opens_at: datetime.datetime | None | Unset = UNSET
@@ -69,6 +77,10 @@ class EventCreate:
 
         title = self.title
 
+        admission: str | Unset = UNSET
+        if not isinstance(self.admission, Unset):
+            admission = self.admission.value
+
         bypass_limit = self.bypass_limit
 
         event_id = self.event_id
@@ -76,6 +88,18 @@ class EventCreate:
         max_party_size = self.max_party_size
 
         offer_ttl_seconds = self.offer_ttl_seconds
+
+        opening: str | Unset = UNSET
+        if not isinstance(self.opening, Unset):
+            opening = self.opening.value
+
+        prequeue_opens_at: None | str | Unset
+        if isinstance(self.prequeue_opens_at, Unset):
+            prequeue_opens_at = UNSET
+        elif isinstance(self.prequeue_opens_at, datetime.datetime):
+            prequeue_opens_at = self.prequeue_opens_at.isoformat()
+        else:
+            prequeue_opens_at = self.prequeue_opens_at
 
         promotion: str | Unset = UNSET
         if not isinstance(self.promotion, Unset):
@@ -124,6 +148,8 @@ class EventCreate:
                 "title": title,
             }
         )
+        if admission is not UNSET:
+            field_dict["admission"] = admission
         if bypass_limit is not UNSET:
             field_dict["bypassLimit"] = bypass_limit
         if event_id is not UNSET:
@@ -132,6 +158,10 @@ class EventCreate:
             field_dict["maxPartySize"] = max_party_size
         if offer_ttl_seconds is not UNSET:
             field_dict["offerTtlSeconds"] = offer_ttl_seconds
+        if opening is not UNSET:
+            field_dict["opening"] = opening
+        if prequeue_opens_at is not UNSET:
+            field_dict["prequeueOpensAt"] = prequeue_opens_at
         if promotion is not UNSET:
             field_dict["promotion"] = promotion
         if registration_closes_at is not UNSET:
@@ -164,6 +194,13 @@ class EventCreate:
 
         title = d.pop("title")
 
+        _admission = d.pop("admission", UNSET)
+        admission: EventCreateAdmission | Unset
+        if isinstance(_admission, Unset):
+            admission = UNSET
+        else:
+            admission = EventCreateAdmission(_admission)
+
         bypass_limit = d.pop("bypassLimit", UNSET)
 
         event_id = d.pop("eventId", UNSET)
@@ -171,6 +208,30 @@ class EventCreate:
         max_party_size = d.pop("maxPartySize", UNSET)
 
         offer_ttl_seconds = d.pop("offerTtlSeconds", UNSET)
+
+        _opening = d.pop("opening", UNSET)
+        opening: EventCreateOpening | Unset
+        if isinstance(_opening, Unset):
+            opening = UNSET
+        else:
+            opening = EventCreateOpening(_opening)
+
+        def _parse_prequeue_opens_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                prequeue_opens_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return prequeue_opens_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        prequeue_opens_at = _parse_prequeue_opens_at(d.pop("prequeueOpensAt", UNSET))
 
         _promotion = d.pop("promotion", UNSET)
         promotion: EventCreatePromotion | Unset
@@ -247,10 +308,13 @@ class EventCreate:
             organizer=organizer,
             status=status,
             title=title,
+            admission=admission,
             bypass_limit=bypass_limit,
             event_id=event_id,
             max_party_size=max_party_size,
             offer_ttl_seconds=offer_ttl_seconds,
+            opening=opening,
+            prequeue_opens_at=prequeue_opens_at,
             promotion=promotion,
             registration_closes_at=registration_closes_at,
             registration_opens_at=registration_opens_at,

@@ -6,6 +6,8 @@ from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
+from ..models.event_update_admission import EventUpdateAdmission
+from ..models.event_update_opening import EventUpdateOpening
 from ..models.event_update_promotion import EventUpdatePromotion
 from ..models.event_update_waitlist_policy import EventUpdateWaitlistPolicy
 from ..types import UNSET, Unset
@@ -19,6 +21,7 @@ class EventUpdate:
     here (an unknown field, so a 422, as the document says).
 
         Attributes:
+            admission (EventUpdateAdmission | Unset):
             bypass_limit (int | Unset):
             capacity (int | Unset):
             date (datetime.date | Unset):
@@ -26,7 +29,9 @@ class EventUpdate:
             location (str | Unset):
             max_party_size (int | Unset):
             offer_ttl_seconds (int | Unset):
+            opening (EventUpdateOpening | Unset):
             organizer (str | Unset):
+            prequeue_opens_at (datetime.datetime | None | Unset):
             promotion (EventUpdatePromotion | Unset):
             registration_closes_at (datetime.datetime | None | Unset):
             registration_opens_at (datetime.datetime | None | Unset):
@@ -37,6 +42,7 @@ class EventUpdate:
             waitlist_policy (EventUpdateWaitlistPolicy | Unset):
     """
 
+    admission: EventUpdateAdmission | Unset = UNSET
     bypass_limit: int | Unset = UNSET
     capacity: int | Unset = UNSET
     date: datetime.date | Unset = UNSET
@@ -44,7 +50,9 @@ class EventUpdate:
     location: str | Unset = UNSET
     max_party_size: int | Unset = UNSET
     offer_ttl_seconds: int | Unset = UNSET
+    opening: EventUpdateOpening | Unset = UNSET
     organizer: str | Unset = UNSET
+    prequeue_opens_at: datetime.datetime | None | Unset = UNSET
     promotion: EventUpdatePromotion | Unset = UNSET
     registration_closes_at: datetime.datetime | None | Unset = UNSET
     registration_opens_at: datetime.datetime | None | Unset = UNSET
@@ -55,6 +63,10 @@ class EventUpdate:
     waitlist_policy: EventUpdateWaitlistPolicy | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        admission: str | Unset = UNSET
+        if not isinstance(self.admission, Unset):
+            admission = self.admission.value
+
         bypass_limit = self.bypass_limit
 
         capacity = self.capacity
@@ -71,7 +83,19 @@ class EventUpdate:
 
         offer_ttl_seconds = self.offer_ttl_seconds
 
+        opening: str | Unset = UNSET
+        if not isinstance(self.opening, Unset):
+            opening = self.opening.value
+
         organizer = self.organizer
+
+        prequeue_opens_at: None | str | Unset
+        if isinstance(self.prequeue_opens_at, Unset):
+            prequeue_opens_at = UNSET
+        elif isinstance(self.prequeue_opens_at, datetime.datetime):
+            prequeue_opens_at = self.prequeue_opens_at.isoformat()
+        else:
+            prequeue_opens_at = self.prequeue_opens_at
 
         promotion: str | Unset = UNSET
         if not isinstance(self.promotion, Unset):
@@ -114,6 +138,8 @@ class EventUpdate:
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
+        if admission is not UNSET:
+            field_dict["admission"] = admission
         if bypass_limit is not UNSET:
             field_dict["bypassLimit"] = bypass_limit
         if capacity is not UNSET:
@@ -128,8 +154,12 @@ class EventUpdate:
             field_dict["maxPartySize"] = max_party_size
         if offer_ttl_seconds is not UNSET:
             field_dict["offerTtlSeconds"] = offer_ttl_seconds
+        if opening is not UNSET:
+            field_dict["opening"] = opening
         if organizer is not UNSET:
             field_dict["organizer"] = organizer
+        if prequeue_opens_at is not UNSET:
+            field_dict["prequeueOpensAt"] = prequeue_opens_at
         if promotion is not UNSET:
             field_dict["promotion"] = promotion
         if registration_closes_at is not UNSET:
@@ -152,6 +182,13 @@ class EventUpdate:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        _admission = d.pop("admission", UNSET)
+        admission: EventUpdateAdmission | Unset
+        if isinstance(_admission, Unset):
+            admission = UNSET
+        else:
+            admission = EventUpdateAdmission(_admission)
+
         bypass_limit = d.pop("bypassLimit", UNSET)
 
         capacity = d.pop("capacity", UNSET)
@@ -171,7 +208,31 @@ class EventUpdate:
 
         offer_ttl_seconds = d.pop("offerTtlSeconds", UNSET)
 
+        _opening = d.pop("opening", UNSET)
+        opening: EventUpdateOpening | Unset
+        if isinstance(_opening, Unset):
+            opening = UNSET
+        else:
+            opening = EventUpdateOpening(_opening)
+
         organizer = d.pop("organizer", UNSET)
+
+        def _parse_prequeue_opens_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                prequeue_opens_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return prequeue_opens_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        prequeue_opens_at = _parse_prequeue_opens_at(d.pop("prequeueOpensAt", UNSET))
 
         _promotion = d.pop("promotion", UNSET)
         promotion: EventUpdatePromotion | Unset
@@ -245,6 +306,7 @@ class EventUpdate:
             waitlist_policy = EventUpdateWaitlistPolicy(_waitlist_policy)
 
         event_update = cls(
+            admission=admission,
             bypass_limit=bypass_limit,
             capacity=capacity,
             date=date,
@@ -252,7 +314,9 @@ class EventUpdate:
             location=location,
             max_party_size=max_party_size,
             offer_ttl_seconds=offer_ttl_seconds,
+            opening=opening,
             organizer=organizer,
+            prequeue_opens_at=prequeue_opens_at,
             promotion=promotion,
             registration_closes_at=registration_closes_at,
             registration_opens_at=registration_opens_at,

@@ -2,6 +2,7 @@ from enum import StrEnum
 
 
 class LedgerEntryKind(StrEnum):
+    DRAW = "draw"
     EVENT_CREATED = "event_created"
     EVENT_UPDATED = "event_updated"
     OFFER_EXPIRED = "offer_expired"

@@ -10,7 +10,7 @@ T = TypeVar("T", bound="OfferReply")
 
 @_attrs_define
 class OfferReply:
-    """An accept or decline takes no fields: `{}` (or no body at all)."""
+    """An accept or decline (or an approve or reject) takes no fields: `{}` (or no body)."""
 
     def to_dict(self) -> dict[str, Any]:
 

@@ -15,7 +15,7 @@ T = TypeVar("T", bound="RegistrationStatus")
 class RegistrationStatus:
     """
     Attributes:
-        position (int | None): 1-based line position; null when seated
+        position (int | None): 1-based line position; null when seated or applied (no place yet)
         seats (int):
         status (RegistrationStatusStatus):
     """

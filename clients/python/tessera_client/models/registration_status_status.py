@@ -2,6 +2,7 @@ from enum import StrEnum
 
 
 class RegistrationStatusStatus(StrEnum):
+    APPLIED = "applied"
     REGISTERED = "registered"
     WAITLISTED = "waitlisted"
 

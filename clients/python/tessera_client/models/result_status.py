@@ -2,9 +2,12 @@ from enum import StrEnum
 
 
 class ResultStatus(StrEnum):
+    APPLIED = "applied"
     DECLINED = "declined"
     DENIED = "denied"
+    PREQUEUED = "prequeued"
     REGISTERED = "registered"
+    REJECTED = "rejected"
     UNREGISTERED = "unregistered"
     WAITLISTED = "waitlisted"
 

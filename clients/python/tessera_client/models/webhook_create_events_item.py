@@ -6,6 +6,7 @@ class WebhookCreateEventsItem(StrEnum):
     OFFER_DECLINED = "offer.declined"
     OFFER_EXPIRED = "offer.expired"
     OFFER_MADE = "offer.made"
+    REGISTRATION_DRAWN = "registration.drawn"
     REGISTRATION_PROMOTED = "registration.promoted"
     TICKET_COMPLETED = "ticket.completed"
     VALUE_0 = "*"

@@ -125,7 +125,8 @@ def sync_detailed(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,7 +169,8 @@ def sync(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -206,7 +208,8 @@ async def asyncio_detailed(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -247,7 +250,8 @@ async def asyncio(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

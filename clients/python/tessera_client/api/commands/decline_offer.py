@@ -124,7 +124,8 @@ def sync_detailed(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -166,7 +167,8 @@ def sync(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -203,7 +205,8 @@ async def asyncio_detailed(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -243,7 +246,8 @@ async def asyncio(
         event_id (str):
         user_id (str):
         idempotency_key (str | Unset):
-        body (OfferReply | Unset): An accept or decline takes no fields: `{}` (or no body at all).
+        body (OfferReply | Unset): An accept or decline (or an approve or reject) takes no fields:
+            `{}` (or no body).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

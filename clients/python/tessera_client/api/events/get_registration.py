@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.offered_status import OfferedStatus
+from ...models.prequeued_status import PrequeuedStatus
 from ...models.problem import Problem
 from ...models.registration_status import RegistrationStatus
 from ...types import Response
@@ -30,10 +31,10 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> OfferedStatus | RegistrationStatus | Problem | None:
+) -> OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem | None:
     if response.status_code == 200:
 
-        def _parse_response_200(data: object) -> OfferedStatus | RegistrationStatus:
+        def _parse_response_200(data: object) -> OfferedStatus | PrequeuedStatus | RegistrationStatus:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
@@ -42,11 +43,19 @@ def _parse_response(
                 return componentsschemas_standing_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_standing_type_1 = OfferedStatus.from_dict(data)
+
+                return componentsschemas_standing_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
             if not isinstance(data, dict):
                 raise TypeError()
-            componentsschemas_standing_type_1 = OfferedStatus.from_dict(data)
+            componentsschemas_standing_type_2 = PrequeuedStatus.from_dict(data)
 
-            return componentsschemas_standing_type_1
+            return componentsschemas_standing_type_2
 
         response_200 = _parse_response_200(response.json())
 
@@ -85,7 +94,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[OfferedStatus | RegistrationStatus | Problem]:
+) -> Response[OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -99,7 +108,7 @@ def sync_detailed(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[OfferedStatus | RegistrationStatus | Problem]:
+) -> Response[OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem]:
     """Where a user stands at an event
 
      Attendee tokens may call it for their own user only.
@@ -113,7 +122,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[OfferedStatus | RegistrationStatus | Problem]
+        Response[OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -133,7 +142,7 @@ def sync(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> OfferedStatus | RegistrationStatus | Problem | None:
+) -> OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem | None:
     """Where a user stands at an event
 
      Attendee tokens may call it for their own user only.
@@ -147,7 +156,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        OfferedStatus | RegistrationStatus | Problem
+        OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem
     """
 
     return sync_detailed(
@@ -162,7 +171,7 @@ async def asyncio_detailed(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[OfferedStatus | RegistrationStatus | Problem]:
+) -> Response[OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem]:
     """Where a user stands at an event
 
      Attendee tokens may call it for their own user only.
@@ -176,7 +185,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[OfferedStatus | RegistrationStatus | Problem]
+        Response[OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -194,7 +203,7 @@ async def asyncio(
     user_id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> OfferedStatus | RegistrationStatus | Problem | None:
+) -> OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem | None:
     """Where a user stands at an event
 
      Attendee tokens may call it for their own user only.
@@ -208,7 +217,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        OfferedStatus | RegistrationStatus | Problem
+        OfferedStatus | PrequeuedStatus | RegistrationStatus | Problem
     """
 
     return (

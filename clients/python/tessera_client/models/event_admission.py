@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class EventAdmission(StrEnum):
+    APPROVAL = "approval"
+    OPEN = "open"
+
+    def __str__(self) -> str:
+        return str(self.value)
