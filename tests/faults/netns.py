@@ -13,6 +13,7 @@ Faults, both silent as on a real network (no RST, no ICMP: connections just stop
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -51,6 +52,9 @@ def unavailable_reason() -> str | None:
         with contextlib.suppress(RuntimeError):
             _ip("netns", "del", probe)
     return None
+
+
+_LABS = itertools.count()
 
 
 def _free_prefix() -> str:
@@ -95,7 +99,9 @@ class Network:
     @classmethod
     def create(cls, numbers: Mapping[str, int]) -> Network:
         """A bridge and one namespace per host, `numbers` giving each host's last octet."""
-        tag = f"ts{os.getpid() % 100000}"
+        # Unique per lab, even for two labs of one test process (the multi-host and the failover
+        # lab); short, since an interface name holds 15 characters and a cable is tag + host name.
+        tag = f"t{os.getpid() % 100000}{next(_LABS) % 10}"
         network = cls(prefix=_free_prefix(), tag=tag)
         try:
             _ip("link", "add", network.bridge, "type", "bridge")
