@@ -47,6 +47,9 @@ def test_every_scenario_is_right_at_smoke_scale(tmp_path: Path) -> None:
             result.status,
         )
     assert ran["hot"].figures["applied"] == ran["hot"].figures["commands"]
+    storm = ran["approval-storm"].figures  # compared with the hot event of the same run
+    assert (storm["applied"], storm["hotSource"]) == (storm["commands"], "hot scenario of this run")
+    assert storm["approvalsVsHot"] is not None
     assert ran["soak"].figures["rss"][-1]["workerMiB"] > 0
     _assert_every_waiter_is_accounted_for(ran["waiters"].figures)
 
