@@ -58,7 +58,8 @@ export class ApplicationsPanel {
     this.decisions = []; // newest first: {userId, decision, ticket, error}
     this.summary = h("p", { id: "applications-summary" }, "Loading…");
     this.table = h("table", { id: "applications-table" });
-    this.results = h("ol", { id: "decisions", class: "decisions", "aria-live": "polite" });
+    // Not a live region: each result is announced once, through the page's announcer.
+    this.results = h("ol", { id: "decisions", class: "decisions" });
     this.element = panel(
       "applications",
       "Applications",
