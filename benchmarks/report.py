@@ -154,6 +154,9 @@ def targets(bench: Bench) -> list[TargetCheck]:
               f("hot-no-ledger", "appliedPerS"), "what writing the ledger costs (issue 14)"),
         _info("hot: CPU ms per command vs hot-no-ledger", system_cpu_ms(bench, "hot"),
               system_cpu_ms(bench, "hot-no-ledger"), "API + PostgreSQL + worker + Redis"),
+        _info("approval storm approvals applied/s vs hot applied/s",
+              f("approval-storm", "appliedPerS"), f("approval-storm", "hotAppliedPerS"),
+              "placing by acceptance time, then settling (issue 23)"),
         _info("waiters: hot accepted/s beside the waiters vs hot alone",
               f("waiters", "acceptedPerS"), f("hot", "acceptedPerS"),
               "what holding the waiters costs the accept path"),
@@ -280,6 +283,16 @@ def _notes_moderate(f: dict[str, Any]) -> str:
     )
 
 
+def _notes_approval(f: dict[str, Any]) -> str:
+    return (
+        f"{_num(f.get('applications'))} applications on capacity {_num(f.get('capacity'))} "
+        f"({_num(f.get('applicationsAppliedPerS'))}/s applied), then approved in random order "
+        f"by {_num(f.get('deciders'))} admin clients; hot applied/s "
+        f"{_num(f.get('hotAppliedPerS'))} ({f.get('hotSource')}), approvals vs hot "
+        f"{_num(f.get('approvalsVsHot'), 3)}; {_notes_batches(f)}"
+    )
+
+
 def _notes_drain(f: dict[str, Any]) -> str:
     return (
         f"{_num(f.get('appliedPerS'))}/s from wake-up to last completion; "
@@ -353,6 +366,7 @@ _NOTES = {
     "hot": _notes_batches,
     "hot-fill": _notes_batches,
     "hot-no-ledger": _notes_batches,
+    "approval-storm": _notes_approval,
     "spread": _notes_batches,
     "naive": _notes_naive,
     "bulk": _notes_bulk,

@@ -43,6 +43,8 @@ class Scale:
     waiters_release_delay: float  # seconds after the hot load starts, before the first release
     waiters_release_seconds: float  # from the first release to the last
     waiters_time_limit: float  # the most the hot load beside the waiters may run
+    approval_applicants: int  # applications to one approval event, then each approved
+    approval_capacity: int
     apply_timeout: float  # how long the workers may take to finish after the last 202
     scenario_time_limit: float  # the most any one load phase may run
 
@@ -84,6 +86,8 @@ FULL = Scale(
     waiters_release_delay=2.0,
     waiters_release_seconds=20.0,
     waiters_time_limit=120.0,
+    approval_applicants=5_000,
+    approval_capacity=1_000,
     apply_timeout=300.0,
     scenario_time_limit=600.0,
 )
@@ -125,6 +129,8 @@ SMOKE = Scale(
     waiters_release_delay=0.5,
     waiters_release_seconds=1.5,
     waiters_time_limit=30.0,
+    approval_applicants=200,
+    approval_capacity=40,
     apply_timeout=45.0,
     scenario_time_limit=60.0,
 )

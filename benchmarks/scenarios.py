@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import verify, waiting
+from benchmarks import approval, verify, waiting
 from benchmarks.harness import (
     Bench,
     Figures,
@@ -670,6 +670,10 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "hot": ("1. Hot event", hot),
     "hot-fill": ("1b. Hot event, parties of 1-4 seats under fill", hot_fill),
     "hot-no-ledger": ("1c. Hot event on an event without a ledger (its cost)", hot_no_ledger),
+    "approval-storm": (
+        "1d. Approval storm: applications, then approvals in random order by 8 admin clients",
+        approval.approval_storm,
+    ),
     "spread": ("2. Spread over many events", spread),
     "bulk": ("3. Bulk via POST /batches", bulk),
     "moderate": ("4. Latency under moderate load (open loop)", moderate),

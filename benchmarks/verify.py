@@ -174,28 +174,30 @@ def register_only_outcomes(conn: Connection) -> list[str]:
 
 
 def replayed_outcomes(conn: Connection, limit: int = 20) -> list[str]:
-    """For workloads of registers and unregisters on events nobody reconfigures: replay each
-    event's tickets in apply order (completion, then `seq`) through the pure rules, from an
-    empty event with the event's settings, and require the same result on every ticket and the
-    same seats and line in the tables. Works for parties and both policies."""
+    """For workloads of registers, unregisters and approval decisions on events nobody
+    reconfigures: replay each event's tickets in apply order (completion, then `seq`) through
+    the pure rules, from an empty event with the event's settings, and require the same result
+    on every ticket and the same seats, line and pending applications in the tables. Works for
+    parties, both policies and both admissions."""
+    from models.domain.passes import command_for
     from models.domain.results import result_of
-    from models.domain.rules import EventSeats, Policy, Register, Standing, Unregister
+    from models.domain.rules import Admission, EventSeats, Policy, Standing
 
     settings = {
         row[0]: row[1:]
         for row in _rows(
             conn,
             "SELECT event_id, capacity, waitlist_enabled, max_party_size, waitlist_policy,"
-            " bypass_limit FROM events",
+            " bypass_limit, admission FROM events",
         )
     }
     replays: dict[str, EventSeats] = {}
     problems: list[str] = []
     compared = ("status", "code", "position", "promotedUserIds")
-    for event_id, user_id, kind, seats, result in _rows(
+    for event_id, user_id, kind, seats, created_at, result in _rows(
         conn,
         """
-        SELECT event_id, user_id, type, seats, result FROM tickets
+        SELECT event_id, user_id, type, seats, created_at, result FROM tickets
          WHERE status = 'completed' ORDER BY event_id, completed_at, seq
         """,
     ):
@@ -203,23 +205,25 @@ def replayed_outcomes(conn: Connection, limit: int = 20) -> list[str]:
             continue
         replay = replays.get(event_id)
         if replay is None:
-            capacity, waitlist, max_party, policy, bypass = settings[event_id]
+            capacity, waitlist, max_party, policy, bypass, admission = settings[event_id]
             replay = replays[event_id] = EventSeats.empty(
                 capacity,
                 waitlist_enabled=waitlist,
                 max_party_size=max_party,
                 policy=Policy(policy),
                 bypass_limit=bypass,
+                admission=Admission(admission),
             )
-        command = Register(user_id, seats) if kind == "register" else Unregister(user_id)
-        expected = result_of(replay.handle(command))
+        expected = result_of(replay.handle(command_for(kind, user_id, seats, created_at)))
         if any(result.get(k) != expected[k] for k in compared) and len(problems) < limit:
             problems.append(
                 f"event {event_id}: {kind} of {user_id} gave "
                 f"{ {k: result.get(k) for k in compared} }, the rules replayed give "
                 f"{ {k: expected[k] for k in compared} }"
             )
-    tables: dict[str, tuple[set[tuple[str, int]], list[str]]] = defaultdict(lambda: (set(), []))
+    tables: dict[str, tuple[set[tuple[str, int]], list[str], set[str]]] = defaultdict(
+        lambda: (set(), [], set())
+    )
     for event_id, user_id, standing, seats in _rows(
         conn,
         "SELECT event_id, user_id, standing, seats FROM registrations"
@@ -227,15 +231,15 @@ def replayed_outcomes(conn: Connection, limit: int = 20) -> list[str]:
     ):
         if standing == Standing.REGISTERED:
             tables[event_id][0].add((user_id, seats))
+        elif standing == Standing.APPLIED:  # no seat and no place in the line
+            tables[event_id][2].add(user_id)
         else:
             tables[event_id][1].append(user_id)
     for event_id, replay in replays.items():
-        seated = {
-            (u, m.seats)
-            for u, m in replay.members.items()
-            if m is not None and m.standing is Standing.REGISTERED
-        }
-        if (seated, list(replay.waitlist)) != tables[event_id] and len(problems) < limit:
+        members = [(u, m) for u, m in replay.members.items() if m is not None]
+        seated = {(u, m.seats) for u, m in members if m.standing is Standing.REGISTERED}
+        applied = {u for u, m in members if m.standing is Standing.APPLIED}
+        if (seated, list(replay.waitlist), applied) != tables[event_id] and len(problems) < limit:
             problems.append(f"event {event_id}: the tables differ from the replayed rules")
     return problems
 

@@ -5,6 +5,7 @@ verify` clean. A smoke size here; the full 1,000 on capacity 200 behind `slow`."
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,8 @@ from tessera.tools.servers import ServerUrls
 from tests.e2e.conftest import ADMIN_KEY, Api
 
 pytestmark = pytest.mark.e2e
+
+log = logging.getLogger(__name__)
 
 DECIDERS = 8
 
@@ -42,9 +45,11 @@ def storm(admin: Api, server_urls: ServerUrls, applicants: int, capacity: int) -
         "admission": "approval",
     }
     assert admin.call("POST", "/events", json=body).status_code == 201
+    started = time.monotonic()
     accepted = admin.call("POST", "/batches", json=batch)
     assert accepted.status_code == 202, accepted.text
     wait_for_batch(admin, accepted.json()["batchId"], applicants)
+    applications_s = time.monotonic() - started
     applications = admin.call("GET", "/events/gate/applications").json()
     assert [a["userId"] for a in applications] == users  # acceptance order
 
@@ -60,8 +65,23 @@ def storm(admin: Api, server_urls: ServerUrls, applicants: int, capacity: int) -
             tickets.append(response.json())
         return [api.outcome(ticket, wait=30) for ticket in tickets]
 
+    started = time.monotonic()
     with ThreadPoolExecutor(DECIDERS) as pool:
         done = [t for outcomes in pool.map(decide, slices) for t in outcomes]
+    approvals_s = time.monotonic() - started
+    # The figures of the run, for the record (`-o log_cli=true --log-cli-level=INFO`).
+    log.info(
+        "approval storm: %d applications (one batch) applied in %.1f s; %d approvals by %d "
+        "admin clients, sent and settled in %.1f s (%.0f/s); %d seated, %d waiting",
+        applicants,
+        applications_s,
+        len(done),
+        DECIDERS,
+        approvals_s,
+        len(done) / approvals_s,
+        sum(t["result"]["status"] == "registered" for t in done),
+        sum(t["result"]["status"] == "waitlisted" for t in done),
+    )
     assert all(t["result"]["status"] in {"registered", "waitlisted"} for t in done)
 
     # The pure rules, fed the approvals in the order the ledger says they were applied.

@@ -47,6 +47,9 @@ def test_every_scenario_is_right_at_smoke_scale(tmp_path: Path) -> None:
             result.status,
         )
     assert ran["hot"].figures["applied"] == ran["hot"].figures["commands"]
+    storm = ran["approval-storm"].figures  # compared with the hot event of the same run
+    assert (storm["applied"], storm["hotSource"]) == (storm["commands"], "hot scenario of this run")
+    assert storm["approvalsVsHot"] is not None
     assert ran["soak"].figures["rss"][-1]["workerMiB"] > 0
     _assert_every_waiter_is_accounted_for(ran["waiters"].figures)
 
@@ -217,3 +220,70 @@ def test_the_checks_catch_a_wrong_answer(engine: Engine, db: sessionmaker[Sessio
         session.execute(text("UPDATE events SET waitlisted_count = 1, waitlist_seats = 1"))
     broken = verify.invariants(db)
     assert any("equal the rows" in p for p in broken), broken
+
+
+def test_the_replay_check_catches_an_approval_placed_behind_a_later_applicant(
+    engine: Engine, db: sessionmaker[Session]
+) -> None:
+    """Approval keeps the applicant's place: b applied before c, so b approved after c still
+    goes ahead of c. Tables and a result that put b behind c must fail the benchmark, while
+    the tickets the rules agree with are not reported."""
+    from models.domain.approval import Approve
+    from models.domain.results import result_of
+    from models.domain.rules import Admission, EventSeats, Register
+
+    rules = EventSeats.empty(1, waitlist_enabled=True, admission=Admission.APPROVAL)
+    commands = [
+        ("register", Register("a")),
+        ("register", Register("b")),
+        ("register", Register("c")),
+        ("approve", Approve("a")),
+        ("approve", Approve("c")),
+        ("approve", Approve("b")),
+    ]
+    results = [
+        (kind, command.user_id, result_of(rules.handle(command))) for kind, command in commands
+    ]
+    assert results[-1][2]["position"] == 1  # the rules: b ahead of c
+    results[-1][2]["position"] = 2  # the wrong answer: b behind c
+    now = dt.datetime.now(dt.UTC)
+    with db.begin() as session:
+        session.execute(
+            text("INSERT INTO users (user_id, name) VALUES ('a', 'a'), ('b', 'b'), ('c', 'c')")
+        )
+        session.execute(
+            text(
+                "INSERT INTO events (event_id, title, date, location, capacity, organizer,"
+                " status, waitlist_enabled, admission, registered_count, registered_seats,"
+                " waitlisted_count, waitlist_seats, next_order)"
+                " VALUES ('e', 't', '2030-01-01', 'l', 1, 'o', 'active', true, 'approval',"
+                " 1, 1, 2, 2, 4)"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO registrations (event_id, user_id, standing, place_order, since)"
+                " VALUES ('e', 'a', 'registered', 1, :now), ('e', 'c', 'waitlisted', 2, :now),"
+                " ('e', 'b', 'waitlisted', 3, :now)"
+            ),
+            {"now": now},
+        )
+        for seq, (kind, user, result) in enumerate(results, 1):
+            session.execute(
+                text(
+                    "INSERT INTO tickets (ticket_id, seq, type, user_id, event_id, owner, status,"
+                    " result, created_at, completed_at) VALUES (:id, :seq, :kind, :user,"
+                    " 'e', 'o', 'completed', CAST(:result AS jsonb), :now, :now)"
+                ),
+                {"id": f"T{seq}", "seq": seq, "kind": kind, "user": user,
+                 "result": json.dumps(result), "now": now},
+            )  # fmt: skip
+
+    import psycopg
+
+    url = engine.url.render_as_string(hide_password=False)
+    with psycopg.connect(psycopg_url(url)) as conn:
+        problems = verify.replayed_outcomes(conn)
+    assert len(problems) == 2, problems
+    assert "approve of b gave" in problems[0], problems
+    assert problems[1] == "event e: the tables differ from the replayed rules"

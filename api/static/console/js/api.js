@@ -44,8 +44,8 @@ export class Api {
     return { Authorization: `Bearer ${this.key}`, ...extra };
   }
 
-  async request(method, path, { query, body, signal } = {}) {
-    const headers = this.headers({ Accept: "application/json" });
+  async request(method, path, { query, body, signal, headers: extra } = {}) {
+    const headers = this.headers({ Accept: "application/json", ...extra });
     const init = { method, headers, signal, cache: "no-store", credentials: "omit" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -136,6 +136,17 @@ export class Api {
   answerOffer(eventId, userId, answer) {
     const path = `events/${segment(eventId)}/offers/${segment(userId)}/${segment(answer)}`;
     return this.request("POST", path, { body: {} });
+  }
+
+  /** Pending applications (`admission: "approval"`), in acceptance order. */
+  applications(eventId, signal) {
+    return this.request("GET", `events/${segment(eventId)}/applications`, { signal });
+  }
+
+  /** Approve or reject (`decision`) an application; the key makes a resend safe. */
+  decide(eventId, userId, decision, idempotencyKey) {
+    const path = `events/${segment(eventId)}/applications/${segment(userId)}/${segment(decision)}`;
+    return this.request("POST", path, { body: {}, headers: { "Idempotency-Key": idempotencyKey } });
   }
 
   /** The ticket once it has left `pending`, or as it is after `seconds`. */

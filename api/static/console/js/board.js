@@ -5,6 +5,7 @@
 // always ends on the latest state.
 
 import { ApiError } from "./api.js";
+import { ApplicationsPanel } from "./applications-panel.js";
 import { fill, h } from "./dom.js";
 import { FeedPanel } from "./feed.js";
 import { LedgerFollower } from "./ledger.js";
@@ -57,6 +58,15 @@ export class Board {
       this.api.ledger(this.eventId, { after, limit }, this.controller.signal),
     );
     this.settings = null;
+    this.applications = app.isAdmin
+      ? new ApplicationsPanel({
+          api: this.api,
+          eventId,
+          names: this.names,
+          announce: app.announce,
+          onDecided: () => this.refreshEvent(),
+        })
+      : null;
     this.refreshEvent = throttled(() => this.loadEvent(), EVENT_REFRESH_MS);
     this.refreshLine = throttled(
       () => this.loadLine(),
@@ -100,6 +110,7 @@ export class Board {
     this.refreshLine.stop();
     this.refreshLedger.stop();
     this.names.stop();
+    this.applications?.stop();
     for (const timer of this.timers) clearInterval(timer);
   }
 
@@ -140,7 +151,13 @@ export class Board {
           this.ledgerPanel.element,
           settings,
         ),
-        h("div", { class: "column" }, this.line.element, this.feed.element),
+        h(
+          "div",
+          { class: "column" },
+          this.applications?.element,
+          this.line.element,
+          this.feed.element,
+        ),
       ),
     );
   }
@@ -243,6 +260,7 @@ export class Board {
     );
     if (first) document.title = `${event.title} · Tessera console`;
     this.seats.show(seatFigures(event));
+    this.applications?.showEvent(event);
     if (first && this.settings) this.settings.show(event);
   }
 
@@ -251,6 +269,7 @@ export class Board {
     this.line.render();
     this.offers.render();
     this.feed.showNames();
+    this.applications?.render();
   }
 
   tick() {
