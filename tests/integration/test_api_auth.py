@@ -470,6 +470,10 @@ ATTENDEE_MATRIX: list[tuple[str, str, str, Any, int]] = [
     ("keys.create_key", "POST", "/keys", {"name": "mine", "role": "admin"}, 403),
     ("keys.list_keys", "GET", "/keys", None, 403),
     ("keys.revoke_key", "DELETE", "/keys/{key}", None, 403),
+    # approval: the applications list and the admins' decisions are not an attendee's
+    ("applications.event_applications", "GET", "/events/e1/applications", None, 403),
+    ("applications.approve", "POST", "/events/e1/applications/ann/approve", {}, 403),
+    ("applications.reject", "POST", "/events/e1/applications/ann/reject", {}, 403),
     ("observability.metrics", "GET", "/metrics", None, 403),
 ]
 
