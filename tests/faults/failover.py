@@ -12,6 +12,8 @@ import logging
 import shutil
 import signal
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,9 @@ FAILOVER_HOSTS = {
 class FailoverLab(MultiHostLab):
     cluster: PatroniCluster | None = None
     dead_nodes: set[str] = field(default_factory=set)
+    # Seconds from the last fault until Patroni named a new leader: the cluster's share of the
+    # gap without writes (the rest is Tessera finding it).
+    new_leader_after: float | None = None
 
     @classmethod
     def start(cls, root: Path | None = None) -> FailoverLab:
@@ -105,10 +110,29 @@ class FailoverLab(MultiHostLab):
 
     def kill_primary(self) -> str:
         leader = self.patroni.wait_for_cluster()
-        self.record(f"primary {leader} host killed")
+        fault = self.record(f"primary {leader} host killed")
         self.patroni.kill_node(leader)
         self.dead_nodes.add(leader)
+        self._watch_for_a_new_leader(leader, fault.at)
         return leader
+
+    def _watch_for_a_new_leader(self, old: str, since: float, timeout: float = 60.0) -> None:
+        """In the background, note when a node other than `old` is the running leader."""
+        self.new_leader_after = None
+
+        def watch() -> None:
+            while time.monotonic() - since < timeout:
+                for member in self.patroni.members():
+                    if (
+                        member.get("role") == "leader"
+                        and member.get("name") != old
+                        and member.get("state") == "running"
+                    ):
+                        self.new_leader_after = round(time.monotonic() - since, 2)
+                        return
+                time.sleep(0.1)
+
+        threading.Thread(target=watch, name="new-leader-watch", daemon=True).start()
 
     def switchover(self) -> str:
         leader = self.patroni.wait_for_cluster()
@@ -119,10 +143,11 @@ class FailoverLab(MultiHostLab):
     def isolate_primary(self) -> str:
         """Cut the primary from every other host (it keeps running)."""
         leader = self.patroni.wait_for_cluster()
-        self.record(f"primary {leader} isolated")
+        fault = self.record(f"primary {leader} isolated")
         for other in self.net.hosts:
             if other != leader:
                 self.net.cut(leader, other)
+        self._watch_for_a_new_leader(leader, fault.at)
         return leader
 
 
