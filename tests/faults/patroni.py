@@ -37,7 +37,10 @@ PASSWORD = "lab-postgres-password"  # the lab's own, on its private bridge only
 SCOPE = "tessera"
 # Patroni's clock: the leader's key lives `ttl` seconds; replicas look every `loop_wait`.
 # A dead primary's key expires within ttl, then the synchronous standby promotes itself.
-TTL = 6
+# Patroni wants loop_wait + 2 * retry_timeout <= ttl. A primary that cannot update its key
+# within retry_timeout demotes itself, so on this shared, loaded machine retry_timeout stays
+# 2 s rather than 1 s; ttl is the smallest those allow (it was 6; docs/SCALING.md).
+TTL = 5
 LOOP_WAIT = 1
 RETRY_TIMEOUT = 2
 
