@@ -194,7 +194,7 @@ def _try_reachable_hosts_first(engine: Engine) -> HostOrder:
         if "," not in host:
             return None  # one host: psycopg's own connect
         failures: list[str] = []
-        for each in order.arrange(split_hosts(host, cparams.get("port"))):
+        for each in order.to_try(split_hosts(host, cparams.get("port"))):
             try:
                 connection = dialect.connect(
                     *cargs, **{**cparams, "host": each[0], "port": each[1]}

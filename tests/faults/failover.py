@@ -42,9 +42,11 @@ FAILOVER_HOSTS = {
 class FailoverLab(MultiHostLab):
     cluster: PatroniCluster | None = None
     dead_nodes: set[str] = field(default_factory=set)
-    # Seconds from the last fault until Patroni named a new leader: the cluster's share of the
-    # gap without writes (the rest is Tessera finding it).
+    # Seconds from the last fault until Patroni named a new leader, and until it also had a
+    # synchronous standby (commits can return again): the cluster's share of the gap without
+    # writes (the rest is Tessera finding it).
     new_leader_after: float | None = None
+    writable_after: float | None = None
 
     @classmethod
     def start(cls, root: Path | None = None) -> FailoverLab:
@@ -117,19 +119,23 @@ class FailoverLab(MultiHostLab):
         return leader
 
     def _watch_for_a_new_leader(self, old: str, since: float, timeout: float = 60.0) -> None:
-        """In the background, note when a node other than `old` is the running leader."""
-        self.new_leader_after = None
+        """In the background, note when a node other than `old` is the running leader, and
+        when a synchronous standby other than `old` streams from it."""
+        self.new_leader_after = self.writable_after = None
 
         def watch() -> None:
             while time.monotonic() - since < timeout:
-                for member in self.patroni.members():
-                    if (
-                        member.get("role") == "leader"
-                        and member.get("name") != old
-                        and member.get("state") == "running"
-                    ):
-                        self.new_leader_after = round(time.monotonic() - since, 2)
-                        return
+                members = [m for m in self.patroni.members() if m.get("name") != old]
+                roles = {
+                    str(m.get("role"))
+                    for m in members
+                    if m.get("state") in ("running", "streaming")
+                }
+                if self.new_leader_after is None and "leader" in roles:
+                    self.new_leader_after = round(time.monotonic() - since, 2)
+                if "leader" in roles and "sync_standby" in roles:
+                    self.writable_after = round(time.monotonic() - since, 2)
+                    return
                 time.sleep(0.1)
 
         threading.Thread(target=watch, name="new-leader-watch", daemon=True).start()

@@ -144,6 +144,10 @@ class PatroniCluster:
                             "synchronous_commit": "on",
                             "wal_log_hints": "on",
                             "max_connections": 300,
+                            # After a failover the surviving standby must stream from the new
+                            # primary before a commit can return (synchronous_mode_strict):
+                            # its WAL receiver retries every 5 s by default.
+                            "wal_retrieve_retry_interval": "500ms",
                             "fsync": "off",  # one machine plays every host; disks are not tested
                         },
                     },

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from models.storage.db import went_silent
-from models.storage.hosts import HostOrder, answered, split_hosts
+from models.storage.hosts import RECHECK_AFTER_SECONDS, HostOrder, answered, split_hosts
 
 pytestmark = pytest.mark.unit
 
@@ -83,3 +83,14 @@ def test_a_connection_lost_silently_sends_its_host_back_but_a_server_that_answer
 
     went_silent(order, pooled_on_pg1, psycopg.OperationalError("Connection timed out"))
     assert order.arrange(HOSTS) == [("pg2", "5432"), ("pg3", "5432"), ("pg1", "5432")]
+
+
+def test_a_host_found_unreachable_a_moment_ago_is_not_tried_while_another_is_left() -> None:
+    now = [100.0]
+    order = HostOrder(clock=lambda: now[0])
+    order.unreachable(("pg1", "5432"))
+
+    assert order.to_try(HOSTS) == [("pg2", "5432"), ("pg3", "5432")]
+    assert order.to_try([("pg1", "5432")]) == [("pg1", "5432")]  # nothing else: try it
+    now[0] += RECHECK_AFTER_SECONDS
+    assert order.to_try(HOSTS) == [("pg2", "5432"), ("pg3", "5432"), ("pg1", "5432")]
