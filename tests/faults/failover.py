@@ -167,7 +167,7 @@ def writes_resumed_after(sent: Sequence[Sent], since: float) -> tuple[float | No
     if not accepted:
         return None, refused
     moments = [since, *accepted]
-    return max(b - a for a, b in itertools.pairwise(moments)), refused
+    return round(max(b - a for a, b in itertools.pairwise(moments)), 2), refused
 
 
 @contextlib.contextmanager
