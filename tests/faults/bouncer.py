@@ -42,6 +42,7 @@ class BouncerLab(MultiHostLab):
 
     def before_hosts(self) -> None:
         self.direct_urls = self.urls
+        self.root.chmod(0o711)  # PgBouncer runs as `nobody`: it must reach its own directory
         home = self.root / BOUNCER
         home.mkdir(exist_ok=True)
         ini, through = pgbouncer.write_config(
