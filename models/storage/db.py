@@ -106,10 +106,10 @@ def psycopg_url(database_url: str) -> str:
 # takes to give up (about 15 minutes). Measured in docs/RELIABILITY.md ("A dead worker host").
 # Client side: probe an idle connection after 5 s, give up after 3 unanswered probes 1 s apart,
 # and drop one whose sent data stays unacknowledged for 2.5 s (a LAN's retransmissions answer
-# within a fraction of that; it was 4 s, and the requests stuck on a dead primary made most of
-# the killed-primary drill's gap after the new primary was up, docs/SCALING.md). An API request
-# that finds its pooled connection dead (2.5 s) and then cannot connect either (3 s) is
-# answered 503 within 6 s, before a client's usual 10 s timeout.
+# within a fraction of that; it was 4 s, which every request in flight on a killed primary
+# waited before its retry, docs/SCALING.md). The user timeout bounds a connect to a silent host
+# too. An API request that finds its pooled connection dead (2.5 s) and then cannot connect
+# either (2.5 s) is answered 503 within about 5 s, before a client's usual 10 s timeout.
 CONNECT_TIMEOUT_SECONDS = 3
 KEEPALIVES = {
     "keepalives": 1,
