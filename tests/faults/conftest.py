@@ -108,7 +108,7 @@ def replicated(failover_lab: FailoverLab) -> Iterator[FailoverLab]:
     failover_lab.heal()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one drill module: not kept up beside the other labs
 def sentinel_lab() -> Iterator[SentinelLab]:
     """The multi-host lab on a Redis Sentinel group (three sentinels, a replica), or a clear
     skip where network namespaces cannot be made."""
@@ -128,7 +128,7 @@ def sentinels(sentinel_lab: SentinelLab) -> Iterator[SentinelLab]:
     sentinel_lab.heal()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one drill module: not kept up beside the other labs
 def bouncer_lab() -> Iterator[BouncerLab]:
     """The multi-host lab behind PgBouncer in transaction mode, or a clear skip where
     namespaces or Debian's pgbouncer are missing."""

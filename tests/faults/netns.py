@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NOWHERE_MAC = "02:00:00:de:ad:01"  # locally administered, on no interface of the lab
+# One letter per network made by this process: labs of one session (the multi-host, failover,
+# Sentinel and PgBouncer labs) may be up at once, and names must stay within Linux's 15
+# characters ("ts" + 5 digits + letter + "bouncer").
+_LABS = iter("abcdefghijklmnopqrstuvwxyz")
 
 
 class NetnsUnavailable(RuntimeError):
@@ -95,7 +99,7 @@ class Network:
     @classmethod
     def create(cls, numbers: Mapping[str, int]) -> Network:
         """A bridge and one namespace per host, `numbers` giving each host's last octet."""
-        tag = f"ts{os.getpid() % 100000}"
+        tag = f"ts{os.getpid() % 100000}{next(_LABS)}"
         network = cls(prefix=_free_prefix(), tag=tag)
         try:
             _ip("link", "add", network.bridge, "type", "bridge")
