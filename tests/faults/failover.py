@@ -95,6 +95,10 @@ class FailoverLab(MultiHostLab):
         self.redis.stop(sig=signal.SIGKILL)
         self.patroni.stop()
         self.net.destroy()
+        # Patroni's and etcd's logs stay with the lab's other logs: where a failover's seconds
+        # went is read there
+        with contextlib.suppress(OSError):
+            shutil.copytree(self.root / "patroni" / "logs", self.root / "logs", dirs_exist_ok=True)
         shutil.rmtree(self.root / "patroni", ignore_errors=True)
         shutil.rmtree(self.root / "redis", ignore_errors=True)
 
@@ -142,7 +146,8 @@ class FailoverLab(MultiHostLab):
 
     def switchover(self) -> str:
         leader = self.patroni.wait_for_cluster()
-        self.record(f"switchover from {leader}")
+        fault = self.record(f"switchover from {leader}")
+        self._watch_for_a_new_leader(leader, fault.at)
         self.patroni.switchover()
         return leader
 
