@@ -16,7 +16,7 @@ from tessera.messaging import (
     TASK_NAMES,
     WEBHOOK_QUEUE,
 )
-from tessera.redis_urls import celery_broker
+from tessera.redis_urls import KEEPALIVE, celery_broker
 
 _settings = Settings.from_env()
 # A plain REDIS_URL or a Sentinel group's (tessera/redis_urls.py): either way kombu's Redis
@@ -47,6 +47,7 @@ broker_transport_options = {
     "visibility_timeout": _settings.visibility_timeout_seconds,
     "socket_timeout": 2,
     "socket_connect_timeout": 2,
+    **KEEPALIVE,  # a consumer on a master that died silently notices (tessera/redis_urls.py)
     **_broker.transport_options,
 }
 # A publish while Redis is down must fail fast: the ticket is already committed and the sweeper

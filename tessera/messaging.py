@@ -36,7 +36,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from models.storage.event_log import OFFER_EXPIRED, TICKET_COMPLETED
-from tessera.redis_urls import is_sentinel_url, parse_sentinel_url
+from tessera.redis_urls import KEEPALIVE, is_sentinel_url, parse_sentinel_url
 from tessera.telemetry import count_batch, request_headers
 
 log = logging.getLogger("tessera.messaging")
@@ -64,6 +64,7 @@ def redis_client(url: str) -> redis.Redis:
     timeouts = {
         "socket_timeout": REDIS_SOCKET_TIMEOUT,
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        **KEEPALIVE,
     }
     if not is_sentinel_url(url):
         return redis.Redis.from_url(url, health_check_interval=30, **timeouts)

@@ -9,6 +9,7 @@ password is the master's and the sentinels' alike (as `limits` uses it).
 
 from __future__ import annotations
 
+import socket
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,24 @@ def _sentinel(location: str) -> tuple[str, int]:
 
 def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+# A master that dies or drops off the network sends nothing, so a connection to it fails only
+# when TCP gives up. The waiters' pub/sub listener and a worker's broker consumer only read:
+# they would sit on the dead master (redis-py's pub/sub health check sends a PING whose
+# missing answer it never notices), missing a Sentinel failover until its address answered
+# again (measured in the Sentinel drill, docs/SCALING.md). Probed after 2 s idle, 2 probes 1 s
+# apart, and data unacknowledged for 2.5 s ends it: a dead master is noticed within ~4 s and
+# the next connection asks the sentinels.
+KEEPALIVE: dict[str, Any] = {
+    "socket_keepalive": True,
+    "socket_keepalive_options": {
+        socket.TCP_KEEPIDLE: 2,
+        socket.TCP_KEEPINTVL: 1,
+        socket.TCP_KEEPCNT: 2,
+        socket.TCP_USER_TIMEOUT: 2500,
+    },
+}
 
 
 # --- Celery's broker --------------------------------------------------------------------

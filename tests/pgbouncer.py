@@ -30,28 +30,34 @@ def _free_port() -> int:
         return port
 
 
-@contextlib.contextmanager
-def running_pgbouncer(database_url: str) -> Iterator[str]:
-    """A transaction-pooling PgBouncer in front of `database_url`; yields the URL through it,
-    marked `?pgbouncer=true`."""
+def write_config(
+    home: Path,
+    database_url: str,
+    *,
+    listen_addr: str = "127.0.0.1",
+    port: int,
+    pool_size: int = 4,
+) -> tuple[Path, str]:
+    """PgBouncer's files in `home` (owned by the user it runs as): the configuration
+    docs/SCALING.md gives, in transaction mode, in front of `database_url`. Returns the ini
+    file and the URL through it, marked `?pgbouncer=true`."""
     url = make_url(database_url)
-    port = _free_port()
-    home = Path(tempfile.mkdtemp(prefix="tessera-pgbouncer-"))
     user, password = url.username or "postgres", url.password or ""
     (home / "users.txt").write_text(f'"{user}" "{password}"\n')
-    (home / "pgbouncer.ini").write_text(
+    ini = home / "pgbouncer.ini"
+    ini.write_text(
         f"""[databases]
 {url.database} = host={url.host} port={url.port} dbname={url.database}
 
 [pgbouncer]
-listen_addr = 127.0.0.1
+listen_addr = {listen_addr}
 listen_port = {port}
 unix_socket_dir =
 auth_type = plain
 auth_file = {home / "users.txt"}
 pool_mode = transaction
-default_pool_size = 4
-max_client_conn = 200
+default_pool_size = {pool_size}
+max_client_conn = 500
 ignore_startup_parameters = extra_float_digits
 idle_transaction_timeout = 5
 tcp_keepalive = 1
@@ -62,26 +68,48 @@ server_reset_query =
 logfile = {home / "pgbouncer.log"}
 """
     )
-    argv = ["pgbouncer", str(home / "pgbouncer.ini")]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
         nobody = pwd.getpwnam("nobody")
         os.chown(home, nobody.pw_uid, nobody.pw_gid)
         for each in home.iterdir():
             os.chown(each, nobody.pw_uid, nobody.pw_gid)
-        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    credentials = f"{user}:{password}@" if password else f"{user}@"
+    through = f"postgresql://{credentials}{listen_addr}:{port}/{url.database}?pgbouncer=true"
+    return ini, through
+
+
+def argv(ini: Path) -> list[str]:
+    """PgBouncer's command line, as `nobody` when we are root."""
+    command = ["pgbouncer", str(ini)]
+    if os.geteuid() == 0:
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    return command
+
+
+def wait_listening(
+    process: subprocess.Popen[bytes], host: str, port: int, timeout: float = 10.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"pgbouncer exited with {process.returncode}")
+        time.sleep(0.05)
+    raise TimeoutError(f"pgbouncer did not listen on {host}:{port}")
+
+
+@contextlib.contextmanager
+def running_pgbouncer(database_url: str) -> Iterator[str]:
+    """A transaction-pooling PgBouncer in front of `database_url`; yields the URL through it,
+    marked `?pgbouncer=true`."""
+    port = _free_port()
+    home = Path(tempfile.mkdtemp(prefix="tessera-pgbouncer-"))
+    ini, through = write_config(home, database_url, port=port)
+    process = subprocess.Popen(argv(ini), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"pgbouncer exited: {process.stderr.read() if process.stderr else ''!r}"
-                )
-            time.sleep(0.05)
-        credentials = f"{user}:{password}@" if password else f"{user}@"
-        yield f"postgresql://{credentials}127.0.0.1:{port}/{url.database}?pgbouncer=true"
+        wait_listening(process, "127.0.0.1", port)
+        yield through
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -14,7 +14,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -105,16 +105,18 @@ def psycopg_url(database_url: str) -> str:
 # connections would hold their transactions, and an applier's event lock, for as long as TCP
 # takes to give up (about 15 minutes). Measured in docs/RELIABILITY.md ("A dead worker host").
 # Client side: probe an idle connection after 5 s, give up after 3 unanswered probes 1 s apart,
-# and drop one whose sent data stays unacknowledged for 4 s. An API request that finds its
-# pooled connection dead (4 s) and then cannot connect either (3 s) is answered 503 within 7 s,
-# before a client's usual 10 s timeout.
+# and drop one whose sent data stays unacknowledged for 2.5 s (a LAN's retransmissions answer
+# within a fraction of that; it was 4 s, which every request in flight on a killed primary
+# waited before its retry, docs/SCALING.md). The user timeout bounds a connect to a silent host
+# too. An API request that finds its pooled connection dead (2.5 s) and then cannot connect
+# either (2.5 s) is answered 503 within about 5 s, before a client's usual 10 s timeout.
 CONNECT_TIMEOUT_SECONDS = 3
 KEEPALIVES = {
     "keepalives": 1,
     "keepalives_idle": 5,
     "keepalives_interval": 1,
     "keepalives_count": 3,
-    "tcp_user_timeout": 4000,
+    "tcp_user_timeout": 2500,
 }
 # Server side, per session: the same probes towards the client, and a transaction left idle
 # for 5 s is ended (nothing of ours pauses in a transaction; a vanished client would hold its
@@ -150,9 +152,9 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
     )
     if pooled:
         _utc_through_the_pooler(engine)
-    _ping_idle_connections(engine)
-    _recognise_lost_primary(engine)
-    _try_reachable_hosts_first(engine)
+    order = _try_reachable_hosts_first(engine)
+    _ping_idle_connections(engine, order)
+    _recognise_lost_primary(engine, order)
     return engine
 
 
@@ -179,19 +181,20 @@ def _utc_through_the_pooler(engine: Engine) -> None:
             dbapi_connection.autocommit = autocommit
 
 
-def _try_reachable_hosts_first(engine: Engine) -> None:
+def _try_reachable_hosts_first(engine: Engine) -> HostOrder:
     """With a multi-host URL, connect host by host in `HostOrder`'s order, sending one that
     cannot be reached (a dead or cut-off machine) to the back: after a failover the processes'
-    new connections reach the new primary without first waiting out the dead one."""
+    new connections reach the new primary without first waiting out the dead one. Each pooled
+    connection remembers its host, so one that dies silently sends its host back too."""
     order = HostOrder()
 
     @event.listens_for(engine, "do_connect")
-    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+    def _connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         host = str(cparams.get("host") or "")
         if "," not in host:
             return None  # one host: psycopg's own connect
         failures: list[str] = []
-        for each in order.arrange(split_hosts(host, cparams.get("port"))):
+        for each in order.to_try(split_hosts(host, cparams.get("port"))):
             try:
                 connection = dialect.connect(
                     *cargs, **{**cparams, "host": each[0], "port": each[1]}
@@ -202,8 +205,25 @@ def _try_reachable_hosts_first(engine: Engine) -> None:
                     order.unreachable(each)
                 continue
             order.reached(each)
+            record.info[_HOST] = each
             return connection
         raise psycopg.OperationalError("no host took the connection: " + "; ".join(failures))
+
+    return order
+
+
+_HOST = "tessera.host"
+
+
+def went_silent(order: HostOrder, info: dict[str, Any], error: BaseException) -> None:
+    """A connection of a multi-host URL was lost without its server saying why (its machine
+    died or was cut off: TCP gave up, `tcp_user_timeout`): its host goes to the back, so the
+    unit of work's retry, and the next connections, try the others before waiting out a
+    connect timeout on it. (A server that shut the session down answered: it keeps its
+    place.)"""
+    host = info.get(_HOST)
+    if host is not None and not is_lost_primary(error) and not answered(str(error)):
+        order.unreachable(host)
 
 
 # A replicated PostgreSQL fails over by demoting or losing its primary. What a pooled
@@ -228,11 +248,14 @@ def is_lost_primary(error: BaseException) -> bool:
     return isinstance(error, NOT_PRIMARY + NODE_GONE)
 
 
-def _recognise_lost_primary(engine: Engine) -> None:
+def _recognise_lost_primary(engine: Engine, order: HostOrder) -> None:
     @event.listens_for(engine, "handle_error")
     def _lost_primary(context: ExceptionContext) -> BaseException | None:
         original = context.original_exception
         if not is_lost_primary(original):
+            if context.is_disconnect and context.connection is not None:
+                with suppress(Exception):  # an invalidated connection may not say more
+                    went_silent(order, context.connection.info, original)
             return None
         context.is_disconnect = True  # drop this connection and the rest of the pool
         if isinstance(context.sqlalchemy_exception, OperationalError):
@@ -251,7 +274,7 @@ PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "tessera.idle_since"
 
 
-def _ping_idle_connections(engine: Engine) -> None:
+def _ping_idle_connections(engine: Engine, order: HostOrder) -> None:
     """Check a pooled connection before use only if it sat idle for a second: a PostgreSQL
     restart must cost one retry, not a burst of errors, but a connection returned a moment ago
     is alive, and pinging it on every checkout would cost a round trip per request. (One that
@@ -269,6 +292,7 @@ def _ping_idle_connections(engine: Engine) -> None:
         try:
             engine.dialect.do_ping(dbapi)
         except Exception as error:
+            went_silent(order, record.info, error)
             raise DisconnectionError("idle connection is gone") from error
 
 

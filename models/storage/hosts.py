@@ -11,9 +11,16 @@ before finding the new primary (docs/SCALING.md, the failover figures). A standb
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 Host = tuple[str, str]  # (host, port) as libpq is given them
+
+# A host found unreachable this recently is not tried at all while another host is left: during
+# a failover the dead primary would cost every new connection its connect timeout, only to
+# fail again, while the standbys answer at once. About Patroni's ttl: by then a new primary is
+# up, or the host is tried again.
+RECHECK_AFTER_SECONDS = 5.0
 
 # What libpq says when the server answered but is not what we asked for: the host is up.
 _ANSWERED = ("read-only", "hot standby", "starting up", "authentication", "password")
@@ -40,22 +47,30 @@ class HostOrder:
     """The hosts to try, unreachable ones last (in the order they failed). Shared by a
     process's connections; each decision is a small critical section."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._unreachable: list[Host] = []
+        self._clock = clock
+        self._unreachable: dict[Host, float] = {}  # when each was last found unreachable
 
     def arrange(self, hosts: Sequence[Host]) -> list[Host]:
         with self._lock:
             down = [h for h in self._unreachable if h in hosts]
         return [h for h in hosts if h not in down] + down
 
+    def to_try(self, hosts: Sequence[Host]) -> list[Host]:
+        """`arrange`d, without the hosts found unreachable in the last RECHECK_AFTER_SECONDS
+        unless no other host is left."""
+        now = self._clock()
+        with self._lock:
+            recent = {h for h, at in self._unreachable.items() if now - at < RECHECK_AFTER_SECONDS}
+        arranged = self.arrange(hosts)
+        return [h for h in arranged if h not in recent] or arranged
+
     def unreachable(self, host: Host) -> None:
         with self._lock:
-            if host in self._unreachable:
-                self._unreachable.remove(host)
-            self._unreachable.append(host)
+            self._unreachable.pop(host, None)
+            self._unreachable[host] = self._clock()
 
     def reached(self, host: Host) -> None:
         with self._lock:
-            if host in self._unreachable:
-                self._unreachable.remove(host)
+            self._unreachable.pop(host, None)

@@ -12,6 +12,8 @@ import logging
 import shutil
 import signal
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,11 @@ FAILOVER_HOSTS = {
 class FailoverLab(MultiHostLab):
     cluster: PatroniCluster | None = None
     dead_nodes: set[str] = field(default_factory=set)
+    # Seconds from the last fault until Patroni named a new leader, and until it also had a
+    # synchronous standby (commits can return again): the cluster's share of the gap without
+    # writes (the rest is Tessera finding it).
+    new_leader_after: float | None = None
+    writable_after: float | None = None
 
     @classmethod
     def start(cls, root: Path | None = None) -> FailoverLab:
@@ -88,6 +95,10 @@ class FailoverLab(MultiHostLab):
         self.redis.stop(sig=signal.SIGKILL)
         self.patroni.stop()
         self.net.destroy()
+        # Patroni's and etcd's logs stay with the lab's other logs: where a failover's seconds
+        # went is read there
+        with contextlib.suppress(OSError):
+            shutil.copytree(self.root / "patroni" / "logs", self.root / "logs", dirs_exist_ok=True)
         shutil.rmtree(self.root / "patroni", ignore_errors=True)
         shutil.rmtree(self.root / "redis", ignore_errors=True)
 
@@ -105,24 +116,49 @@ class FailoverLab(MultiHostLab):
 
     def kill_primary(self) -> str:
         leader = self.patroni.wait_for_cluster()
-        self.record(f"primary {leader} host killed")
+        fault = self.record(f"primary {leader} host killed")
         self.patroni.kill_node(leader)
         self.dead_nodes.add(leader)
+        self._watch_for_a_new_leader(leader, fault.at)
         return leader
+
+    def _watch_for_a_new_leader(self, old: str, since: float, timeout: float = 60.0) -> None:
+        """In the background, note when a node other than `old` is the running leader, and
+        when a synchronous standby other than `old` streams from it."""
+        self.new_leader_after = self.writable_after = None
+
+        def watch() -> None:
+            while time.monotonic() - since < timeout:
+                members = [m for m in self.patroni.members() if m.get("name") != old]
+                roles = {
+                    str(m.get("role"))
+                    for m in members
+                    if m.get("state") in ("running", "streaming")
+                }
+                if self.new_leader_after is None and "leader" in roles:
+                    self.new_leader_after = round(time.monotonic() - since, 2)
+                if "leader" in roles and "sync_standby" in roles:
+                    self.writable_after = round(time.monotonic() - since, 2)
+                    return
+                time.sleep(0.1)
+
+        threading.Thread(target=watch, name="new-leader-watch", daemon=True).start()
 
     def switchover(self) -> str:
         leader = self.patroni.wait_for_cluster()
-        self.record(f"switchover from {leader}")
+        fault = self.record(f"switchover from {leader}")
+        self._watch_for_a_new_leader(leader, fault.at)
         self.patroni.switchover()
         return leader
 
     def isolate_primary(self) -> str:
         """Cut the primary from every other host (it keeps running)."""
         leader = self.patroni.wait_for_cluster()
-        self.record(f"primary {leader} isolated")
+        fault = self.record(f"primary {leader} isolated")
         for other in self.net.hosts:
             if other != leader:
                 self.net.cut(leader, other)
+        self._watch_for_a_new_leader(leader, fault.at)
         return leader
 
 
@@ -136,7 +172,7 @@ def writes_resumed_after(sent: Sequence[Sent], since: float) -> tuple[float | No
     if not accepted:
         return None, refused
     moments = [since, *accepted]
-    return max(b - a for a, b in itertools.pairwise(moments)), refused
+    return round(max(b - a for a, b in itertools.pairwise(moments)), 2), refused
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import requests
@@ -64,6 +64,9 @@ def faketime_library() -> Path | None:
 
 @dataclass
 class MultiHostLab:
+    # the hosts (and their last octet) a variant of the lab may extend
+    HOST_NUMBERS: ClassVar[Mapping[str, int]] = HOSTS_WITH_SCHEDULER
+
     root: Path
     net: Network
     postgres: EmbeddedPostgres
@@ -82,7 +85,7 @@ class MultiHostLab:
     @classmethod
     def start(cls, root: Path | None = None) -> MultiHostLab:
         root = (root or Path(tempfile.mkdtemp(prefix="tessera-hosts-"))).resolve()
-        net = Network.create(HOSTS_WITH_SCHEDULER)
+        net = Network.create(cls.HOST_NUMBERS)
         try:
             postgres = EmbeddedPostgres(
                 root, durable=False, host=net.address("postgres"), clients=net.subnet
@@ -109,6 +112,7 @@ class MultiHostLab:
             net.destroy()
             raise
         try:
+            lab.before_hosts()
             for name in (*APIS, *WORKERS, "sched"):
                 lab.start_host(name)
             lab.wait_ready()
@@ -116,6 +120,10 @@ class MultiHostLab:
             lab.close()
             raise
         return lab
+
+    def before_hosts(self) -> None:
+        """What a variant of the lab adds once PostgreSQL and Redis run, before any Tessera
+        process starts (a pooler, sentinels); it may change `urls`, which they are given."""
 
     def close(self) -> None:
         for name in list(self.processes):

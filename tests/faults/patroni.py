@@ -37,7 +37,10 @@ PASSWORD = "lab-postgres-password"  # the lab's own, on its private bridge only
 SCOPE = "tessera"
 # Patroni's clock: the leader's key lives `ttl` seconds; replicas look every `loop_wait`.
 # A dead primary's key expires within ttl, then the synchronous standby promotes itself.
-TTL = 6
+# Patroni wants loop_wait + 2 * retry_timeout <= ttl. A primary that cannot update its key
+# within retry_timeout demotes itself, so on this shared, loaded machine retry_timeout stays
+# 2 s rather than 1 s; ttl is the smallest those allow (it was 6; docs/SCALING.md).
+TTL = 5
 LOOP_WAIT = 1
 RETRY_TIMEOUT = 2
 
@@ -141,6 +144,10 @@ class PatroniCluster:
                             "synchronous_commit": "on",
                             "wal_log_hints": "on",
                             "max_connections": 300,
+                            # After a failover the surviving standby must stream from the new
+                            # primary before a commit can return (synchronous_mode_strict):
+                            # its WAL receiver retries every 5 s by default.
+                            "wal_retrieve_retry_interval": "500ms",
                             "fsync": "off",  # one machine plays every host; disks are not tested
                         },
                     },

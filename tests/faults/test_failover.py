@@ -50,7 +50,11 @@ def _resumed(lab: FailoverLab, figures: Figures, sent: Sequence[Sent], limit: fl
     fault = lab.faults[0]
     seconds, refused = writes_resumed_after(sent, fault.at)
     line = f"{fault.kind}: longest gap without a 202 {seconds} s, {refused} attempts refused 503"
+    if lab.new_leader_after is not None:
+        line += f", new leader after {lab.new_leader_after} s"
+        line += f", with a synchronous standby after {lab.writable_after} s"
     figures.details.append(line)
+    figures.write_gap_s, figures.refused_503 = seconds, refused
     print(f"\n  {line}")  # noqa: T201
     assert seconds is not None, "no write was accepted after the fault"
     assert seconds <= limit, line

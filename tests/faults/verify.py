@@ -109,6 +109,10 @@ class Figures:
     max_attempt_s: float = 0.0
     recover_s: float | None = None
     recovery_s: float | None = None
+    # drills of a fault that stops writes (a failover, a pooler restart): the longest stretch
+    # without a 202 from the fault on, and how many attempts were refused 503 meanwhile
+    write_gap_s: float | None = None
+    refused_503: int | None = None
     max_ticket_wait_s: float = 0.0
     p99_ticket_wait_s: float = 0.0
     duration_s: float = 0.0
@@ -392,6 +396,8 @@ COLUMNS = (
     ("409 wait s", "max_in_flight_wait_s"),
     ("recover s", "recover_s"),
     ("recovery s", "recovery_s"),
+    ("503s", "refused_503"),
+    ("gap s", "write_gap_s"),
     ("max wait s", "max_ticket_wait_s"),
     ("run s", "duration_s"),
 )
@@ -417,7 +423,8 @@ def table(rows: Sequence[Figures]) -> str:
 
 
 class Report:
-    """Figures of every scenario run in this session, printed and written as JSON."""
+    """Figures of every scenario run in this session, printed and written as JSON; the whole
+    session's table is printed at its end (tests/faults/conftest.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -425,12 +432,7 @@ class Report:
 
     def add(self, figures: Figures) -> None:
         self.rows.append(figures)
-        payload = {
-            "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": " ".join(sys.argv),
-            "scenarios": [dataclasses.asdict(row) for row in self.rows],
-        }
-        self.path.write_text(json.dumps(payload, indent=2))
+        self.write()
         detail = (
             f"answers: {figures.answers}; max attempt {figures.max_attempt_s}s;"
             f" refused 4xx {figures.refused_4xx}; gave up {figures.gave_up};"
@@ -443,3 +445,12 @@ class Report:
             + f"  figures written to {self.path}"
         )
         log.info("fault figures written to %s", self.path)
+
+    def write(self) -> None:
+        """The JSON file, again (a drill may add figures after `add`: its gap, its recovery)."""
+        payload = {
+            "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv),
+            "scenarios": [dataclasses.asdict(row) for row in self.rows],
+        }
+        self.path.write_text(json.dumps(payload, indent=2))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
-from models.storage.hosts import HostOrder, answered, split_hosts
+from models.storage.db import went_silent
+from models.storage.hosts import RECHECK_AFTER_SECONDS, HostOrder, answered, split_hosts
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +66,31 @@ def test_one_port_serves_every_host_or_each_host_has_its_own() -> None:
     assert split_hosts("pg1,pg2", None) == [("pg1", ""), ("pg2", "")]
     with pytest.raises(ValueError, match="one port per host"):
         split_hosts("pg1,pg2,pg3", "5432,5433")
+
+
+def test_a_connection_lost_silently_sends_its_host_back_but_a_server_that_answered_keeps_it() -> (
+    None
+):
+    order = HostOrder()
+    pooled_on_pg1 = {"tessera.host": ("pg1", "5432")}
+
+    went_silent(order, pooled_on_pg1, psycopg.errors.AdminShutdown("terminating connection"))
+    went_silent(
+        order, pooled_on_pg1, psycopg.OperationalError("the database system is starting up")
+    )
+    went_silent(order, {}, psycopg.OperationalError("Connection timed out"))  # one-host URL
+    assert order.arrange(HOSTS) == HOSTS
+
+    went_silent(order, pooled_on_pg1, psycopg.OperationalError("Connection timed out"))
+    assert order.arrange(HOSTS) == [("pg2", "5432"), ("pg3", "5432"), ("pg1", "5432")]
+
+
+def test_a_host_found_unreachable_a_moment_ago_is_not_tried_while_another_is_left() -> None:
+    now = [100.0]
+    order = HostOrder(clock=lambda: now[0])
+    order.unreachable(("pg1", "5432"))
+
+    assert order.to_try(HOSTS) == [("pg2", "5432"), ("pg3", "5432")]
+    assert order.to_try([("pg1", "5432")]) == [("pg1", "5432")]  # nothing else: try it
+    now[0] += RECHECK_AFTER_SECONDS
+    assert order.to_try(HOSTS) == [("pg2", "5432"), ("pg3", "5432"), ("pg1", "5432")]

@@ -16,6 +16,7 @@ from tessera.config import redact_url
 from tessera.messaging import redis_client
 from tessera.redis_urls import (
     BROKER_TRANSPORT,
+    KEEPALIVE,
     SENTINEL_BROKER_TRANSPORT,
     SentinelUrl,
     celery_broker,
@@ -144,3 +145,19 @@ def test_kombu_reads_the_broker_url_as_every_sentinel_and_the_database() -> None
     assert connection.alt == ["sentinel://h1:26379/2", "sentinel://h2:26380/2"]
     assert connection.transport.default_port == 26379
     assert connection.virtual_host == "2"
+
+
+@pytest.mark.parametrize("url", ["redis://h1:6379/0", "redis+sentinel://:pw@h1/mymaster"])
+def test_every_redis_connection_notices_a_master_that_died_silently(url: str) -> None:
+    """TCP keepalives and a user timeout: a listener that only reads must not sit on a dead
+    master past a Sentinel failover."""
+    import celeryconfig
+
+    kwargs = redis_client(url).connection_pool.connection_kwargs
+    assert kwargs["socket_keepalive"] is True
+    assert kwargs["socket_keepalive_options"] == KEEPALIVE["socket_keepalive_options"]
+    assert celeryconfig.broker_transport_options["socket_keepalive"] is True
+    assert (
+        celeryconfig.broker_transport_options["socket_keepalive_options"]
+        == KEEPALIVE["socket_keepalive_options"]
+    )
