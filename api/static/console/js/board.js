@@ -6,6 +6,7 @@
 
 import { ApiError } from "./api.js";
 import { fill, h } from "./dom.js";
+import { DrawPanel } from "./draw-panel.js";
 import { FeedPanel } from "./feed.js";
 import { LedgerFollower } from "./ledger.js";
 import { LedgerPanel } from "./ledger-panel.js";
@@ -28,7 +29,7 @@ const SETTLED = "ticket.completed";
 /** Does this message follow a new ledger entry? (The poll catches the others: event updates
  * made elsewhere, user deletions.) */
 function writesLedger(type) {
-  return type === SETTLED || type.startsWith("offer.");
+  return type === SETTLED || type.startsWith("offer.") || type.startsWith("registration.");
 }
 
 export class Board {
@@ -53,6 +54,7 @@ export class Board {
     this.offers = new OffersPanel(this.names);
     this.feed = new FeedPanel(this.names);
     this.ledgerPanel = new LedgerPanel();
+    this.drawPanel = new DrawPanel();
     this.ledger = new LedgerFollower((after, limit) =>
       this.api.ledger(this.eventId, { after, limit }, this.controller.signal),
     );
@@ -135,6 +137,7 @@ export class Board {
           "div",
           { class: "column" },
           this.seats.element,
+          this.drawPanel.element,
           this.settling.element,
           this.offers.element,
           this.ledgerPanel.element,
@@ -178,6 +181,7 @@ export class Board {
     try {
       await this.ledger.follow(() => this.ledgerPanel.show(this.ledger)); // a long one: progress
       this.ledgerPanel.show(this.ledger);
+      this.drawPanel.showDraw(this.ledger.draw);
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && error.code !== "EVENT_NOT_FOUND") {
         // An API from before the ledger: nothing to follow.
@@ -243,6 +247,7 @@ export class Board {
     );
     if (first) document.title = `${event.title} · Tessera console`;
     this.seats.show(seatFigures(event));
+    this.drawPanel.showEvent(event);
     if (first && this.settings) this.settings.show(event);
   }
 
@@ -255,6 +260,7 @@ export class Board {
 
   tick() {
     this.settling.tick();
+    this.drawPanel.tick();
     this.line.render(); // "waiting for" and "expires in" count on
     this.offers.render();
   }
