@@ -146,6 +146,11 @@ def targets(bench: Bench) -> list[TargetCheck]:
                f("waiters", "longPollsOnTime"), f("waiters", "longPolls")),
         _every("waiters: SSE streams open with every message within 1 s",
                f("waiters", "streamsAllOnTime"), f("waiters", "streams")),
+        _at_most("onsale: opening to the last drawn standing visible (ms)",
+                 f("onsale", "drawVisibleMs"), 5000.0, "<= 5,000 ms"),
+        _info("onsale: pre-queue accepted/s vs first-come accepted/s (same run)",
+              f("onsale", "prequeueAcceptedPerS"), f("onsale", "hotAcceptedPerS"),
+              "what pre-queueing costs the accept path"),
         _info("hot-fill applied/s vs hot applied/s (parties, fill)",
               f("hot-fill", "appliedPerS"), hot_applied, "the cost of fair multi-seat lines"),
         _info("hot-fill: CPU ms per command vs hot", system_cpu_ms(bench, "hot-fill"),
@@ -307,6 +312,16 @@ def _notes_naive(f: dict[str, Any]) -> str:
     )
 
 
+def _notes_onsale(f: dict[str, Any]) -> str:
+    return (
+        f"{_num(f.get('registers'))} pre-queued on {_num(f.get('capacity'))} seats: accepted "
+        f"{_num(f.get('prequeueAcceptedPerS'))}/s (first-come beside it: "
+        f"{_num(f.get('hotAcceptedPerS'))}/s); opening to drawnAt "
+        f"{_num(f.get('drawnAtLagMs'))} ms, to the last drawn standing visible "
+        f"{_num(f.get('drawVisibleMs'))} ms"
+    )
+
+
 def _notes_soak(f: dict[str, Any]) -> str:
     series = ", ".join(
         f"{_num(s['commands'])}: {s['workerMiB']} / {s['apiMiB']}" for s in f.get("rss", [])
@@ -374,6 +389,7 @@ _NOTES = {
     "drain": _notes_drain,
     "soak": _notes_soak,
     "waiters": _notes_waiters,
+    "onsale": _notes_onsale,
 }
 
 

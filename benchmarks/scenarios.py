@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import approval, verify, waiting
+from benchmarks import approval, onsale, verify, waiting
 from benchmarks.harness import (
     Bench,
     Figures,
@@ -681,6 +681,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
         "6. Waiters: long-polls and SSE streams held open beside the hot load",
         waiting.waiters,
     ),
+    "onsale": ("7. On-sale draw: a pre-queue drawn at the opening", onsale.onsale),
     "drain": ("Backlog drain: the applier alone, no HTTP in the way", drain),
     "naive": ("Naive: TESSERA_APPLY_BATCH_SIZE=1 (hot event, then backlog)", naive),
     "soak": ("5. Soak / memory", soak),

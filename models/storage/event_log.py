@@ -65,10 +65,8 @@ _APPEND = text(
     """
     WITH logged AS (
         INSERT INTO event_log (event_id, kind, payload)
-        SELECT v.event_id, v.kind, CAST(v.payload AS jsonb)
-          FROM unnest(CAST(:event_ids AS text[]), CAST(:kinds AS text[]),
-                      CAST(:payloads AS text[]))
-               WITH ORDINALITY AS v(event_id, kind, payload, n)
+        SELECT v.item->>0, v.item->>1, v.item->2
+          FROM jsonb_array_elements(CAST(:updates AS jsonb)) WITH ORDINALITY AS v(item, n)
          ORDER BY v.n
         RETURNING id, kind, payload, created_at
     ), queued AS (
@@ -92,20 +90,16 @@ def append(session: Session, updates: list[Update]) -> list[Update]:
     subscription whose `events` match, and have them published (and the deliveries sent)
     once the transaction commits; return them carrying their log ids (the SSE `id:`).
 
-    One statement over arrays, whatever the number of updates and subscriptions: the outbox
+    One statement over one JSON array, whatever the number of updates and subscriptions: the outbox
     rows are written by the same INSERT, from the rows it logs, so a delivery exists exactly
     when the change it reports committed (`models.storage.webhooks`). With no subscription, the join
     finds nothing and costs nothing measurable."""
     if not updates:
         return []
-    rows = session.execute(
-        _APPEND,
-        {
-            "event_ids": [u.event_id for u in updates],
-            "kinds": [u.kind for u in updates],
-            "payloads": [json.dumps(u.payload, separators=(",", ":")) for u in updates],
-        },
-    ).all()
+    # One JSON document, not text arrays: psycopg escapes every quote of every element of a
+    # text[] in Python, which cost a 20,000-party draw seconds; one json.dumps costs a tenth.
+    document = json.dumps([[u.event_id, u.kind, u.payload] for u in updates], separators=(",", ":"))
+    rows = session.execute(_APPEND, {"updates": document}).all()
     # Identity values are drawn in insertion order (ORDER BY n), so our ids sorted ascending
     # are in the order of `updates`.
     ids = sorted(row.id for row in rows)

@@ -51,6 +51,8 @@ def test_every_scenario_is_right_at_smoke_scale(tmp_path: Path) -> None:
     assert (storm["applied"], storm["hotSource"]) == (storm["commands"], "hot scenario of this run")
     assert storm["approvalsVsHot"] is not None
     assert ran["soak"].figures["rss"][-1]["workerMiB"] > 0
+    # the on-sale draw happened and was seen over HTTP (its own checks ran: status ok)
+    assert ran["onsale"].figures["drawVisibleMs"] is not None
     _assert_every_waiter_is_accounted_for(ran["waiters"].figures)
 
     written = json.loads(out.read_text())

@@ -7,6 +7,7 @@
 import { ApiError } from "./api.js";
 import { ApplicationsPanel } from "./applications-panel.js";
 import { fill, h } from "./dom.js";
+import { DrawPanel } from "./draw-panel.js";
 import { FeedPanel } from "./feed.js";
 import { LedgerFollower } from "./ledger.js";
 import { LedgerPanel } from "./ledger-panel.js";
@@ -29,7 +30,7 @@ const SETTLED = "ticket.completed";
 /** Does this message follow a new ledger entry? (The poll catches the others: event updates
  * made elsewhere, user deletions.) */
 function writesLedger(type) {
-  return type === SETTLED || type.startsWith("offer.");
+  return type === SETTLED || type.startsWith("offer.") || type.startsWith("registration.");
 }
 
 export class Board {
@@ -54,6 +55,7 @@ export class Board {
     this.offers = new OffersPanel(this.names);
     this.feed = new FeedPanel(this.names);
     this.ledgerPanel = new LedgerPanel();
+    this.drawPanel = new DrawPanel();
     this.ledger = new LedgerFollower((after, limit) =>
       this.api.ledger(this.eventId, { after, limit }, this.controller.signal),
     );
@@ -146,6 +148,7 @@ export class Board {
           "div",
           { class: "column" },
           this.seats.element,
+          this.drawPanel.element,
           this.settling.element,
           this.offers.element,
           this.ledgerPanel.element,
@@ -195,6 +198,7 @@ export class Board {
     try {
       await this.ledger.follow(() => this.ledgerPanel.show(this.ledger)); // a long one: progress
       this.ledgerPanel.show(this.ledger);
+      this.drawPanel.showDraw(this.ledger.draw);
     } catch (error) {
       if (error instanceof ApiError && error.status === 404 && error.code !== "EVENT_NOT_FOUND") {
         // An API from before the ledger: nothing to follow.
@@ -261,6 +265,7 @@ export class Board {
     if (first) document.title = `${event.title} · Tessera console`;
     this.seats.show(seatFigures(event));
     this.applications?.showEvent(event);
+    this.drawPanel.showEvent(event);
     if (first && this.settings) this.settings.show(event);
   }
 
@@ -274,6 +279,7 @@ export class Board {
 
   tick() {
     this.settling.tick();
+    this.drawPanel.tick();
     this.line.render(); // "waiting for" and "expires in" count on
     this.offers.render();
   }

@@ -183,6 +183,7 @@ export class LedgerFollower {
     this.broken = null; // {index, reason}
     this.unverifiable = null; // why this browser cannot hash, if it cannot
     this.recent = []; // newest first
+    this.draw = null; // the last `draw` entry read (the draw panel's)
   }
 
   /** Read everything new (`onPage` runs after each page); resolves to whether anything was. */
@@ -193,6 +194,7 @@ export class LedgerFollower {
       const items = Array.isArray(page?.items) ? page.items : [];
       if (items.length) {
         await this.check(items);
+        this.draw = items.findLast((entry) => entry?.kind === "draw") ?? this.draw;
         // The API pages by the stored index; a tampered entry's own may be anything.
         const last = items[items.length - 1]?.index;
         this.length =
