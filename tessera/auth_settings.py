@@ -18,7 +18,7 @@ class AuthSettings:
     jwt_jwks_url: str | None = None
     jwt_user_claim: str = DEFAULT_USER_CLAIM
     # Open SSE streams one key or one attendee may hold at once (over every API process).
-    max_streams_per_principal: int = 10
+    max_streams_per_principal: int = 100
     # Refused credentials per client address before it is throttled (`off` disables).
     auth_failure_limit: str = "300/minute"
 

@@ -261,7 +261,7 @@ class Environment(BaseSettings):
         description="The token claim holding the attendee's userId.",
     )
     max_streams_per_principal: int = Field(
-        10,
+        100,
         ge=1,
         alias="TESSERA_MAX_STREAMS_PER_PRINCIPAL",
         description="Open update streams per key or attendee (429 beyond).",
