@@ -109,7 +109,10 @@ class Supervisor:
             for raw in process.stdout:
                 log.write(raw)
                 line = raw.decode("utf-8", "replace")
-                if self._loud(line):
+                # Once stopping, every group has been signalled at once: a worker's pool
+                # children report the job the signal interrupted (acks_late gives it back to
+                # the queue). Expected, so it stays in the log file, off the terminal.
+                if self._loud(line) and not self.stopping.is_set():
                     self.say(child.name, line)
 
     def _loud(self, line: str) -> bool:

@@ -144,3 +144,17 @@ def test_gunicorns_own_messages_use_the_same_format_once(
     assert (entry["level"], entry["msg"]) == ("warning", "Worker timeout (pid:7)")
     assert error_log.propagate is False
     assert "ts" in entry  # stamped by Tessera's formatter, not gunicorn's
+
+
+def test_while_up_stops_the_childrens_errors_stay_in_the_log_file(tmp_path: Path) -> None:
+    out = StringIO()
+    supervisor = Supervisor(out, log_dir=tmp_path / "logs")
+    supervisor.stopping.set()  # as Ctrl-C does, before the children are signalled
+    child = supervisor.add("worker", [sys.executable, "-c", CHILD], {})
+    assert child.process is not None
+    child.process.wait(timeout=30)
+    for pump in child.pumps:
+        pump.join(timeout=10)
+
+    assert out.getvalue() == ""
+    assert len((tmp_path / "logs" / "worker.log").read_text().splitlines()) == 7
