@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -77,7 +77,11 @@ def create_user(api: Api, user_id: str, name: str) -> None:
 
 
 def wait(browser: WebDriver, seconds: float = 10) -> WebDriverWait[WebDriver]:
-    return WebDriverWait(browser, seconds, poll_frequency=0.02)
+    """A wait that looks again when the page redrew what it was reading (a panel re-renders on
+    every update, so an element found a moment ago may be gone by the time it is read)."""
+    return WebDriverWait(
+        browser, seconds, poll_frequency=0.02, ignored_exceptions=[StaleElementReferenceException]
+    )
 
 
 def text_of(browser: WebDriver, element_id: str) -> str:
@@ -238,8 +242,9 @@ def test_an_offer_shows_its_held_seats_and_a_countdown_and_leaves_when_accepted(
     wait(browser).until(lambda b: "Bob Offered" in text_of(b, "offers-table"))
     assert text_of(browser, "fig-offered") == "1"
     assert text_of(browser, "fig-free") == "0"
-    countdown = browser.find_element(By.CSS_SELECTOR, "#offers-table td.countdown")
-    first = countdown.text
+    first = wait(browser).until(
+        lambda b: b.find_element(By.CSS_SELECTOR, "#offers-table td.countdown").text
+    )
     assert first.startswith(("9", "10"))  # about ten minutes left
     wait(browser, 3).until(
         lambda b: b.find_element(By.CSS_SELECTOR, "#offers-table td.countdown").text != first
