@@ -45,6 +45,9 @@ from tessera.redis_urls import celery_broker
 from tessera.telemetry import REQUEST_ID, configure_logging
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# After a wake-up failed, the next second's are not attempted (`tessera.messaging.Waker`): the
+# accepts answer at once, and the first wake-up after the pause or the sweeper queues their drain.
+WAKE_PAUSE_SECONDS = 1.0
 
 # Every route of the API is declared on one of these (see `api.routes`); the document's
 # operations come in this order.
@@ -87,7 +90,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     # (and, after it, closing) new ones, each a PostgreSQL backend to fork.
     engine = make_engine(settings.database_url, pool_size=16, max_overflow=4)
     client = redis_client(settings.redis_url)
-    waker = Waker(client, _celery_client(settings.redis_url))
+    waker = Waker(
+        client, _celery_client(settings.redis_url), pause_after_failure=WAKE_PAUSE_SECONDS
+    )
     sessions = make_sessionmaker(engine, RedisMessenger(client, waker))
     redis_url = settings.redis_url
     app.extensions["tessera"] = ApiContext(

@@ -25,7 +25,7 @@ from api.errors import ApiError, problem
 from api.routes import RouteTable
 from api.work_limits import StreamSlots, WorkBudget
 from tessera.config import ConfigError, Settings
-from tessera.messaging import REDIS_SOCKET_TIMEOUT
+from tessera.messaging import REDIS_SOCKET_TIMEOUT, redis_retry
 from tessera.redis_urls import is_sentinel_url, parse_sentinel_url
 
 OFF = "off"
@@ -52,6 +52,7 @@ def _storage(redis_url: str) -> tuple[str, dict[str, Any]]:
     timeouts: dict[str, Any] = {
         "socket_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
         "socket_connect_timeout": math.ceil(REDIS_SOCKET_TIMEOUT),
+        "retry": redis_retry(),
     }
     if not is_sentinel_url(redis_url):
         return redis_url, timeouts

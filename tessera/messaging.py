@@ -33,6 +33,8 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from models.storage.event_log import OFFER_EXPIRED, TICKET_COMPLETED
@@ -57,6 +59,13 @@ EVENT_CHANNELS = "tessera:event:*"
 REDIS_SOCKET_TIMEOUT = 1.0
 
 
+def redis_retry() -> Retry:
+    """Retry a call once, at once, when its connection was refused or reset (a pooled
+    connection to a restarted server), never when it timed out: redis-py's default (three
+    retries with backoff, timeouts included) turns one unreachable host into 4 s or more."""
+    return Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+
+
 def redis_client(url: str) -> redis.Redis:
     """A client of the server `url` names, or of a Sentinel group's current master: its
     connections ask the sentinels where the master is whenever they (re)connect, and one that
@@ -64,6 +73,7 @@ def redis_client(url: str) -> redis.Redis:
     timeouts = {
         "socket_timeout": REDIS_SOCKET_TIMEOUT,
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        "retry": redis_retry(),
         **KEEPALIVE,
     }
     if not is_sentinel_url(url):
@@ -99,16 +109,27 @@ class TaskSender(Protocol):
 
 class Waker:
     """Sends coalesced wake-ups; any Redis failure is logged and swallowed (the ticket rows are
-    committed, and the sweeper wakes an applier later)."""
+    committed, and the sweeper wakes an applier later).
 
-    def __init__(self, client: redis.Redis, sender: TaskSender) -> None:
+    With `pause_after_failure`, a failed wake-up makes the next ones within that many seconds
+    give up without trying: the API's group commit announces its wake-up before it answers, so
+    while Redis does not answer (a master's host gone, until the sentinels promote a replica)
+    each attempt would hold a whole group's 202s for a socket timeout."""
+
+    def __init__(
+        self, client: redis.Redis, sender: TaskSender, *, pause_after_failure: float = 0.0
+    ) -> None:
         self.client = client
         self.sender = sender
+        self.pause_after_failure = pause_after_failure
+        self._paused_until = 0.0
 
     def wake(self, event_ids: Iterable[str], *, force: bool = False) -> bool:
         """Make sure an applier will look at the events' new tickets: queue a drain unless one
         is queued or draining already (or always, with `force`). True if a task was sent."""
         if not list(event_ids):
+            return False
+        if time.monotonic() < self._paused_until:
             return False
         try:
             pipe = self.client.pipeline(transaction=False)
@@ -121,6 +142,7 @@ class Waker:
                 return True
         except Exception:  # broker down or slow: the sweeper is the safety net
             log.warning("wake-up not sent; the sweeper will retry")
+            self._paused_until = time.monotonic() + self.pause_after_failure
         return False
 
     def deliver(self, webhook_ids: Iterable[str], *, force: bool = False) -> list[str]:

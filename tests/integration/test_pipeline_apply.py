@@ -18,7 +18,8 @@ from models.storage import locks, tickets
 from models.storage.tables import Event, EventLogEntry, Registration, Ticket
 from models.storage.tickets import NewTicket, insert_tickets
 from tessera.config import Settings
-from tessera.messaging import DRAIN_KEY, DRAIN_TASK, Waker
+from tessera import messaging
+from tessera.messaging import DRAIN_KEY, DRAIN_TASK, REDIS_SOCKET_TIMEOUT, Waker
 from tessera.tools.servers import ServerUrls
 from tests.drain import drain_event
 from tests.integration.test_seats_persistence import make_event, make_users
@@ -307,6 +308,26 @@ def test_a_wake_up_while_redis_is_unreachable_is_swallowed(
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     assert Waker(unreachable, sender).wake(["e1"]) is False
     assert sender.sent == []
+
+
+def test_after_a_failed_wake_up_the_next_ones_give_up_at_once_for_the_pause(
+    redis_client: redis.Redis, sender: RecordingSender
+) -> None:
+    waker = Waker(redis_client, sender, pause_after_failure=0.5)
+    reachable = waker.client
+    # a host that drops packets (TEST-NET-1): an attempt waits for the whole socket timeout,
+    # once (redis-py's default retries would make it four)
+    waker.client = messaging.redis_client("redis://192.0.2.1:6379/0")
+    started = time.monotonic()
+    assert waker.wake(["e1"]) is False
+    assert waker.wake(["e1"]) is False
+    assert time.monotonic() - started < REDIS_SOCKET_TIMEOUT * 1.5  # one timeout, not two
+
+    waker.client = reachable
+    assert waker.wake(["e1"]) is False  # still paused: not even tried
+    time.sleep(0.5)
+    assert waker.wake(["e1"]) is True  # the pause is over
+    assert sender.sent == [DRAIN_TASK]
 
 
 def test_waking_many_events_at_once_costs_one_message(
