@@ -17,8 +17,8 @@ from models.domain import rules
 from models.storage import locks, tickets
 from models.storage.tables import Event, EventLogEntry, Registration, Ticket
 from models.storage.tickets import NewTicket, insert_tickets
-from tessera.config import Settings
 from tessera import messaging
+from tessera.config import Settings
 from tessera.messaging import DRAIN_KEY, DRAIN_TASK, REDIS_SOCKET_TIMEOUT, Waker
 from tessera.tools.servers import ServerUrls
 from tests.drain import drain_event
