@@ -232,7 +232,8 @@ class BenchStack:
         """The root pid of every process group whose CPU time a scenario accounts for."""
         groups: dict[str, list[int]] = {
             name: [self.local.processes[name].pid]
-            for name in ("api", "worker", "beat", "noop")  # noop: the HTTP-limit app
+            # noop and memory: the reference apps (HTTP limit, in-memory contract)
+            for name in ("api", "worker", "beat", "noop", "memory")
             if name in self.local.processes
         }
         if self.postgres_pid is not None:
