@@ -33,7 +33,8 @@ from tests.localstack import LocalStack
 # seeds its own).
 _TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 BATCH_SIZE_VARIABLE = "TESSERA_APPLY_BATCH_SIZE"
-_WORKER_CLASS = re.compile(r"Using worker: (\S+)")
+# the class's name only: in the JSON log format the message ends in `"}`
+_WORKER_CLASS = re.compile(r"Using worker: ([\w.]+)")
 
 
 class BenchError(RuntimeError):
