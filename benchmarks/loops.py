@@ -147,15 +147,17 @@ async def _client(
     inside: set[tuple[str, str]] = set()
     try:
         # Before the clock: the keep-alive connection, and the reference's events on it.
-        await connection.request("GET", "/live")
+        await asyncio.wait_for(connection.request("GET", "/live"), REQUEST_TIMEOUT)
         for event_id in plan.events if spec.create_capacity is not None else ():
             body = json.dumps({"capacity": spec.create_capacity, "waitlistEnabled": True})
             path = f"/bench/events/{event_id}"
-            head, answer = await connection.request("PUT", path, body.encode())
+            head, answer = await asyncio.wait_for(
+                connection.request("PUT", path, body.encode()), REQUEST_TIMEOUT
+            )
             if head.status != 201:
                 out.note(f"creating {event_id}: {head.status} {answer[:200]!r}")
                 return
-    except (OSError, HttpError) as error:
+    except (OSError, HttpError, TimeoutError) as error:
         out.note(f"warm-up: {error!r}")
         return
     finally:
