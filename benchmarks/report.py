@@ -122,11 +122,23 @@ def system_cpu_ms(bench: Bench, scenario: str) -> float | None:
 
 
 def targets(bench: Bench) -> list[TargetCheck]:
-    """Issue 11's targets, then informational rows (issue 6's former targets among them)."""
+    """Issue 27's targets against the in-memory reference, issue 11's, then informational rows
+    (issue 6's former targets among them)."""
     f = bench.figure
     hot_applied = f("hot", "appliedPerS")
     db = f("db-limit", "rowsPerS")
     checks = [
+        _at_least("few-clients completed/s vs in-memory completed/s",
+                  f("few-clients", "completedPerS"), f("few-clients", "memoryCompletedPerS"),
+                  0.7, ">= 0.7x"),
+        _at_least("sequential completed/s vs in-memory completed/s",
+                  f("sequential", "completedPerS"), f("sequential", "memoryCompletedPerS"),
+                  0.7, ">= 0.7x"),
+        _at_most("sequential: 202 to done p50 (ms)", f("sequential", "latencyP50Ms"), 10.0,
+                 "<= 10 ms"),
+        _at_least("hot accepted/s vs in-memory accepted/s (memory-hot)", f("hot", "acceptedPerS"),
+                  f("memory-hot", "acceptedPerS"), 0.75, ">= 0.75x"),
+
         _at_most("moderate: 202 to done p50 (ms)", f("moderate", "latencyP50Ms"), 20.0,
                  "<= 20 ms"),
         _at_most("moderate: 202 to done p99 (ms)", f("moderate", "latencyP99Ms"), 100.0,
@@ -298,6 +310,35 @@ def _notes_approval(f: dict[str, Any]) -> str:
     )
 
 
+def _notes_loops(f: dict[str, Any]) -> str:
+    memory = f.get("memory", {})
+    text = (
+        f"{_num(f.get('clients'))} clients; Tessera {_num(f.get('completedPerS'))} completed/s, "
+        f"in-memory {_num(f.get('memoryCompletedPerS'))}/s, ratio {_num(f.get('vsMemory'), 3)}; "
+        f"round trip to the 202 p50 / p99: Tessera {_num(f.get('roundTripP50Ms'))} / "
+        f"{_num(f.get('roundTripP99Ms'))} ms, in-memory {_num(memory.get('roundTripP50Ms'))} / "
+        f"{_num(memory.get('roundTripP99Ms'))} ms"
+    )
+    if "latencyP50Ms" in f:
+        text += (
+            f"; 202 to done p50 / p99: Tessera {_num(f.get('latencyP50Ms'))} / "
+            f"{_num(f.get('latencyP99Ms'))} ms, in-memory {_num(f.get('memoryLatencyP50Ms'))} / "
+            f"{_num(f.get('memoryLatencyP99Ms'))} ms; command to done p50: Tessera "
+            f"{_num(f.get('cycleP50Ms'))} ms, in-memory {_num(f.get('memoryCycleP50Ms'))} ms"
+        )
+    # the CPU figures that follow (`_cpu`) are Tessera's run
+    return text + f"; in-memory app CPU ms per command {_num(_memory_cpu(memory), 2)}, Tessera's"
+
+
+def _memory_cpu(memory: dict[str, Any]) -> float | None:
+    cpu = memory.get("cpuMsPerCommand") or {}
+    return cpu.get("memory")
+
+
+def _notes_memory_hot(f: dict[str, Any]) -> str:
+    return f"{_num(f.get('acceptedPerS'))} accepted/s (the requests of hot)"
+
+
 def _notes_drain(f: dict[str, Any]) -> str:
     return (
         f"{_num(f.get('appliedPerS'))}/s from wake-up to last completion; "
@@ -377,6 +418,9 @@ def _notes_waiters(f: dict[str, Any]) -> str:
 
 _NOTES = {
     "http-limit": _notes_http,
+    "memory-hot": _notes_memory_hot,
+    "few-clients": _notes_loops,
+    "sequential": _notes_loops,
     "db-limit": _notes_db,
     "hot": _notes_batches,
     "hot-fill": _notes_batches,
@@ -427,7 +471,9 @@ def _commands(result: ScenarioResult) -> str:
 def _scenario_row(result: ScenarioResult) -> str:
     f = result.figures
     accepted = f.get("acceptedPerS", f.get("acceptedItemsPerS", f.get("requestsPerS")))
-    applied = f.get("appliedPerS", f.get("appliedItemsPerS", f.get("rowsPerS")))
+    applied = f.get(
+        "appliedPerS", f.get("appliedItemsPerS", f.get("completedPerS", f.get("rowsPerS")))
+    )
     status = result.status if not result.problems else f"{result.status}: {result.problems[0]}"
     return (
         f"| {result.title} | {status} | {_commands(result)} | {_num(accepted)} | "

@@ -45,6 +45,11 @@ class Scale:
     waiters_time_limit: float  # the most the hot load beside the waiters may run
     approval_applicants: int  # applications to one approval event, then each approved
     approval_capacity: int
+    loop_clients: int  # few-clients / sequential: clients, each with its own users and events
+    loop_users: int  # per client
+    loop_events: int  # per client
+    loop_capacity: int  # per event: below the users an event holds, so lines and promotions
+    loop_seconds: float  # how long each client keeps sending, on each server
     apply_timeout: float  # how long the workers may take to finish after the last 202
     scenario_time_limit: float  # the most any one load phase may run
 
@@ -88,6 +93,11 @@ FULL = Scale(
     waiters_time_limit=120.0,
     approval_applicants=5_000,
     approval_capacity=1_000,
+    loop_clients=16,
+    loop_users=12,
+    loop_events=2,
+    loop_capacity=4,
+    loop_seconds=20.0,
     apply_timeout=300.0,
     scenario_time_limit=600.0,
 )
@@ -131,6 +141,11 @@ SMOKE = Scale(
     waiters_time_limit=30.0,
     approval_applicants=200,
     approval_capacity=40,
+    loop_clients=4,
+    loop_users=6,
+    loop_events=1,
+    loop_capacity=2,
+    loop_seconds=1.5,
     apply_timeout=45.0,
     scenario_time_limit=60.0,
 )

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import approval, onsale, verify, waiting
+from benchmarks import approval, loops, onsale, verify, waiting
 from benchmarks.harness import (
     Bench,
     Figures,
@@ -662,10 +662,15 @@ def warm_up(bench: Bench) -> None:
 Scenario = Callable[[Bench], ScenarioResult]
 
 # In run order: the reference points first (the moderate-load rate is derived from the hot
-# result), the one that restarts the workers (naive) late, and the soak last so its memory
-# figures cover one worker lifetime.
+# result; few-clients and sequential run their in-memory reference themselves), the one that
+# restarts the workers (naive) late, and the soak last so its memory figures cover one worker
+# lifetime.
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "http-limit": ("Limit (HTTP): no-op endpoint, same gunicorn + load generator", http_limit),
+    "memory-hot": (
+        "Reference (memory): the hot event's requests, in-memory Flask app, same gunicorn",
+        loops.memory_hot,
+    ),
     "db-limit": ("Limit (database): raw COPY + UPDATE of N applied commands", db_limit),
     "hot": ("1. Hot event", hot),
     "hot-fill": ("1b. Hot event, parties of 1-4 seats under fill", hot_fill),
@@ -677,6 +682,14 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "spread": ("2. Spread over many events", spread),
     "bulk": ("3. Bulk via POST /batches", bulk),
     "moderate": ("4. Latency under moderate load (open loop)", moderate),
+    "few-clients": (
+        "8. Few clients: next command at the 202 (Tessera, then in-memory app)",
+        loops.few_clients,
+    ),
+    "sequential": (
+        "9. Sequential: each ticket long-polled done first (Tessera, then in-memory app)",
+        loops.sequential,
+    ),
     "waiters": (
         "6. Waiters: long-polls and SSE streams held open beside the hot load",
         waiting.waiters,

@@ -33,7 +33,8 @@ from tests.localstack import LocalStack
 # seeds its own).
 _TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 BATCH_SIZE_VARIABLE = "TESSERA_APPLY_BATCH_SIZE"
-_WORKER_CLASS = re.compile(r"Using worker: (\S+)")
+# the class's name only: in the JSON log format the message ends in `"}`
+_WORKER_CLASS = re.compile(r"Using worker: ([\w.]+)")
 
 
 class BenchError(RuntimeError):
@@ -232,7 +233,8 @@ class BenchStack:
         """The root pid of every process group whose CPU time a scenario accounts for."""
         groups: dict[str, list[int]] = {
             name: [self.local.processes[name].pid]
-            for name in ("api", "worker", "beat", "noop")  # noop: the HTTP-limit app
+            # noop and memory: the reference apps (HTTP limit, in-memory contract)
+            for name in ("api", "worker", "beat", "noop", "memory")
             if name in self.local.processes
         }
         if self.postgres_pid is not None:

@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks import verify
 from benchmarks.cli import Options, run
+from benchmarks.loops import Command
+from benchmarks.loops import _replay as loops_replay
+from benchmarks.memory_app import create as create_memory_app
 from benchmarks.rawhttp import Connection, SseMessage, SseParser
 from benchmarks.report import markdown
 from benchmarks.scenarios import SCENARIOS
@@ -54,6 +57,14 @@ def test_every_scenario_is_right_at_smoke_scale(tmp_path: Path) -> None:
     # the on-sale draw happened and was seen over HTTP (its own checks ran: status ok)
     assert ran["onsale"].figures["drawVisibleMs"] is not None
     _assert_every_waiter_is_accounted_for(ran["waiters"].figures)
+    # issue 27's reference: each loop ran against both servers, every command completed
+    for name in ("few-clients", "sequential"):
+        loop = ran[name].figures
+        assert loop["completed"] == loop["commands"] > 0, (name, loop)
+        assert loop["memory"]["completed"] == loop["memory"]["commands"] > 0, (name, loop)
+        assert loop["vsMemory"] is not None, (name, loop)
+    assert ran["sequential"].figures["latencyP50Ms"] is not None
+    assert ran["memory-hot"].figures["accepted"] == ran["memory-hot"].figures["commands"]
 
     written = json.loads(out.read_text())
     assert written["correct"] is True
@@ -78,6 +89,51 @@ def _assert_every_waiter_is_accounted_for(waiters: dict[str, Any]) -> None:
     assert waiters["releasesAccepted"] == waiters["sideEvents"]
     assert waiters["parkedAppliedBeforeRelease"] == 0  # parked: their events held
     assert waiters["rss"]["open"]["apiMiB"] > 0
+
+
+def test_the_in_memory_app_applies_the_contract_rule_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reference seats, waitlists and promotes in the 202 itself, as the pure rules do,
+    and refuses what the API refuses first (no key, an unknown event, a bad `wait`)."""
+    monkeypatch.setenv("TESSERA_API_KEYS", "admin-key:admin,client-key:client")
+    client = create_memory_app(events={"e": 1}).test_client()
+    key = {"Authorization": "Bearer client-key"}
+    first = client.post("/events/e/registrations", json={"userId": "a"}, headers=key)
+    second = client.post("/events/e/registrations", json={"userId": "b"}, headers=key)
+    leave = client.delete("/events/e/registrations/a", headers=key)
+    assert first.status_code == second.status_code == leave.status_code == 202
+    assert first.headers["Location"] == f"/tickets/{first.json['ticketId']}"
+    assert [r.json["status"] for r in (first, second, leave)] == ["completed"] * 3
+    assert second.json["result"]["position"] == 1
+    assert leave.json["result"]["promotedUserIds"] == ["b"]
+    polled = client.get(f"/tickets/{leave.json['ticketId']}?wait=30", headers=key)
+    assert polled.json == leave.json
+    assert client.get(f"/tickets/{leave.json['ticketId']}?wait=31", headers=key).status_code == 422
+    unknown = client.post("/events/x/registrations", json={"userId": "a"}, headers=key)
+    assert (unknown.status_code, unknown.json["code"]) == (404, "EVENT_NOT_FOUND")
+    assert client.post("/events/e/registrations", json={"userId": "a"}).status_code == 401
+
+
+def test_the_loop_check_catches_a_reference_that_skips_the_promotion() -> None:
+    """The reference's results are replayed through the pure rules: an unregister that freed a
+    seat without promoting the head of the line is reported."""
+    from models.domain.results import ResultStatus
+
+    def command(kind: str, user: str, sent: float, **result: Any) -> Command:
+        return Command(
+            kind, "e", user, sent, sent, 202, f"T{sent}", "completed",
+            {"status": "", "code": None, "position": None, "promotedUserIds": []} | result,
+        )  # fmt: skip
+
+    commands = [
+        command("register", "a", 1.0, status=ResultStatus.REGISTERED),
+        command("register", "b", 2.0, status=ResultStatus.WAITLISTED, position=1),
+        command("unregister", "a", 3.0, status=ResultStatus.UNREGISTERED),  # b not promoted
+    ]
+    problems = loops_replay(commands, capacity=1)
+    assert len(problems) == 1, problems
+    assert "unregister of a at e" in problems[0], problems
 
 
 def test_raw_client_reads_chunked_sse_split_anywhere() -> None:
