@@ -31,8 +31,11 @@ from api.routes import Access, Reply, Resource, route
 from models.storage import outbox, tickets
 from tessera.telemetry import (
     BATCH_SIZE_BUCKETS,
+    BATCH_SIZE_FIELD,
     SETTLE_BUCKETS,
+    SETTLE_FIELD,
     WEBHOOK_OUTCOMES,
+    cumulative_buckets,
     live_workers,
     read_worker_metrics,
     write_json_line,
@@ -63,16 +66,18 @@ class _WorkerAndQueueCollector(Collector):
                 if key.startswith("applied:"):
                     applied.add_metric([key.split(":", 1)[1]], value)
             yield applied
-            buckets = [(str(b), counters.get(f"batch_le:{b}", 0)) for b in BATCH_SIZE_BUCKETS]
-            buckets.append(("+Inf", counters.get("batch_count", 0)))
+            buckets = cumulative_buckets(
+                counters, BATCH_SIZE_FIELD, BATCH_SIZE_BUCKETS, counters.get("batch_count", 0)
+            )
             yield HistogramMetricFamily(
                 "tessera_apply_batch_size",
                 "Tickets per apply transaction",
                 buckets=buckets,
                 sum_value=counters.get("batch_sum", 0),
             )
-            settle = [(str(b), counters.get(f"settle_le:{b}", 0)) for b in SETTLE_BUCKETS]
-            settle.append(("+Inf", counters.get("settle_count", 0)))
+            settle = cumulative_buckets(
+                counters, SETTLE_FIELD, SETTLE_BUCKETS, counters.get("settle_count", 0)
+            )
             yield HistogramMetricFamily(
                 "tessera_ticket_settle_seconds",
                 "Time from a ticket's acceptance (its 202) to its completion",
