@@ -246,10 +246,10 @@ def _prequeued(
 
 @settings(max_examples=100, deadline=None)
 @given(ids=user_ids, seed=st.binary(min_size=32, max_size=32), data=st.data())
-def test_the_order_depends_on_seed_closing_hash_and_ids_alone(  # Property 41: ...
+def test_the_order_depends_on_seed_closing_hash_and_ids_alone(  # Property 47: ...
     ids: list[str], seed: bytes, data: st.DataObject
 ) -> None:
-    """Property 41: the drawn order and keys are a function of (seed, closing hash, ids), not of
+    """Property 47: the drawn order and keys are a function of (seed, closing hash, ids), not of
     the order the parties arrived in."""
     closing = data.draw(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
     shuffled = list(ids)
@@ -268,10 +268,10 @@ def test_the_order_depends_on_seed_closing_hash_and_ids_alone(  # Property 41: .
     waitlist=st.booleans(),
     policy=st.sampled_from(Policy),
 )
-def test_every_prequeued_party_is_drawn_exactly_once(  # Property 42: ...
+def test_every_prequeued_party_is_drawn_exactly_once(  # Property 48: ...
     ids: list[str], seed: bytes, capacity: int, waitlist: bool, policy: Policy
 ) -> None:
-    """Property 42: every pre-queued party is drawn exactly once, and none stays pre-queued."""
+    """Property 48: every pre-queued party is drawn exactly once, and none stays pre-queued."""
     seats = _prequeued(ids, capacity, waitlist, policy, seed)
     outcome = seats.draw("0" * 64)
     assert sorted(p.user_id for p in outcome.drawn) == sorted(ids)
@@ -290,10 +290,10 @@ def test_every_prequeued_party_is_drawn_exactly_once(  # Property 42: ...
     waitlist=st.booleans(),
     policy=st.sampled_from(Policy),
 )
-def test_the_draw_equals_registering_one_by_one_in_drawn_order(  # Property 43: ...
+def test_the_draw_equals_registering_one_by_one_in_drawn_order(  # Property 49: ...
     ids: list[str], seed: bytes, capacity: int, waitlist: bool, policy: Policy
 ) -> None:
-    """Property 43: the draw's outcome equals registering the parties one by one, in drawn
+    """Property 49: the draw's outcome equals registering the parties one by one, in drawn
     order, at the opening, on the same event without its pre-queue."""
     seats = _prequeued(ids, capacity, waitlist, policy, seed)
     parties = {u: m.seats for u, m in seats.members.items() if m is not None}  # all pre-queued here
@@ -326,10 +326,10 @@ def test_the_draw_equals_registering_one_by_one_in_drawn_order(  # Property 43: 
     capacity=st.integers(3, 12),
     whole=st.booleans(),
 )
-def test_nobody_registered_after_the_opening_is_ahead_of_a_drawn_party(  # Property 44: ...
+def test_nobody_registered_after_the_opening_is_ahead_of_a_drawn_party(  # Property 50: ...
     early: list[str], late: list[str], capacity: int, whole: bool
 ) -> None:
-    """Property 44: in a pass, the draw comes before every command accepted at or after the
+    """Property 50: in a pass, the draw comes before every command accepted at or after the
     opening: no later register takes a seat or a place ahead of a drawn party."""
     prequeued = [u for u in early if not u.startswith("late")]
     seats = _prequeued(prequeued, capacity, True, Policy.FILL, SEED)
