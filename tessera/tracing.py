@@ -20,12 +20,16 @@ were sampled as traces of their own.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
     from flask import Flask, Response
+    from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span
 
@@ -221,25 +225,61 @@ def span(name: str, **attributes: Any) -> Iterator[Span | None]:
     if _provider is None:
         yield None
         return
+    from opentelemetry import context
+
     tracer = _provider.get_tracer("tessera")
     with tracer.start_as_current_span(name, attributes=attributes) as current:
-        yield current
+        adopted: list[tuple[Span, Token[Context]]] = []
+        reset = _ADOPTED.set((name, adopted))
+        try:
+            yield current
+        finally:
+            _ADOPTED.reset(reset)
+            for began, token in reversed(adopted):
+                began.end()
+                context.detach(token)
+
+
+# Inside a `span` block: its name, and the spans `link_to` began in it, for the block to end.
+_ADOPTED: contextvars.ContextVar[tuple[str, list[tuple[Span, Token[Context]]]] | None] = (
+    contextvars.ContextVar("tessera_tracing_adopted", default=None)
+)
 
 
 def link_to(trace_contexts: Iterable[str | None]) -> None:
     """Link the current span to each trace the `traceparent`s name (once each): the pass to
-    the requests whose tickets it applies."""
+    the requests whose tickets it applies.
+
+    When the current span is not recorded but one of those traces is (at 1 %, a pass's own
+    trace is kept once in a hundred, so a sampled request's pass would almost never show),
+    the rest of the enclosing `span` block is recorded in the first such trace instead, under
+    the block's name, linked to each of them."""
     if _provider is None:
         return
-    from opentelemetry import trace
+    from opentelemetry import context, trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    current = trace.get_current_span()
-    if not current.is_recording():
-        return
+    given = list(trace_contexts)
     propagator = TraceContextTextMapPropagator()
-    for traceparent in dict.fromkeys(c for c in trace_contexts if c):
-        linked = trace.get_current_span(propagator.extract({"traceparent": traceparent}))
-        context = linked.get_span_context()
-        if context.is_valid:
-            current.add_link(context)
+    linked = [
+        trace.get_current_span(propagator.extract({"traceparent": traceparent}))
+        for traceparent in dict.fromkeys(c for c in given if c)
+    ]
+    contexts = [s.get_span_context() for s in linked if s.get_span_context().is_valid]
+    current = trace.get_current_span()
+    if current.is_recording():
+        for linked_context in contexts:
+            current.add_link(linked_context)
+        return
+    block = _ADOPTED.get()
+    kept = [i for i, c in enumerate(contexts) if c.trace_flags.sampled]
+    if block is None or not kept:
+        return
+    name, adopted = block
+    began = _provider.get_tracer("tessera").start_span(
+        name,
+        context=trace.set_span_in_context(linked[kept[0]]),
+        links=[trace.Link(c) for c in contexts],
+        attributes={"tessera.tickets": len(given)},
+    )
+    adopted.append((began, context.attach(trace.set_span_in_context(began))))

@@ -152,6 +152,41 @@ def test_an_unsampled_request_makes_no_span_and_its_ticket_carries_no_context(
     assert unsampled.get_finished_spans() == ()
 
 
+def test_a_pass_not_sampled_itself_is_recorded_in_the_trace_of_a_sampled_request(
+    unsampled: InMemorySpanExporter,
+    api_app: AppFactory,
+    settings: Settings,
+    db: sessionmaker[Session],
+    worker: runtime.Runtime,
+) -> None:
+    """At 1 % a pass's own trace is rarely kept; the pass that applies a kept request's ticket
+    shows in that request's trace all the same."""
+    app = api_app(dataclasses.replace(settings, auth_enabled=False))
+    make_event(db, "e1", capacity=5)
+    make_users(db, "ann", "bob")
+    http = app.test_client()
+    caller = f"00-{'ab' * 16}-{'cd' * 8}-01"  # a caller whose trace is sampled
+    route = "/events/e1/registrations"
+    assert http.post(route, json={"userId": "ann"}, headers={"traceparent": caller}).status_code
+    assert http.post(route, json={"userId": "bob"}).status_code == 202  # not sampled
+    request = request_span(unsampled, "/events/<event_id>/registrations")
+    assert request.context.trace_id == int("ab" * 16, 16)
+
+    assert apply.apply_pass(worker, 100) == (apply.PassState.APPLIED, 2)
+
+    [applying] = [s for s in unsampled.get_finished_spans() if s.name == "tessera.apply_pass"]
+    assert applying.context.trace_id == request.context.trace_id
+    assert applying.parent is not None
+    assert applying.parent.span_id == request.context.span_id
+    assert [(k.context.trace_id, k.context.span_id) for k in applying.links] == [
+        (request.context.trace_id, request.context.span_id)
+    ]
+    assert applying.attributes is not None
+    assert applying.attributes["tessera.tickets"] == 2
+    inside = [s for s in unsampled.get_finished_spans() if s.parent == applying.context]
+    assert "postgresql" in {(s.attributes or {}).get("db.system") for s in inside}
+
+
 class ContextSender:
     """Stands in for Celery's sender, keeping each task's headers as Celery's instrumentation
     writes them when it publishes: the W3C context of the span current then."""
