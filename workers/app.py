@@ -8,10 +8,12 @@ from typing import Any
 import redis
 from celery import Celery
 from celery.signals import (
+    beat_init,
     heartbeat_sent,
     setup_logging,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
 )
 
@@ -31,6 +33,24 @@ def _fresh_runtime_per_child(**_: object) -> None:
     runtime.reset()
     # and the span exporter's thread, if tracing is on, must be this process's own
     tracing.configure("tessera-worker")
+
+
+@worker_init.connect
+def _trace_a_worker_without_children(sender: Any = None, **_: object) -> None:
+    # A prefork worker's tasks run in its children, which trace themselves (above); a thread
+    # pool's (the webhook worker's) run in this process, which nothing else would configure.
+    from celery.concurrency import get_implementation
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+
+    pool = getattr(sender, "pool_cls", None)
+    if pool is not None and not issubclass(get_implementation(pool), PreforkPool):
+        tracing.configure("tessera-webhook-worker")
+
+
+@beat_init.connect
+def _trace_beat(**_: object) -> None:
+    # beat's sends are where the sweeper's and the expiry check's traces start
+    tracing.configure("tessera-beat")
 
 
 @setup_logging.connect

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from models.domain.results import rfc3339
 from models.storage import outbox
 from models.storage.db import run
+from tessera import tracing
 from tessera.messaging import mark_delivering, stop_delivering
 from tessera.telemetry import count_webhook_attempts
 from tessera.webhook_secrets import SecretBox, SecretUnavailable, sign, signing_key
@@ -74,12 +75,24 @@ def deliver(
 ) -> DeliverReport:
     """Send the subscription's due deliveries until none is due (or the time slice is over)."""
     connections = webhook_client.Connections(max_in_flight)
-    try:
-        with ThreadPoolExecutor(max_in_flight, thread_name_prefix="webhook") as pool:
-            sender = Sender(runtime, pool, connections)
-            return _deliver(runtime, webhook_id, sender, max_in_flight, time_slice)
-    finally:
-        connections.close()
+    # A child of the task's span: of the pass whose commit queued the task, when it was traced
+    # (Celery's instrumentation carries the context in the task's headers).
+    with tracing.span("tessera.deliver", **{"tessera.webhook_id": webhook_id}) as span:
+        try:
+            with ThreadPoolExecutor(max_in_flight, thread_name_prefix="webhook") as pool:
+                sender = Sender(runtime, pool, connections)
+                report = _deliver(runtime, webhook_id, sender, max_in_flight, time_slice)
+        finally:
+            connections.close()
+        if span is not None:
+            span.set_attributes(
+                {
+                    "tessera.attempts": report.attempts,
+                    "tessera.delivered": report.delivered,
+                    "tessera.failed": report.failed,
+                }
+            )
+        return report
 
 
 @dataclass
