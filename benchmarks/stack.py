@@ -281,6 +281,10 @@ def running_stack(options: StackOptions) -> Iterator[BenchStack]:
                 env={
                     "TESSERA_API_KEYS": f"{admin_key}:admin",
                     "TESSERA_RATE_LIMIT": "off",
+                    # one key stands for every client of the load (`waiters` opens 1,000
+                    # streams with it): the per-caller cap on open streams (100) would refuse
+                    # 900 of them
+                    "TESSERA_MAX_STREAMS_PER_PRINCIPAL": "100000",
                     "TESSERA_WORKER_PROCESSES": str(options.worker_processes),
                     # LocalStack's defaults are tuned for fault tests (1 s); a benchmark runs
                     # the production cadence, so a backlog older than 1 s is not re-woken
