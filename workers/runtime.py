@@ -8,7 +8,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.storage.db import make_engine, make_sessionmaker
+from models.storage.db import APPLY_SESSION_SETTINGS, make_engine, make_sessionmaker
 from tessera.config import ConfigError, Settings
 from tessera.messaging import RedisMessenger, TaskSender, Waker, redis_client
 
@@ -30,7 +30,12 @@ def build(settings: Settings, sender: TaskSender) -> Runtime:
         raise ConfigError("workers need DATABASE_URL and REDIS_URL")
     # A webhook sender runs its tasks in threads: one connection each, at the busiest.
     overflow = max(2, settings.webhook_concurrency)
-    engine = make_engine(settings.database_url, pool_size=2, max_overflow=overflow)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=2,
+        max_overflow=overflow,
+        session_settings=APPLY_SESSION_SETTINGS,
+    )
     client = redis_client(settings.redis_url)
     waker = Waker(client, sender)
     sessions = make_sessionmaker(engine, RedisMessenger(client, waker))

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -131,11 +131,31 @@ SESSION_SETTINGS = {
 }
 
 
-def session_options() -> str:
-    return " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
+# The apply path's statements (the workers') are all lookups by key in tables that grow by
+# thousands of rows a second from empty at a launch. psycopg prepares them and PostgreSQL caches
+# one generic plan, made with the statistics of that moment: once autovacuum has analysed a table
+# while it was empty (or nearly), that plan seq-scans it, and keeps doing so on every pass as it
+# grows: a 20,000-ticket backlog drained at 2,900/s instead of 5,300/s, the membership lookup
+# alone 70 ms a pass (tests/integration/test_query_plans.py plans every statement that way).
+# A seq scan is then chosen only where no index serves the statement at all.
+APPLY_SESSION_SETTINGS = {"enable_seqscan": "off"}
 
 
-def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+def session_options(extra: Mapping[str, str] | None = None) -> str:
+    settings = {**SESSION_SETTINGS, **(extra or {})}
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
+
+
+def make_engine(
+    database_url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    session_settings: Mapping[str, str] | None = None,
+) -> Engine:
+    """`session_settings`: PostgreSQL settings for this engine's sessions beside
+    `SESSION_SETTINGS`. Behind a transaction pooler they are not sent (no statement is
+    prepared there, so each is planned afresh with the table's size of the moment)."""
     pooled = behind_transaction_pooler(database_url)
     engine = create_engine(
         sqlalchemy_url(database_url),
@@ -146,7 +166,7 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 10
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "application_name": "tessera",
-            **(_POOLED_CONNECT_ARGS if pooled else {"options": session_options()}),
+            **(_POOLED_CONNECT_ARGS if pooled else {"options": session_options(session_settings)}),
             **KEEPALIVES,
         },
     )
