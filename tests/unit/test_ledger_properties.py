@@ -355,3 +355,31 @@ def test_the_entry_shape_by_example() -> None:
     assert result["ledgerIndex"] == 2
     assert result["ledgerHash"] == ledger.entry_hash(entry)
     assert ledger.canonical({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+# Property 51: the writer's sealed text (each value encoded once, joined around `hash`) is the
+# canonical JSON of the sealed entry, and its hash is the hash of the entry without it, for any
+# keys: those sorting just before or after "hash", unicode, nested values that hold "hash" too.
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["index", "eventId", "acceptedAt", "hasg", "hash0", "h", "zz", "é"])
+        | st.text(max_size=6).filter(lambda key: key not in {"hash", "prevHash"}),
+        _JSON_VALUES,
+        max_size=8,
+    ),
+    st.text(max_size=64),
+)
+def test_the_sealed_text_is_the_canonical_entry(body: dict[str, Any], prev_hash: str) -> None:
+    entry, text = ledger.sealed_with_text(body, prev_hash)
+
+    assert text == ledger.canonical(entry).decode()
+    assert entry["hash"] == ledger.entry_hash(entry)
+    assert entry["prevHash"] == prev_hash
