@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.domain import rules
+from models.domain.updates import Update
 from models.storage import locks, tickets
 from models.storage.tables import Event, EventLogEntry, Registration, Ticket
 from models.storage.tickets import NewTicket, insert_tickets
@@ -22,6 +23,7 @@ from tessera.config import Settings
 from tessera.messaging import DRAIN_KEY, DRAIN_TASK, REDIS_SOCKET_TIMEOUT, Waker
 from tessera.tools.servers import ServerUrls
 from tests.drain import drain_event
+from tests.integration.conftest import listening
 from tests.integration.test_seats_persistence import make_event, make_users
 from workers import apply, runtime, sweeper
 
@@ -408,3 +410,23 @@ def test_a_pass_leaves_tickets_accepted_after_it_began_to_the_next_one(
             )
         ).all()
     assert all(completed >= created for _, created, completed in dates), dates
+
+
+def test_a_pass_publishes_every_update_in_order_whatever_its_size(
+    redis_client: redis.Redis,
+) -> None:
+    """Updates go out as scripts of up to PUBLISH_PER_SCRIPT messages each: a pass larger than
+    one script still delivers every message once, in the pass's order, on its event's channel."""
+    count = 2 * messaging.PUBLISH_PER_SCRIPT + 7
+    updates = [
+        Update("e1" if i % 3 else "e2", "event.updated", {"n": i}, log_id=i) for i in range(count)
+    ]
+    with (
+        listening(redis_client, messaging.event_channel("e1")) as first,
+        listening(redis_client, messaging.event_channel("e2")) as second,
+    ):
+        messaging.publish(redis_client, updates)
+
+    assert [m["data"]["n"] for m in first] == [i for i in range(count) if i % 3]
+    assert [m["data"]["n"] for m in second] == [i for i in range(count) if not i % 3]
+    assert [m["id"] for m in first][:3] == [1, 2, 4]
