@@ -2,8 +2,10 @@
 their locks (see `models.storage.locks` for which and why).
 
 A pass takes every event with pending tickets that no other worker is applying (up to a
-bound), applies up to `apply_batch_size` of their tickets through the rules in `seq` order, and
-commits: so a thousand lightly loaded events cost about what one hot event costs. A ticket is
+bound), applies up to `apply_batch_size` of their tickets through the rules, each event's in
+`seq` order and the batch shared among the events (`models.storage.tickets.pending_share`: one
+event's backlog does not hold back the others), and commits: so a thousand lightly loaded
+events cost about what one hot event costs. A ticket is
 completed by `UPDATE … WHERE status = 'pending'` in the same transaction as its seats, and the
 row count is checked, so a ticket can never be applied twice. The status updates written with
 it are published once that transaction commits.
@@ -45,6 +47,7 @@ GATHER_PER_TICKET_SECONDS = 0.0008
 
 class PassState(enum.Enum):
     APPLIED = "applied"
+    PARTIAL = "partial"  # applied, and tickets of its events were left for the next pass
     DRAINED = "drained"  # nothing was pending
     BUSY = "busy"  # everything pending belongs to events other workers are applying
     RACED = "raced"  # the events taken had been applied by the worker that just let them go
@@ -109,11 +112,11 @@ def drain(runtime: Runtime, linger: float = 0.0) -> DrainReport:
             continue
         released = False
         marked_at = _keep_marked(runtime, marked_at)
-        if state is PassState.APPLIED:
+        if state in (PassState.APPLIED, PassState.PARTIAL):
             report.applied += applied
             report.batches += 1
             report.batch_sizes.append(applied)
-            if applied < limit:
+            if state is PassState.APPLIED and applied < limit:
                 # Let the next batch gather for a moment: a pass costs about the same for one
                 # ticket as for fifty (~3.4 ms of worker CPU and ~1.5 ms of PostgreSQL's for
                 # one). The moment grows with the load (the size of this batch), so a busy event
@@ -165,7 +168,7 @@ def apply_pass(runtime: Runtime, limit: int, seen: set[str] | None = None) -> tu
             "durationMs": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return PassState.APPLIED, len(batch)
+    return (PassState.PARTIAL if applied.partial else PassState.APPLIED), len(batch)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class Applied:
     batch: list[TicketView]
     expired: int
     drawn: int = 0
+    partial: bool = False  # some event's pending tickets were left for the next pass
 
 
 def apply_events(
@@ -187,14 +191,15 @@ def apply_events(
     # COMMITTED this statement also sees tickets committed since, and a ticket must not be
     # completed before it was accepted (the clock drill caught one, 601 ms < 6xx ms).
     traced = tracing.enabled()
-    batch = tickets.pending_tickets(
+    share = tickets.pending_share(
         session, events, limit, accepted_by=now, with_trace_context=traced
     )
+    batch = share.tickets
     if traced:  # the pass's span links to the trace of each request whose ticket it applies
         tracing.link_to(t.trace_context for t in batch)
     users = existing_user_ids(session, {t.user_id for t in batch})
     # A draw at the end of the pass only if no ticket may still be pending behind the batch.
-    lines = passes.ticket_lines(events, batch, users, now, whole=len(batch) < limit)
+    lines = passes.ticket_lines(events, batch, users, now, whole=share.whole)
     heads: dict[str, ledger.Head] = {}
     windows = lock_windows(session, _wanted(lines, now), heads)
 
@@ -207,7 +212,7 @@ def apply_events(
     results = [decided.results[t.ticket_id] for t in batch]
     tickets.complete(session, batch, ["completed"] * len(batch), results, now)
     event_log.append(session, decided.updates)
-    return Applied(batch, decided.expired, decided.drawn)
+    return Applied(batch, decided.expired, decided.drawn, partial=len(share.whole) < len(events))
 
 
 def _wanted(lines: Mapping[str, list[Step]], now: dt.datetime) -> dict[str, Wanted]:

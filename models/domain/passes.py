@@ -77,19 +77,20 @@ def ticket_lines(
     users: Collection[str],
     now: dt.datetime,
     *,
-    whole: bool = True,
+    whole: bool | Collection[str] = True,
 ) -> dict[str, list[Step]]:
     """Each event's steps for a worker's pass: its tickets in the batch's (`seq`) order, then
-    the end of every offer that ran out by `now`, and a draw due by `now`. `whole`: the batch
-    holds every ticket pending; if not, a draw waits for one accepted at or after the opening
-    (so every pre-queue register accepted before the opening is applied before the draw)."""
+    the end of every offer that ran out by `now`, and a draw due by `now`. `whole`: the events
+    (True: every one) whose every pending ticket the batch holds; for the others a draw waits
+    for a pass that does (so every pre-queue register accepted before the opening is applied
+    before the draw)."""
     lines: dict[str, list[Step]] = {event_id: [] for event_id in events}
     for ticket in batch:
         command = command_of(ticket) if ticket.user_id in users else None
         lines[ticket.event_id].append(TicketStep(ticket, command))
-    for line in lines.values():
+    for event_id, line in lines.items():
         line.append(ExpireOffers(now))
-        if whole:
+        if whole is True or (whole is not False and event_id in whole):
             line.append(Draw(now))
     return lines
 

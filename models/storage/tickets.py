@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import String, any_, bindparam, func, literal_column, select, text, true
+from sqlalchemy import String, TextClause, any_, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from ulid import ULID
@@ -311,33 +311,88 @@ def pending_tickets(
     accepted_by: dt.datetime | None = None,
     with_trace_context: bool = False,
 ) -> list[TicketView]:
-    """The events' pending tickets in acceptance order (served by a partial index), optionally
-    only those accepted by `accepted_by`: for each event, a prefix
-    of its line of tickets (acceptance times grow with `seq`). Their trace contexts only
-    `with_trace_context` (a traced pass)."""
-    # Each event's prefix through the partial index (event, seq) by a lateral lookup, then the
-    # pass's `limit` of them in `seq` order. Asked as one `event_id = ANY` ordered by `seq`, a plan
-    # cached while the table's statistics said it was empty walked `seq`'s index from the
-    # first ticket ever taken, every completed one on the way (tests/integration/
-    # test_query_plans.py).
-    wanted = (
-        func.unnest(bindparam("event_ids", sorted(event_ids), type_=ARRAY(String)))
-        .table_valued("event_id")
-        .render_derived("wanted")
-    )
+    """The events' pending tickets in acceptance order, up to `limit` of them shared among the
+    events (`pending_share`)."""
+    return pending_share(session, event_ids, limit, accepted_by, with_trace_context).tickets
+
+
+@dataclass(frozen=True)
+class PendingShare:
+    tickets: list[TicketView]  # in `seq` order; of each event, a prefix of its pending ones
+    whole: frozenset[str]  # the events none of whose pending tickets were left out
+
+
+SHARE_ROUNDS = 3
+_FOREVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+_NEXT_OF_EACH = """
+    SELECT {outer}
+      FROM unnest(CAST(:event_ids AS text[]), CAST(:after AS bigint[])) AS w(event_id, after)
+     CROSS JOIN LATERAL (
+            SELECT {inner} FROM tickets AS t
+             WHERE t.event_id = w.event_id AND t.status = 'pending' AND t.seq > w.after
+               AND t.created_at <= :accepted_by
+             ORDER BY t.seq LIMIT :each) AS prefix
+    """
+
+
+def _next_of_each(with_trace_context: bool) -> TextClause:
     columns = (*TICKET_COLUMNS, Ticket.trace_context) if with_trace_context else TICKET_COLUMNS
-    each = select(*columns).where(Ticket.event_id == wanted.c.event_id, IS_PENDING)
-    if accepted_by is not None:
-        each = each.where(Ticket.created_at <= accepted_by)
-    prefixes = each.order_by(Ticket.seq).limit(limit).lateral("prefix")
-    query = (
-        select(*prefixes.c)
-        .select_from(wanted)
-        .join(prefixes, true())
-        .order_by(prefixes.c.seq)
-        .limit(limit)
+    names = [column.expression.name for column in columns]
+    return text(
+        _NEXT_OF_EACH.format(
+            outer=", ".join(f"prefix.{name}" for name in names),
+            inner=", ".join(f"t.{name}" for name in names),
+        )
     )
-    return [TicketView(*row) for row in session.execute(query)]
+
+
+# The statement without and with the tickets' trace contexts (read only for a traced pass).
+_NEXT_OF_EACH_STATEMENTS = {traced: _next_of_each(traced) for traced in (False, True)}
+
+
+def pending_share(
+    session: Session,
+    event_ids: Sequence[str] | Collection[str],
+    limit: int,
+    accepted_by: dt.datetime | None = None,
+    with_trace_context: bool = False,
+) -> PendingShare:
+    """Up to `limit` of the events' pending tickets (accepted by `accepted_by`), shared among
+    the events: each is offered an equal part (the first ones in `event_ids`' order when there
+    are more events than tickets), and what the events with fewer leave is offered again to the
+    others, for up to `SHARE_ROUNDS` rounds. Each round reads each event's next tickets through
+    the partial index (event, seq), at most `limit` rows in all: reading every event's first
+    `limit` and keeping the `limit` oldest read 50,000 rows a pass for a 100-event bulk import,
+    and one event's backlog held back every other event's tickets until it was applied."""
+    order = list(event_ids)
+    statement = _NEXT_OF_EACH_STATEMENTS[with_trace_context]
+    taken: dict[str, list[TicketView]] = {event_id: [] for event_id in order}
+    whole: set[str] = set()
+    room, open_events = limit, order
+    for _ in range(SHARE_ROUNDS):
+        if room <= 0 or not open_events:
+            break
+        asked = open_events[:room]
+        each = room // len(asked)
+        rows = session.execute(
+            statement,
+            {
+                "event_ids": asked,
+                "after": [taken[e][-1].seq if taken[e] else 0 for e in asked],
+                "accepted_by": accepted_by or _FOREVER,
+                "each": each,
+            },
+        )
+        got = dict.fromkeys(asked, 0)
+        for row in rows:
+            ticket = TicketView(*row)
+            taken[ticket.event_id].append(ticket)
+            got[ticket.event_id] += 1
+            room -= 1
+        whole.update(e for e in asked if got[e] < each)
+        open_events = [e for e in asked if got[e] == each] + open_events[len(asked) :]
+    tickets = sorted((t for line in taken.values() for t in line), key=lambda t: t.seq)
+    return PendingShare(tickets, frozenset(whole))
 
 
 def stale_pending_events(session: Session, older_than: dt.datetime, limit: int = 1000) -> list[str]:

@@ -430,3 +430,59 @@ def test_a_pass_publishes_every_update_in_order_whatever_its_size(
     assert [m["data"]["n"] for m in first] == [i for i in range(count) if i % 3]
     assert [m["data"]["n"] for m in second] == [i for i in range(count) if not i % 3]
     assert [m["id"] for m in first][:3] == [1, 2, 4]
+
+
+def test_a_pass_shares_its_tickets_among_its_events_and_knows_which_it_took_whole(
+    db: sessionmaker[Session],
+) -> None:
+    for event_id in ("e1", "e2", "e3"):
+        make_event(db, event_id, capacity=50)
+    make_users(db, *(f"u{i}" for i in range(20)))
+    big = submit(db, "e3", *(("register", f"u{i}") for i in range(20)))
+    one = submit(db, "e1", ("register", "u0"))
+    two = submit(db, "e2", ("register", "u0"), ("register", "u1"))
+
+    with db.begin() as session:
+        share = tickets.pending_share(session, ["e3", "e1", "e2"], 10)
+
+    # an equal part each (3), then what e1 and e2 left (4) offered again to e3
+    taken = [t.ticket_id for t in share.tickets]
+    assert sorted(taken) == sorted(big[:7] + one + two)
+    assert [t.seq for t in share.tickets] == sorted(t.seq for t in share.tickets)
+    assert share.whole == {"e1", "e2"}
+
+    with db.begin() as session:
+        crowded = tickets.pending_share(session, ["e3", "e1", "e2"], 2)
+    # more events than room: the first ones in the order given, one each; none whole
+    assert [t.ticket_id for t in crowded.tickets] == [big[0], one[0]]
+    assert crowded.whole == frozenset()
+
+
+def test_one_events_backlog_does_not_hold_back_another_events_ticket(
+    db: sessionmaker[Session], rt: runtime.Runtime
+) -> None:
+    make_event(db, "e1", capacity=100)
+    make_event(db, "e2", capacity=1)
+    make_users(db, *(f"u{i}" for i in range(60)))
+    submit(db, "e1", *(("register", f"u{i}") for i in range(60)))
+    late = submit(db, "e2", ("register", "u0"))
+
+    assert apply.apply_pass(rt, 20) == (apply.PassState.PARTIAL, 20)
+
+    with db.begin() as session:
+        done = session.scalars(select(Ticket.ticket_id).where(Ticket.status == "completed")).all()
+    assert late[0] in done  # in the first pass, beside 19 of e1's 60
+    apply.drain(rt)
+    with db.begin() as session:
+        registered = session.scalars(
+            select(Registration.place_order)
+            .where(Registration.event_id == "e1")
+            .order_by(Registration.place_order)
+        ).all()
+        users = session.scalars(
+            select(Registration.user_id)
+            .where(Registration.event_id == "e1")
+            .order_by(Registration.place_order)
+        ).all()
+    assert users == [f"u{i}" for i in range(60)]  # e1's order kept across the passes
+    assert len(registered) == 60
