@@ -70,11 +70,20 @@ def hold_accept_locks(session: Session, event_ids: Collection[str]) -> None:
 
 _TAKE_PENDING_EVENTS = text(
     """
-    WITH waiting AS MATERIALIZED (
+    WITH RECURSIVE pending AS (
+            -- each event's first pending ticket, one step of the partial index (event, seq)
+            -- per event: a GROUP BY read every pending ticket, 5 ms a pass with 100,000 waiting
+            (SELECT event_id, seq FROM tickets WHERE status = 'pending'
+              ORDER BY event_id, seq LIMIT 1)
+            UNION ALL
+            SELECT next.event_id, next.seq FROM pending AS p
+             CROSS JOIN LATERAL (
+                    SELECT event_id, seq FROM tickets
+                     WHERE status = 'pending' AND event_id > p.event_id
+                     ORDER BY event_id, seq LIMIT 1) AS next),
+         waiting AS MATERIALIZED (
             SELECT event_id, min(first) AS first FROM (
-                SELECT event_id, min(seq) AS first FROM tickets
-                 WHERE status = 'pending'
-                 GROUP BY event_id
+                SELECT event_id, seq AS first FROM pending
                 UNION ALL
                 -- an offer that ran out is ended by the event's applier, in the event's order;
                 -- it goes first: its lag is bounded by the contract
