@@ -345,3 +345,17 @@ def test_the_replay_check_catches_an_approval_placed_behind_a_later_applicant(
     assert len(problems) == 2, problems
     assert "approve of b gave" in problems[0], problems
     assert problems[1] == "event e: the tables differ from the replayed rules"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("appliers", [1, 2])
+def test_the_in_process_applier_bench_applies_every_ticket(
+    appliers: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import applier
+
+    arguments = ["--tickets", "300", "--events", "4", "--rounds", "1", "--limit", "50"]
+    applier.main([*arguments, "--appliers", str(appliers), "--events-per-pass", "2"])
+
+    report = capsys.readouterr().out
+    assert "round 0: 300 applied" in report, report
