@@ -5,6 +5,8 @@ passes until none is left, as `workers.apply.drain` runs them but without Celery
 wake-ups or HTTP: applied/s, this process's CPU and PostgreSQL's per ticket, and where the
 statements' time goes. The figures in docs/BENCHMARKS.md that name this command come from it.
 
+`--limit 1` measures one-ticket passes (a quiet event's: CPU per ticket is per pass), and
+`--calls` counts the Python calls per pass, exactly (timings are then meaningless).
 `--appliers 2 --events-per-pass 50` measures what two appliers over disjoint events would do
 on this machine (processes forked from this one, each pass taking at most that many events).
 """
@@ -12,12 +14,14 @@ on this machine (processes forked from this one, each pass taking at most that m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import datetime as dt
 import multiprocessing
 import os
 import pstats
 import shutil
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -166,15 +170,39 @@ def _run(built: runtime.Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+class CallCounter:
+    """Python calls (and calls into C) while it is on: exact, and slow; time nothing with it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def _count(self, _frame: Any, event: str, _arg: Any) -> None:
+        if event in ("call", "c_call"):
+            self.calls += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[CallCounter]:
+        sys.setprofile(self._count)
+        try:
+            yield self
+        finally:
+            sys.setprofile(None)
+
+
 def _round(
     number: int, built: runtime.Runtime, conn: psycopg.Connection[Any], args: argparse.Namespace
 ) -> None:
     _seed(conn, built.sessions, args)
     statements = StatementTimes()
+    calls = CallCounter()
     profile = cProfile.Profile() if args.profile and number == args.rounds - 1 else None
     forked = args.appliers > 1
     cpu, postgres, wall = time.process_time(), _postgres_cpu(), time.perf_counter()
-    with statements.listening():
+    with contextlib.ExitStack() as measuring:
+        if args.statements:
+            measuring.enter_context(statements.listening())
+        if args.calls:
+            measuring.enter_context(calls.counting())
         if profile is not None:
             profile.enable()
         passes = _run(built, args)
@@ -191,6 +219,11 @@ def _round(
         + (f", {passes} passes" if not forked else f", {args.appliers} appliers")
         + f"; per ticket ms: wall {wall * per:.3f}, applier {worker},"
         f" PostgreSQL {postgres * per:.3f}"
+        + (
+            f"; Python calls per pass {calls.calls / max(passes, 1):,.0f}"
+            if args.calls and not forked
+            else ""
+        )
     )
     if args.statements and not forked:
         print("\n".join(statements.top(10)))  # noqa: T201
@@ -209,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--appliers", type=int, default=1)
     parser.add_argument("--events-per-pass", type=int, default=0, help="[the pass's limit]")
     parser.add_argument("--statements", action="store_true", help="time each statement")
+    parser.add_argument("--calls", action="store_true", help="count Python calls (slow)")
     parser.add_argument("--profile", help="write the last round's cProfile stats here")
     args = parser.parse_args(argv)
     data = Path(tempfile.mkdtemp(prefix="tessera-applier-"))

@@ -355,7 +355,9 @@ def test_the_in_process_applier_bench_applies_every_ticket(
     from benchmarks import applier
 
     arguments = ["--tickets", "300", "--events", "4", "--rounds", "1", "--limit", "50"]
-    applier.main([*arguments, "--appliers", str(appliers), "--events-per-pass", "2"])
+    applier.main([*arguments, "--appliers", str(appliers), "--events-per-pass", "2", "--calls"])
 
     report = capsys.readouterr().out
     assert "round 0: 300 applied" in report, report
+    if appliers == 1:
+        assert "Python calls per pass" in report
