@@ -26,12 +26,12 @@ user row. Accept buckets are taken in bucket order, before anything else of the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, String, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, TextualSelect, column, select, text
 from sqlalchemy.orm import Session
 
 from models.storage.tables import Event, User
@@ -102,7 +102,7 @@ _TAKE_PENDING_EVENTS = text(
     SELECT ARRAY(SELECT event_id FROM taken) AS taken, (SELECT count(*) FROM waiting) AS waiting,
            date_trunc('milliseconds', now()) AS now
     """
-)
+).columns(column("taken"), column("waiting"), column("now"))
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,21 @@ def lock_event_rows(session: Session, event_ids: Collection[str], *columns: Any)
     of each; events that do not exist are simply absent."""
     if not event_ids:
         return []
-    ids = bindparam("event_ids", sorted(event_ids), type_=ARRAY(String))
-    return list(
-        session.execute(
-            select(Event.event_id, *columns)
-            .where(Event.event_id == any_(ids))
-            .order_by(Event.event_id)
-            .with_for_update()
-        )
-    )
+    names = tuple(column.expression.name for column in columns)
+    return list(session.execute(_lock_rows_statement(names), {"event_ids": sorted(event_ids)}))
+
+
+@functools.cache
+def _lock_rows_statement(names: tuple[str, ...]) -> TextualSelect:
+    """Built once per set of columns, with its result columns declared: SQLAlchemy then reuses
+    the result's description instead of building it, and no cache key is computed per call (a
+    Core select of the ~35 seat columns cost ~800 Python calls a pass, a fifth of a one-ticket
+    pass; ~250 as text with declared columns)."""
+    table = Event.__table__
+    return text(
+        f"SELECT {', '.join(('event_id', *names))} FROM events"  # noqa: S608 - column names
+        " WHERE event_id = ANY(CAST(:event_ids AS text[])) ORDER BY event_id FOR UPDATE"
+    ).columns(*(table.c[name] for name in ("event_id", *names)))
 
 
 def lock_user_row(session: Session, user_id: str) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import column, text
 from sqlalchemy.orm import Session
 
 from models.domain import ledger
@@ -68,7 +68,9 @@ def seats_of(row: Any, **known: Any) -> EventSeats:
 # scan of the primary key whatever the statistics say. A join with `unnest` is not: a plan cached
 # while the table was small (a fresh event, a truncated table) seq-scans it on every pass as it
 # grows, which made a 20,000-ticket hot event quadratic in the database (measured with
-# pg_stat_statements: ~9,600 rows read per pass).
+# pg_stat_statements: ~9,600 rows read per pass). The statements declare their result columns
+# (`.columns`), so SQLAlchemy describes each result once, not on every call (~150 Python calls
+# a statement; benchmarks.applier --calls).
 _MEMBERSHIPS = text(
     """
     SELECT r.event_id, r.user_id, r.standing, r.place_order, r.seats, r.passovers,
@@ -77,6 +79,14 @@ _MEMBERSHIPS = text(
      WHERE r.event_id = ANY(CAST(:event_ids AS text[]))
        AND r.user_id = ANY(CAST(:user_ids AS text[]))
     """
+).columns(
+    column("event_id"),
+    column("user_id"),
+    column("standing"),
+    column("place_order"),
+    column("seats"),
+    column("passovers"),
+    column("offer_expires_at"),
 )
 _DUE_OFFERS = text(
     """
@@ -85,6 +95,12 @@ _DUE_OFFERS = text(
      WHERE r.event_id = ANY(CAST(:event_ids AS text[])) AND r.standing = 'offered'
        AND r.offer_expires_at <= :until
     """
+).columns(
+    column("event_id"),
+    column("user_id"),
+    column("place_order"),
+    column("seats"),
+    column("offer_expires_at"),
 )
 _LINE_HEADS = text(
     """
@@ -96,6 +112,12 @@ _LINE_HEADS = text(
              ORDER BY place_order LIMIT w.heads) AS h
      ORDER BY w.event_id, h.place_order
     """
+).columns(
+    column("event_id"),
+    column("user_id"),
+    column("place_order"),
+    column("seats"),
+    column("passovers"),
 )
 
 
@@ -305,7 +327,7 @@ def save_windows(
 
 _EXISTING_USERS = text(
     "SELECT user_id FROM users WHERE user_id = ANY(CAST(:user_ids AS text[])) FOR KEY SHARE"
-)
+).columns(column("user_id"))
 
 
 def existing_user_ids(session: Session, user_ids: Collection[str]) -> set[str]:

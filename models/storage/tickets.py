@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import String, TextClause, any_, bindparam, func, literal_column, select, text
+from sqlalchemy import String, TextualSelect, any_, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from ulid import ULID
@@ -335,19 +335,23 @@ _NEXT_OF_EACH = """
     """
 
 
-def _next_of_each(with_trace_context: bool) -> TextClause:
+def _next_of_each(with_trace_context: bool) -> TextualSelect:
     columns = (*TICKET_COLUMNS, Ticket.trace_context) if with_trace_context else TICKET_COLUMNS
     names = [column.expression.name for column in columns]
-    return text(
+    statement = text(
         _NEXT_OF_EACH.format(
             outer=", ".join(f"prefix.{name}" for name in names),
             inner=", ".join(f"t.{name}" for name in names),
         )
     )
+    # Its result columns declared: SQLAlchemy reuses the result's description across calls.
+    return statement.columns(*(Ticket.__table__.c[name] for name in names))
 
 
 # The statement without and with the tickets' trace contexts (read only for a traced pass).
-_NEXT_OF_EACH_STATEMENTS = {traced: _next_of_each(traced) for traced in (False, True)}
+_NEXT_OF_EACH_STATEMENTS: dict[bool, TextualSelect] = {
+    traced: _next_of_each(traced) for traced in (False, True)
+}
 
 
 def pending_share(
