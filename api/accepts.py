@@ -5,13 +5,15 @@ One flusher (a thread, or a greenlet under gevent) takes everything waiting, acc
 transaction (`models.storage.tickets.accept_many`) and hands each request its own outcome; meanwhile
 the next group gathers. So fsyncs, round trips, the accept locks and the wake-up are paid per
 group, not per request, and a lone request at low load waits for nobody. The 202 still goes
-out only after its ticket is committed. A group that fails as a whole is retried one command
+out only after its ticket is committed; the group's wake-up is sent after that, by the
+`Announcer`, so Redis is never on a 202's path. A group that fails as a whole is retried one command
 at a time, so a failing command never fails its neighbours; unless the database itself does
 not answer: then the group and everyone queued behind it get their 503 at once.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -58,13 +60,53 @@ class Pending:
         return self.outcome
 
 
-def committer(sessions: sessionmaker[Session]) -> Commit:
-    """The production commit: `accept_many` in one unit of work."""
+def committer(
+    sessions: sessionmaker[Session], announcements: list[Callable[[], None]] | None = None
+) -> Commit:
+    """The production commit: `accept_many` in one unit of work. With `announcements`, what the
+    commit announces (the wake-up) is appended there, to be made after the 202s are sent."""
+
+    def accept(session: Session, group: Sequence[tickets.Accept]) -> list[tickets.AcceptOutcome]:
+        if announcements is not None:
+            db.defer_announcements(session, announcements)
+        return tickets.accept_many(session, list(group))
 
     def commit(group: Sequence[tickets.Accept]) -> list[tickets.AcceptOutcome]:
-        return db.run(sessions, lambda session: tickets.accept_many(session, list(group)))
+        return db.run(sessions, lambda session: accept(session, group))
 
     return commit
+
+
+class Announcer:
+    """Makes a group's announcements (its wake-up) in a thread of its own, after the group's
+    202s are released: Redis is never on the path of a 202, and a Redis master that stopped
+    answering costs the waiting clients nothing (its socket timeout is paid here, once, while
+    groups keep committing; the sweeper wakes what a lost announcement would have). Each batch
+    runs in the context it was handed over in (request id, trace)."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[contextvars.Context, list[Callable[[], None]]]] = []
+        self._arrived = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def hand_over(self, announcements: list[Callable[[], None]]) -> None:
+        if not announcements:
+            return
+        with self._arrived:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
+                self._thread.start()
+            self._queue.append((contextvars.copy_context(), announcements))
+            self._arrived.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._arrived:
+                while not self._queue:
+                    self._arrived.wait()
+                batch, self._queue = self._queue, []
+            for context, announcements in batch:
+                context.run(db.announce, announcements)
 
 
 class AcceptQueue:
@@ -76,7 +118,9 @@ class AcceptQueue:
         commit: Commit | None = None,  # a test's stand-in; by default `committer(sessions)`
     ) -> None:
         self.max_group = max_group
-        self._commit = commit or committer(sessions)
+        self._announcements: list[Callable[[], None]] = []
+        self._announcer = Announcer()
+        self._commit = commit or committer(sessions, self._announcements)
         self._waiting: list[Pending] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -143,3 +187,9 @@ class AcceptQueue:
         for slot, outcome in zip(group, outcomes, strict=True):
             slot.outcome = outcome
             slot.done.set()
+        self._announce()
+
+    def _announce(self) -> None:
+        """Hand the committed groups' announcements over, once their clients are released."""
+        announcements, self._announcements[:] = list(self._announcements), []
+        self._announcer.hand_over(announcements)

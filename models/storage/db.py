@@ -10,10 +10,11 @@ never imports Redis or Celery.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -46,6 +47,7 @@ class Messenger(Protocol):
 
 _MESSENGER = "tessera.messenger"
 _AFTER_COMMIT = "tessera.after_commit"
+_DEFERRED = "tessera.deferred_announcements"
 
 
 # --- engines and sessions ---------------------------------------------------------------
@@ -334,10 +336,29 @@ def after_commit(session: Session, callback: Callable[[Messenger], None]) -> Non
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+def defer_announcements(session: Session, to: list[Callable[[], None]]) -> None:
+    """Once the session's transaction has committed, append its announcements to `to` instead
+    of making them: the caller makes them later (after answering its clients)."""
+    session.info[_DEFERRED] = to
+
+
+def announce(announcements: Iterable[Callable[[], None]]) -> None:
+    """Make deferred announcements; a failure is logged, never raised (the change committed)."""
+    for announcement in announcements:
+        try:
+            announcement()
+        except Exception:
+            log.exception("after-commit announcement failed")
+
+
 def _run_after_commit(session: Session) -> None:
     callbacks: list[Callable[[Messenger], None]] = session.info.pop(_AFTER_COMMIT, [])
     messenger: Messenger | None = session.info.get(_MESSENGER)
     if messenger is None:
+        return
+    deferred: list[Callable[[], None]] | None = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.extend(functools.partial(callback, messenger) for callback in callbacks)
         return
     for callback in callbacks:
         try:

@@ -51,6 +51,10 @@ def test_registering_answers_202_with_a_pending_ticket_and_wakes_an_applier(
     assert ticket["result"] is None
     assert (ticket["type"], ticket["userId"], ticket["eventId"]) == ("register", "ann", "e1")
     assert ticket["createdAt"].endswith("Z")
+    # The wake-up follows the 202 (api.accepts.Announcer): it arrives at once, not before.
+    deadline = time.monotonic() + 2.0
+    while redis_client.get(DRAIN_KEY) is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert redis_client.get(DRAIN_KEY) == b"1"
 
 

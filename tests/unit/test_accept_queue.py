@@ -19,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api.accepts import AcceptQueue, AcceptTimeout, Pending
 from models.storage import tickets
+from tessera.telemetry import REQUEST_ID, request_context
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -133,3 +134,34 @@ def test_a_request_whose_group_never_commits_is_answered_with_a_timeout() -> Non
     finally:
         database.release.set()
         queue.close()
+
+
+def test_a_groups_wake_up_follows_its_answers_and_never_holds_back_the_next_group() -> None:
+    redis_answers = threading.Event()  # a Redis master that stopped answering, until set
+    woken: list[str | None] = []
+
+    def accept_and_announce(group: Sequence[tickets.Accept]) -> list[tickets.AcceptOutcome]:
+        def wake() -> None:  # what the committed group announces
+            woken.append(REQUEST_ID.get())
+            redis_answers.wait(BOUND)
+
+        queue._announcements.append(wake)  # as `committer` defers the transaction's wake-up
+        return [_ticket(accept.ticket.user_id) for accept in group]
+
+    queue = AcceptQueue(sessionmaker(), commit=accept_and_announce)
+
+    try:
+        with request_context("req-1"):
+            first = queue.submit(_accept("ann"))
+        assert isinstance(first.result(BOUND), tickets.TicketView)
+        # the first wake-up hangs in the announcer; the next group is answered regardless
+        assert isinstance(queue.submit(_accept("bob")).result(BOUND), tickets.TicketView)
+        assert not redis_answers.is_set()
+    finally:
+        redis_answers.set()
+        queue.close()
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=BOUND)
+    while len(woken) < 2 and dt.datetime.now(dt.UTC) < deadline:
+        redis_answers.wait(0.01)
+    assert woken[0] == "req-1"  # in the context of the request that opened the group
+    assert len(woken) == 2
