@@ -88,22 +88,32 @@ class Announcer:
         self._queue: list[tuple[contextvars.Context, list[Callable[[], None]]]] = []
         self._arrived = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def hand_over(self, announcements: list[Callable[[], None]]) -> None:
         if not announcements:
             return
         with self._arrived:
+            if self._closed:
+                return  # the process is stopping: the sweeper wakes what this would have
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
                 self._thread.start()
             self._queue.append((contextvars.copy_context(), announcements))
             self._arrived.notify()
 
+    def close(self) -> None:
+        with self._arrived:
+            self._closed = True
+            self._arrived.notify()
+
     def _run(self) -> None:
         while True:
             with self._arrived:
-                while not self._queue:
+                while not self._queue and not self._closed:
                     self._arrived.wait()
+                if not self._queue:
+                    return
                 batch, self._queue = self._queue, []
             for context, announcements in batch:
                 context.run(db.announce, announcements)
@@ -149,6 +159,7 @@ class AcceptQueue:
         with self._lock:
             self._closed = True
             self._arrived.notify()
+        self._announcer.close()
 
     def _run(self) -> None:
         while True:
@@ -191,5 +202,6 @@ class AcceptQueue:
 
     def _announce(self) -> None:
         """Hand the committed groups' announcements over, once their clients are released."""
-        announcements, self._announcements[:] = list(self._announcements), []
+        announcements = list(self._announcements)
+        self._announcements.clear()  # the list `committer` appends to: emptied, not replaced
         self._announcer.hand_over(announcements)

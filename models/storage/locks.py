@@ -131,7 +131,7 @@ def lock_event_rows(session: Session, event_ids: Collection[str], *columns: Any)
     of each; events that do not exist are simply absent."""
     if not event_ids:
         return []
-    names = tuple(column.expression.name for column in columns)
+    names = tuple(each.expression.name for each in columns)
     return list(session.execute(_lock_rows_statement(names), {"event_ids": sorted(event_ids)}))
 
 

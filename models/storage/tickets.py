@@ -356,7 +356,7 @@ _NEXT_OF_EACH_STATEMENTS: dict[bool, TextualSelect] = {
 
 def pending_share(
     session: Session,
-    event_ids: Sequence[str] | Collection[str],
+    event_ids: Collection[str],
     limit: int,
     accepted_by: dt.datetime | None = None,
     with_trace_context: bool = False,

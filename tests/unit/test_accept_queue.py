@@ -157,11 +157,16 @@ def test_a_groups_wake_up_follows_its_answers_and_never_holds_back_the_next_grou
         # the first wake-up hangs in the announcer; the next group is answered regardless
         assert isinstance(queue.submit(_accept("bob")).result(BOUND), tickets.TicketView)
         assert not redis_answers.is_set()
+        redis_answers.set()
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=BOUND)
+        while len(woken) < 2 and dt.datetime.now(dt.UTC) < deadline:
+            redis_answers.wait(0.01)
     finally:
         redis_answers.set()
         queue.close()
-    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=BOUND)
-    while len(woken) < 2 and dt.datetime.now(dt.UTC) < deadline:
-        redis_answers.wait(0.01)
     assert woken[0] == "req-1"  # in the context of the request that opened the group
     assert len(woken) == 2
+    announcer = queue._announcer._thread
+    assert announcer is not None
+    announcer.join(BOUND)
+    assert not announcer.is_alive()  # closing the queue ends its announcer too
